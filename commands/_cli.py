@@ -1,0 +1,159 @@
+"""Click plumbing shared by every command: translated help, lazy groups, reusable options, error mapping.
+
+Help texts are written in English and marked with ``N_``; they are translated
+when rendered, so ``--lang zh`` and ``LANG=zh_CN.UTF-8`` both work. Subcommand
+groups are imported only when used, so ``lycredit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from lycredit.errors import ExitCode, LycreditError
+from lycredit.i18n import N_, _
+
+
+def _translated(text: str | None) -> str | None:
+    if not text:
+        return text
+    import inspect
+
+    return _(inspect.cleandoc(text))
+
+
+class LyOption(click.Option):
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        original = self.help
+        self.help = _translated(original)
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = original
+
+
+class _Translating:
+    help: str | None
+    short_help: str | None
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        original = self.help
+        self.help = _translated(original)
+        try:
+            super().format_help_text(ctx, formatter)  # type: ignore[misc]
+        finally:
+            self.help = original
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        original_help, original_short = self.help, self.short_help
+        self.short_help = _translated(original_short) if original_short else None
+        self.help = _translated(original_help)
+        try:
+            return super().get_short_help_str(limit=200)  # type: ignore[misc]
+        finally:
+            self.help, self.short_help = original_help, original_short
+
+
+class LyCommand(_Translating, click.Command):
+    pass
+
+
+class LyGroup(_Translating, click.Group):
+    command_class = LyCommand
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: name -> (module, short help); the module's ``cli`` object is the command
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in self.lazy:
+            return None
+        module, _help = self.lazy[name]
+        cmd = importlib.import_module(module).cli
+        self.commands[name] = cmd
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                cmd = self.commands[name]
+                if cmd.hidden:
+                    continue
+                rows.append((name, cmd.get_short_help_str()))
+            else:
+                rows.append((name, _(self.lazy[name][1])))
+        if rows:
+            with formatter.section(_("Commands")):
+                formatter.write_dl(rows)
+
+
+LyGroup.group_class = LyGroup
+
+option = functools.partial(click.option, cls=LyOption)
+
+
+def command(group: click.Group, name: str, help: str, **kwargs: Any) -> Callable:
+    return group.command(name, help=help, cls=LyCommand, **kwargs)
+
+
+def group(name: str, help: str) -> click.Group:
+    return LyGroup(name=name, help=help)
+
+
+def dry_run_option(f: Callable) -> Callable:
+    return option("--dry-run", is_flag=True, help=N_("Do the real work in a transaction, report, and roll back."))(f)
+
+
+def reason_option(required: bool = False) -> Callable:
+    return option("--reason", required=required, help=N_("Why: recorded in the signed log."))
+
+
+def app(ctx: click.Context | None = None):  # -> lycredit.context.AppContext
+    ctx = ctx or click.get_current_context()
+    obj = ctx.find_root().obj
+    obj.command_name = ctx.command_path.partition(" ")[2] or ctx.command_path
+    return obj
+
+
+def say(text: str) -> None:
+    """A message for people on stderr (silenced by --quiet)."""
+    obj = click.get_current_context().find_root().obj
+    if not getattr(obj, "quiet", False):
+        click.echo(text, err=True)
+
+
+def fail(exc: BaseException) -> int:
+    """Map an error to its exit code and print it on stderr: the one place this happens."""
+    if isinstance(exc, LycreditError):
+        click.echo(_("Error: {message}").format(message=exc.message), err=True)
+        return int(exc.exit_code)
+    module = type(exc).__module__
+    if module.startswith("sqlalchemy") and type(exc).__name__ == "OperationalError":
+        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        click.echo(_("Error: {message}").format(message=_("Database unavailable: {error}").format(error=detail)),
+                   err=True)
+        return int(ExitCode.UNAVAILABLE)
+    raise exc
+
+
+class RootGroup(LyGroup):
+    """The ``lycredit`` group: maps every error raised below it to its exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one mapping point
+            ctx.exit(fail(exc))

@@ -1,0 +1,120 @@
+"""``lycredit db``: create, upgrade and inspect the database."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from lycredit.i18n import N_, _
+
+from ._cli import app, command, group, option, say
+
+cli = group("db", N_("Create, upgrade and inspect the database."))
+
+
+def _new_passphrase(path: Path) -> str:
+    from lycredit.errors import ConfigError
+    from lycredit.keys import PASSPHRASE_ENV
+
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise ConfigError(_("Set {env} or run on a terminal to choose a passphrase for {path}").format(
+            env=PASSPHRASE_ENV, path=path))
+    return click.prompt(_("New passphrase for {path}").format(path=path), hide_input=True,
+                        confirmation_prompt=True, err=True)
+
+
+@command(cli, "init", N_(
+    "Create a new database at the schema head and register the first administrator. "
+    "If --admin-key does not exist, a new encrypted key is written there."))
+@option("--admin", "admin_name", required=True, metavar="NAME", help=N_("Login name of the first administrator."))
+@option("--admin-key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+        help=N_("The administrator's private key file (created if missing)."))
+@option("--unit-code", required=True, metavar="USCC",
+        help=N_("Unified social credit code of the administrator's unit (the NDRC office)."))
+@option("--unit-name", required=True, help=N_("Name of the administrator's unit."))
+@option("--origin", help=N_("Log origin line for checkpoints (default: lycredit.local/<random>)."))
+def init(admin_name: str, admin_key: Path, unit_code: str, unit_name: str, origin: str | None) -> None:
+    from lycredit import keys
+    from lycredit.database import check_connection
+    from lycredit.operators import bootstrap
+    from lycredit.schema import init as schema_init
+
+    obj = app()
+    if admin_key.exists():
+        private_key = keys.load_private_key(admin_key, os.environ.get(keys.PASSPHRASE_ENV)
+                                            or obj.passphrase_prompt(admin_key))
+    else:
+        private_key = keys.generate()
+        keys.write_private_key(admin_key, private_key, _new_passphrase(admin_key))
+        say(_("Wrote a new encrypted key to {path}").format(path=admin_key))
+    obj.create_database = True
+    engine = obj.engine
+    check_connection(engine)
+    schema_init(engine)
+    with engine.begin() as conn:
+        signer = bootstrap(conn, admin_name=admin_name, unit_uscc=unit_code, unit_name=unit_name,
+                           private_key=private_key, origin=origin)
+    say(_("Created the database at {url} and registered administrator {name}").format(
+        url=_hidden(obj.database_url.url), name=signer.name))
+    click.echo(keys.public_b64(private_key))
+
+
+def _hidden(url: str) -> str:
+    from lycredit.config import hide_password
+
+    return hide_password(url)
+
+
+@command(cli, "upgrade", N_("Upgrade an existing database in place to this lycredit's schema head."))
+def upgrade() -> None:
+    from lycredit.database import check_connection
+    from lycredit.runlock import run_lock
+    from lycredit.schema import current_revision
+    from lycredit.schema import upgrade as schema_upgrade
+
+    obj = app()
+    engine = obj.engine
+    check_connection(engine)
+    if current_revision(engine) is None:
+        from lycredit.errors import ConfigError
+
+        raise ConfigError(_("The database has no lycredit schema: run 'lycredit db init' first"))
+    with run_lock(engine, "db-upgrade"):
+        before, after = schema_upgrade(engine)
+    if before == after:
+        say(_("Already at revision {rev}").format(rev=after))
+    else:
+        say(_("Upgraded from revision {before} to {after}").format(before=before, after=after))
+
+
+@command(cli, "status", N_("Show the database URL in use, where it came from, and the schema revision."))
+def status() -> None:
+    from lycredit import migrations
+    from lycredit.config import hide_password
+    from lycredit.database import check_connection, sqlite_path
+    from lycredit.output import render_object
+    from lycredit.schema import current_revision
+
+    obj = app()
+    resolved = obj.database_url
+    path = sqlite_path(resolved.url)
+    revision = None
+    if path is not None and not path.exists():
+        state = _("database file does not exist: run 'lycredit db init'")
+    else:
+        check_connection(obj.engine)
+        revision = current_revision(obj.engine)
+        if revision is None:
+            state = _("not initialised: run 'lycredit db init'")
+        elif revision == migrations.HEAD:
+            state = _("at head")
+        else:
+            state = _("needs 'lycredit db upgrade'")
+    render_object({"url": hide_password(resolved.url), "source": resolved.source, "revision": revision,
+                   "head": migrations.HEAD, "state": state}, obj.fmt, bom=obj.bom)

@@ -1,0 +1,95 @@
+"""Shared column types and the row-hash view of a logged table.
+
+Timestamps are stored as UTC and always come back timezone-aware, on SQLite
+as on PostgreSQL, so that a row hashes the same on both and after a round trip.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+UTC = dt.UTC
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC, returned timezone-aware (UTC) on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC timestamp column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+LOGGED_TABLES: dict[str, type[SQLModel]] = {}
+
+
+def logged(cls: type[SQLModel]) -> type[SQLModel]:
+    """Class decorator: this table changes only through the signed log and is verified by replay."""
+    LOGGED_TABLES[cls.__tablename__] = cls
+    return cls
+
+
+def logged_models() -> dict[str, type[SQLModel]]:
+    return dict(LOGGED_TABLES)
+
+
+def hashed_columns(table: sa.Table) -> list[str]:
+    """Every column of the table, in a fixed (sorted) order: the row hash covers them all."""
+    return sorted(c.name for c in table.columns)
+
+
+def row_key(table: sa.Table, values: dict[str, Any]) -> str:
+    """The row's identity in the log: its primary key value(s) as text, joined by '/'."""
+    return "/".join(str(values[c.name]) for c in table.primary_key.columns)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return str(value)
+
+
+def row_values(table: sa.Table, row: Any) -> dict[str, str | None]:
+    """The row as ``{column: text or None}``, the canonical form hashed by the log.
+
+    ``row`` is a model instance, a mapping, or a SQLAlchemy Row.
+    """
+    if hasattr(row, "_mapping"):
+        row = row._mapping
+    get = row.get if isinstance(row, dict) or hasattr(row, "get") else (lambda k: getattr(row, k))
+    return {name: _text(get(name)) for name in hashed_columns(table)}

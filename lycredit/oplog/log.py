@@ -1,0 +1,294 @@
+"""One way to change state: the unit of work that signs and appends to the log.
+
+Every write lycredit makes goes through :class:`UnitOfWork` (Art. 28: no
+tampering, no fabricated or unlawfully deleted information). It records each
+changed row as a *change* leaf (table, key, hash of the row before and after),
+and anything else worth proving (a key registered, a query of non-public
+information) as an *event* leaf. On :meth:`UnitOfWork.close` it appends those
+leaves, then one *operation* leaf signed by the operator, to the RFC 6962
+tree, and a signed checkpoint of the new tree, in the same transaction as the
+data. A crash leaves neither a change without its entry nor the reverse.
+
+Domain separation (oplog.md): an operator signs ``b"lycredit/operation/v1\\n"``
+followed by the canonical header; a row is hashed as ``b"lycredit/row/v1\\n"``
+followed by canonical ``{"table", "row"}``; a leaf is canonical JSON whose
+``"type"`` is ``change``, ``event`` or ``operation``, hashed with RFC 6962's
+0x00 prefix. Entries carry hashes and internal ids, never personal data.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from lycredit.models.base import row_key, row_values, utcnow
+from lycredit.oplog.canonical import canonical_json
+from lycredit.oplog.merkle import Frontier, leaf_hash, root_from_leaf_hashes
+from lycredit.oplog.note import Checkpoint, sign_note
+
+ROW_LABEL = b"lycredit/row/v1\n"
+SIGN_LABEL = b"lycredit/operation/v1\n"
+ENTRY_VERSION = 1
+ADVISORY_LOCK_ID = 0x6C79_6372  # "lycr": serialises appends on PostgreSQL
+
+
+def timestamp(value: dt.datetime) -> str:
+    """The one text form of a time in the log: UTC, microseconds, ``Z``."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def row_hash(table_name: str, values: Mapping[str, str | None]) -> str:
+    """SHA-256 hex of a row's canonical text form, under the row label."""
+    return hashlib.sha256(ROW_LABEL + canonical_json({"table": table_name, "row": dict(values)})).hexdigest()
+
+
+def signing_bytes(header: Mapping[str, Any]) -> bytes:
+    """What an operator signs: the operation label and the header without its signature."""
+    unsigned = {k: v for k, v in header.items() if k != "signature"}
+    return SIGN_LABEL + canonical_json(unsigned)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The operator a command runs as, with the private key that signs its operations."""
+
+    operator_id: int
+    name: str
+    role: str
+    key_id: str
+    private_key: Ed25519PrivateKey
+
+
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    first_idx: int
+    size: int
+    root: bytes
+    note: str
+
+
+class UnitOfWork:
+    """Collects the changes of one operation; :meth:`close` signs and appends them.
+
+    Use it inside a transaction on ``conn``; the caller commits (or, for
+    ``--dry-run``, rolls back) after :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        conn: sa.Connection,
+        signer: Signer,
+        *,
+        command: str,
+        action: str,
+        reason: str | None = None,
+        subject: str | None = None,
+    ) -> None:
+        self.conn = conn
+        self.signer = signer
+        self.command = command
+        self.action = action
+        self.reason = reason
+        self.subject = subject
+        self.summary: dict[str, Any] = {}
+        self._leaves: list[dict[str, Any]] = []
+        self._entry_bytes: list[bytes] = []
+        self.closed: Appended | None = None
+        _lock_log(conn)
+
+    # ---- recording -------------------------------------------------------
+    def record_change(self, table_name: str, key: str, before: str | None, after: str | None) -> None:
+        """Record a change already written with the caller's own SQL (bulk paths)."""
+        if before == after:
+            return
+        self._add({"type": "change", "table": table_name, "key": key, "before": before, "after": after})
+
+    def record_changes(self, table_name: str, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
+        for key, before, after in changes:
+            self.record_change(table_name, key, before, after)
+
+    def event(self, event: str, **fields: Any) -> None:
+        """Record something that is not a row change: a key event, a query of non-public data."""
+        self._add({"type": "event", "event": event, **fields})
+
+    def _add(self, leaf: dict[str, Any]) -> None:
+        if self.closed is not None:
+            raise RuntimeError("unit of work already closed")
+        leaf["v"] = ENTRY_VERSION
+        self._entry_bytes.append(canonical_json(leaf))
+
+    # ---- writing through the unit of work ---------------------------------
+    def insert(self, table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
+        """INSERT one row and record it; returns the row as stored (with its generated id)."""
+        row = self.conn.execute(sa.insert(table).values(**values).returning(*table.c)).mappings().one()
+        stored = dict(row)
+        self.record_change(table.name, row_key(table, stored), None, row_hash(table.name, row_values(table, stored)))
+        return stored
+
+    def update(self, table: sa.Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+        """UPDATE one row by primary key and record its before and after hashes."""
+        where = _where(table, key)
+        before = self.conn.execute(sa.select(table).where(where)).mappings().one()
+        after = self.conn.execute(sa.update(table).where(where).values(**values).returning(*table.c)).mappings().one()
+        self.record_change(
+            table.name,
+            row_key(table, before),
+            row_hash(table.name, row_values(table, before)),
+            row_hash(table.name, row_values(table, after)),
+        )
+        return dict(after)
+
+    def delete(self, table: sa.Table, key: Mapping[str, Any]) -> None:
+        where = _where(table, key)
+        before = self.conn.execute(sa.select(table).where(where)).mappings().one()
+        self.conn.execute(sa.delete(table).where(where))
+        self.record_change(table.name, row_key(table, before), row_hash(table.name, row_values(table, before)), None)
+
+    # ---- appending --------------------------------------------------------
+    def close(self) -> Appended:
+        """Sign the operation and append its leaves and a checkpoint; once."""
+        if self.closed is not None:
+            return self.closed
+        head = latest_checkpoint(self.conn)
+        origin = log_origin(self.conn)
+        if head is None:
+            frontier, seq, prev_root = Frontier(), 1, root_from_leaf_hashes([])
+        else:
+            frontier, seq, prev_root = Frontier.from_bytes(head.frontier), head.op_seq + 1, head.root
+        first_idx = frontier.size
+        leaf_hashes = [leaf_hash(b) for b in self._entry_bytes]
+        at = utcnow()
+        header = {
+            "type": "operation",
+            "v": ENTRY_VERSION,
+            "seq": seq,
+            "at": timestamp(at),
+            "operator": self.signer.name,
+            "key_id": self.signer.key_id,
+            "role": self.signer.role,
+            "command": self.command,
+            "action": self.action,
+            "reason": self.reason,
+            "subject": self.subject,
+            "summary": _jsonable(self.summary),
+            "prev_size": first_idx,
+            "prev_root": prev_root.hex(),
+            "leaf_count": len(leaf_hashes),
+            "leaves_root": root_from_leaf_hashes(leaf_hashes).hex(),
+        }
+        header["signature"] = base64.b64encode(self.signer.private_key.sign(signing_bytes(header))).decode()
+        header_bytes = canonical_json(header)
+        entries = [*self._entry_bytes, header_bytes]
+        frontier.extend(leaf_hashes)
+        frontier.append(leaf_hash(header_bytes))
+        root = frontier.root()
+        note = sign_note(Checkpoint(origin, frontier.size, root).text(), [(self.signer.name, self.signer.private_key)])
+        _insert_entries(self.conn, first_idx, seq, entries)
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO oplog_operation (seq, first_idx, leaf_count, at, operator, key_id, command, action,"
+                " subject, reason, summary) VALUES (:seq, :first_idx, :leaf_count, :at, :operator, :key_id,"
+                " :command, :action, :subject, :reason, :summary)"
+            ).bindparams(sa.bindparam("at", type_=_utc_type())),
+            {
+                "seq": seq,
+                "first_idx": first_idx,
+                "leaf_count": len(entries),
+                "at": at,
+                "operator": self.signer.name,
+                "key_id": self.signer.key_id,
+                "command": self.command[:100],
+                "action": self.action,
+                "subject": self.subject,
+                "reason": self.reason,
+                "summary": json.dumps(header["summary"], ensure_ascii=False, sort_keys=True),
+            },
+        )
+        self.conn.execute(
+            sa.text(
+                "INSERT INTO oplog_checkpoint (size, op_seq, root, note, frontier, created_at)"
+                " VALUES (:size, :op_seq, :root, :note, :frontier, :created_at)"
+            ).bindparams(sa.bindparam("created_at", type_=_utc_type())),
+            {
+                "size": frontier.size,
+                "op_seq": seq,
+                "root": root,
+                "note": note,
+                "frontier": frontier.to_bytes(),
+                "created_at": at,
+            },
+        )
+        self.closed = Appended(seq=seq, first_idx=first_idx, size=frontier.size, root=root, note=note)
+        return self.closed
+
+
+def _utc_type() -> sa.types.TypeEngine:
+    from lycredit.models.base import UTCDateTime
+
+    return UTCDateTime()
+
+
+def _jsonable(value: Any) -> Any:
+    """Summaries hold counts and names; anything else is stored as text (no floats in entries)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def _where(table: sa.Table, key: Mapping[str, Any]) -> sa.ColumnElement[bool]:
+    return sa.and_(*(table.c[name] == value for name, value in key.items()))
+
+
+def _lock_log(conn: sa.Connection) -> None:
+    """Serialise appenders: an advisory transaction lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already does."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})")
+
+
+def _insert_entries(conn: sa.Connection, first_idx: int, seq: int, entries: list[bytes]) -> None:
+    rows = [{"idx": first_idx + i, "op_seq": seq, "entry": e} for i, e in enumerate(entries)]
+    stmt = sa.text("INSERT INTO oplog_entry (idx, op_seq, entry) VALUES (:idx, :op_seq, :entry)").bindparams(
+        sa.bindparam("entry", type_=sa.LargeBinary())
+    )
+    conn.execute(stmt, rows)
+
+
+@dataclass(frozen=True)
+class Head:
+    size: int
+    op_seq: int
+    root: bytes
+    note: str
+    frontier: bytes
+
+
+def latest_checkpoint(conn: sa.Connection) -> Head | None:
+    row = conn.execute(
+        sa.text("SELECT size, op_seq, root, note, frontier FROM oplog_checkpoint ORDER BY size DESC LIMIT 1")
+    ).first()
+    if row is None:
+        return None
+    return Head(row.size, row.op_seq, bytes(row.root), row.note, bytes(row.frontier))
+
+
+def log_origin(conn: sa.Connection) -> str:
+    origin = conn.execute(sa.text("SELECT value FROM platform_meta WHERE key = 'origin'")).scalar()
+    if not origin:
+        from lycredit.errors import ConfigError
+        from lycredit.i18n import _
+
+        raise ConfigError(_("The database has no log origin: it was not created by 'lycredit db init'"))
+    return origin

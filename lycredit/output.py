@@ -1,0 +1,107 @@
+"""The one renderer of tabular results: ``--format table|json|ndjson|csv``.
+
+Tables (tabulate) are for people; json, ndjson and csv are for scripts and
+Excel: stable keys, one row per line in ndjson, and csv optionally with a
+UTF-8 BOM (``--bom``) so that Excel on Chinese Windows opens it correctly.
+Data goes to stdout; messages go to stderr (:func:`message`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import IO, Any
+
+FORMATS = ("table", "json", "ndjson", "csv")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def render_rows(
+    rows: Iterable[Mapping[str, Any]],
+    fmt: str = "table",
+    *,
+    columns: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    stream: IO[str] | None = None,
+    bom: bool = False,
+) -> None:
+    """Write rows in ``fmt``. ``columns`` fixes the order; ``headers`` gives table/csv labels."""
+    stream = stream or sys.stdout
+    rows = [dict(r) for r in rows]
+    if columns is None:
+        columns = list(rows[0].keys()) if rows else []
+    if fmt == "json":
+        json.dump([{c: _plain(r.get(c)) for c in columns} for r in rows], stream, ensure_ascii=False, indent=2)
+        stream.write("\n")
+    elif fmt == "ndjson":
+        for r in rows:
+            stream.write(json.dumps({c: _plain(r.get(c)) for c in columns}, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        if bom:
+            stream.write("\ufeff")
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow([(headers or {}).get(c, c) for c in columns])
+        for r in rows:
+            writer.writerow([_cell(r.get(c)) for c in columns])
+    elif fmt == "table":
+        from tabulate import tabulate
+
+        if not rows:
+            return
+        table = [[_cell(r.get(c)) for c in columns] for r in rows]
+        stream.write(tabulate(table, headers=[(headers or {}).get(c, c) for c in columns], disable_numparse=True))
+        stream.write("\n")
+    else:
+        raise ValueError(fmt)
+
+
+def render_object(obj: Mapping[str, Any], fmt: str = "table", *, stream: IO[str] | None = None,
+                  labels: Mapping[str, str] | None = None, bom: bool = False) -> None:
+    """One object: a two-column table for people, one JSON object for scripts."""
+    stream = stream or sys.stdout
+    if fmt in ("json", "ndjson"):
+        stream.write(json.dumps(_plain(dict(obj)), ensure_ascii=False, indent=2 if fmt == "json" else None) + "\n")
+        return
+    rows = [{"field": (labels or {}).get(k, k), "value": _cell(v)} for k, v in obj.items()]
+    if fmt == "csv":
+        render_rows(rows, "csv", columns=["field", "value"], stream=stream, bom=bom)
+        return
+    from tabulate import tabulate
+
+    stream.write(tabulate([[r["field"], r["value"]] for r in rows], tablefmt="plain", disable_numparse=True) + "\n")
+
+
+def message(text: str, *, quiet: bool = False, stream: IO[str] | None = None) -> None:
+    """A message for people, on stderr."""
+    if not quiet:
+        (stream or sys.stderr).write(text.rstrip("\n") + "\n")

@@ -1,0 +1,114 @@
+"""The schema: created at head, upgraded in place, refused when stale, DDL in sql/ kept current."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from lycredit import migrations, schema
+from lycredit.database import make_engine
+from tests.conftest import ADMIN_UNIT, invoke
+
+
+def test_fresh_init_creates_the_database_at_head(db_url: str, tmp_path) -> None:
+    r = invoke(["--db", db_url, "db", "init", "--admin", "admin", "--admin-key", str(tmp_path / "a.key"),
+                "--unit-code", ADMIN_UNIT, "--unit-name", "发改局"])
+    assert r.exit_code == 0, r.output
+    assert schema.current_revision(make_engine(db_url)) == migrations.HEAD
+    status = json.loads(invoke(["--db", db_url, "--format", "json", "db", "status"]).stdout)
+    assert status["revision"] == status["head"] == migrations.HEAD
+
+
+def test_init_refuses_an_existing_database(platform) -> None:
+    r = platform.run("db", "init", "--admin", "x1", "--admin-key", str(platform.dir / "x.key"),
+                     "--unit-code", ADMIN_UNIT, "--unit-name", "x", key=None)
+    assert r.exit_code == 78
+    assert "already has tables" in r.stderr
+
+
+def test_upgrade_in_place_from_the_first_revision(db_url: str) -> None:
+    engine = make_engine(db_url)
+    schema.upgrade(engine, migrations.FIRST)
+    assert schema.current_revision(engine) == migrations.FIRST
+    r = invoke(["--db", db_url, "db", "upgrade"])
+    assert r.exit_code == 0, r.output
+    assert schema.current_revision(engine) == migrations.HEAD
+    again = invoke(["--db", db_url, "db", "upgrade"])
+    assert again.exit_code == 0 and "Already at revision" in again.stderr
+
+
+def test_a_database_not_at_head_is_refused_with_exit_78(platform) -> None:
+    engine = platform.engine()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    r = platform.run("operator", "list", key=None)
+    assert r.exit_code == 78
+    assert "upgrade lycredit" in r.stderr or "db upgrade" in r.stderr
+    if migrations.FIRST != migrations.HEAD:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{migrations.FIRST}'")
+        r = platform.run("operator", "list", key=None)
+        assert r.exit_code == 78 and "lycredit db upgrade" in r.stderr
+
+
+def test_an_uninitialised_database_is_refused_with_exit_78(db_url: str) -> None:
+    make_engine(db_url).connect().close()
+    r = invoke(["--db", db_url, "operator", "list"])
+    assert r.exit_code == 78
+    assert "lycredit db init" in r.stderr
+
+
+def test_head_constant_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(schema.MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    assert script.get_current_head() == migrations.HEAD
+    assert script.get_base() == migrations.FIRST
+
+
+def test_migrations_at_head_match_the_models(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import lycredit.models  # noqa: F401
+
+    engine = make_engine(db_url)
+    schema.upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    assert diff == []
+
+
+def test_generated_ddl_in_sql_is_current() -> None:
+    for dialect in schema.DDL_DIALECTS:
+        path = schema.ddl_path(dialect)
+        assert path.read_text(encoding="utf-8") == schema.ddl(dialect), (
+            f"{path} is stale: run python -m lycredit.schema ddl --write"
+        )
+
+
+def test_sqlite_connections_enforce_foreign_keys_wal_and_busy_timeout(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_log_tables_refuse_update_and_delete_by_trigger(platform) -> None:
+    engine = platform.engine()
+    for statement in ("UPDATE oplog_entry SET op_seq = 99", "DELETE FROM oplog_checkpoint",
+                      "DELETE FROM oplog_operation"):
+        with engine.connect() as conn:
+            try:
+                conn.exec_driver_sql(statement)
+                conn.commit()
+            except sa.exc.DatabaseError as exc:
+                assert "append-only" in str(exc)
+            else:
+                raise AssertionError(f"{statement} was allowed")
