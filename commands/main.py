@@ -15,6 +15,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "db": ("lycredit.commands.db", N_("Create, upgrade and inspect the database.")),
     "operator": ("lycredit.commands.operator", N_("Register, list and revoke operators.")),
     "key": ("lycredit.commands.key", N_("Generate and rotate operators' signing keys.")),
+    "calendar": ("lycredit.commands.calendar", N_("Working-day calendar: import official schedules, show, count.")),
+    "catalog": ("lycredit.commands.catalog", N_("The public credit information catalog (Art. 9): import, list, show, diff, export.")),
     "audit": ("lycredit.commands.audit", N_("Verify, anchor, export and read the signed operation log.")),
 }
 

@@ -1,5 +1,28 @@
--- lycredit schema for sqlite, revision 0001.
+-- lycredit schema for sqlite, revision 0002.
 -- Generated from the models by 'python -m lycredit.schema ddl --write'; do not edit.
+
+CREATE TABLE calendar_day (
+	day DATE NOT NULL, 
+	year INTEGER NOT NULL, 
+	is_workday BOOLEAN NOT NULL, 
+	note VARCHAR(200) NOT NULL, 
+	PRIMARY KEY (day)
+);
+
+CREATE INDEX ix_calendar_day_year ON calendar_day (year);
+
+CREATE TABLE catalog_version (
+	id INTEGER NOT NULL, 
+	version VARCHAR(64) NOT NULL, 
+	effective_from DATE NOT NULL, 
+	source_name VARCHAR(255) NOT NULL, 
+	source_sha256 VARCHAR(64) NOT NULL, 
+	imported_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (version)
+);
+
+CREATE INDEX ix_catalog_version_effective_from ON catalog_version (effective_from);
 
 CREATE TABLE oplog_checkpoint (
 	size INTEGER NOT NULL, 
@@ -57,6 +80,29 @@ CREATE TABLE unit (
 	PRIMARY KEY (id), 
 	UNIQUE (uscc)
 );
+
+CREATE TABLE catalog_item (
+	id INTEGER NOT NULL, 
+	version_id INTEGER NOT NULL, 
+	code VARCHAR(64) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	provider_uscc VARCHAR(18) NOT NULL, 
+	provider_name VARCHAR(200) NOT NULL, 
+	category VARCHAR(32) NOT NULL, 
+	disclosure VARCHAR(16) NOT NULL, 
+	validity_months INTEGER, 
+	dishonesty BOOLEAN NOT NULL, 
+	severity VARCHAR(16) NOT NULL, 
+	subject_kinds VARCHAR(100) NOT NULL, 
+	data_standard TEXT NOT NULL, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_catalog_item_version_code UNIQUE (version_id, code), 
+	FOREIGN KEY(version_id) REFERENCES catalog_version (id)
+);
+
+CREATE INDEX ix_catalog_item_provider_uscc ON catalog_item (provider_uscc);
+
+CREATE INDEX ix_catalog_item_version_id ON catalog_item (version_id);
 
 CREATE TABLE operator (
 	id INTEGER NOT NULL, 

@@ -8,6 +8,8 @@ Create Date: ${create_date}
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+import lycredit.models.base
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
