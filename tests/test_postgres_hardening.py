@@ -20,7 +20,8 @@ def hardened(platform):
         with engine.begin() as conn:
             # roles are cluster-wide: parallel test workers take turns creating them
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")
-            conn.exec_driver_sql(ROLES_SQL.read_text())
+            # the script as psql would send it: no client-side placeholder processing
+            conn.connection.driver_connection.execute(ROLES_SQL.read_text())
     return engine
 
 

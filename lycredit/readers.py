@@ -1,0 +1,815 @@
+"""Streaming readers for every tabular file lycredit imports.
+
+Catalogs (Art. 9), record submissions and the 双公示 layouts (Art. 10, 11), subjects and holiday
+schedules arrive as CSV/TSV, Excel, JSON, NDJSON or Parquet. This module turns any of them into
+one shape: ``Table.columns`` and batches of ``Row`` whose values are all strings, so that the
+rules downstream never see a float, an Excel serial date or an encoding. Bad input is reported
+as a ``DataError`` naming the file, the row (or line) and the rule it breaks.
+
+Formats and their limits:
+
+* CSV/TSV are streamed line by line in bounded memory, as Excel writes them (UTF-8, UTF-8 with
+  BOM, or GB18030/GBK on Chinese Windows; quoted cells may hold commas and newlines).
+* XLSX (also XLS/XLSM) is read by calamine, which holds the sheet in memory (Excel itself caps
+  a sheet at 1,048,576 rows); cells become Python objects one row at a time.
+* JSON (a top-level array of flat objects) and NDJSON (one object per line) are streamed, but
+  read twice: a first pass collects the columns (the union of the keys, in order of first
+  appearance), so a key that only later objects carry is never silently dropped.
+* Parquet is read in record batches.
+
+Numbers become their canonical decimal text: no exponent, no trailing fractional zeros, no
+float artefacts (Excel numbers as Excel shows them, to 15 significant digits; Parquet floats
+by their shortest round-trip form). Dates become ``YYYY-MM-DD``, date-times ``YYYY-MM-DDTHH:MM:SS``
+(a date-time at midnight is a date), booleans ``true``/``false``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import itertools
+import json
+import math
+import re
+import struct
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
+
+from lycredit.errors import DataError, InputMissing
+from lycredit.i18n import _
+
+FORMATS = ("csv", "tsv", "xlsx", "json", "ndjson", "parquet")
+DEFAULT_BATCH_SIZE = 10_000
+DEFAULT_MAX_CELL_CHARS = 10_000
+
+_SUFFIXES = {
+    ".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx",
+    ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet",
+}
+_FORMAT_ALIASES = {"jsonl": "ndjson"}
+_MAX_NUMBER_DIGITS = 1_000
+_SAMPLE_BYTES = 64 * 1024
+_MAX_LINE_BYTES = 16 * 1024 * 1024
+_JSON_CHUNK_BYTES = 1024 * 1024
+_MAX_JSON_ELEMENT_CHARS = 16 * 1024 * 1024
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class Row(NamedTuple):
+    """One data row: where it is, its values as text (None when empty) and its source text."""
+
+    row_number: int
+    values: dict[str, str | None]
+    raw: str
+
+
+class _CellError(Exception):
+    """A value that cannot become text; the reader adds the file, row and column."""
+
+
+# --- header helpers ------------------------------------------------------------------------
+
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_SPACES = re.compile(r"\s+")
+_SPACE_NOT_BETWEEN_WORDS = re.compile(r"(?<![0-9a-z_]) | (?![0-9a-z_])")
+
+
+def normalize_header(name: str) -> str:
+    """The comparison key of a column name: full-width ASCII folded, spaces collapsed, casefolded.
+
+    ``罚款金额（万元）``, ``罚款金额(万元)`` and ``罚款金额 (万元)`` share one key; a space is kept
+    only between two ASCII word characters (``Decision Date`` -> ``decision date``).
+    """
+    text = name.replace("\ufeff", "").replace("\u200b", "").translate(_FULL_WIDTH).casefold()
+    text = _SPACES.sub(" ", text).strip()
+    return _SPACE_NOT_BETWEEN_WORDS.sub("", text)
+
+
+class HeaderMap(dict[str, str]):
+    """Canonical field name -> actual column, plus what did not match, for the caller to judge."""
+
+    def __init__(self, mapping: Mapping[str, str], unknown: list[str], missing: list[str]):
+        super().__init__(mapping)
+        self.unknown = unknown
+        self.missing = missing
+
+
+def map_headers(
+    columns: Sequence[str], aliases: Mapping[str, Sequence[str]], *, source: str | Path = ""
+) -> HeaderMap:
+    """Map each canonical field to the column that names it (its own name or one of its aliases).
+
+    ``.unknown`` lists the columns that name no field, ``.missing`` the fields no column names.
+    Two columns naming one field, or an alias shared by two fields, is a ``DataError`` (naming
+    ``source``, the file, when given).
+    """
+    lookup: dict[str, str] = {}
+    for field, names in aliases.items():
+        for name in (field, *names):
+            other = lookup.setdefault(normalize_header(name), field)
+            if other != field:
+                raise DataError(_("column alias {alias} names both field {first} and field {second}").format(
+                    alias=name, first=other, second=field))
+    mapping: dict[str, str] = {}
+    unknown: list[str] = []
+    for column in columns:
+        field = lookup.get(normalize_header(column))
+        if field is None:
+            unknown.append(column)
+        elif field in mapping:
+            problem = _("columns {first} and {second} both name field {field}").format(
+                first=mapping[field], second=column, field=field)
+            raise DataError(_("{file}: {problem}").format(file=source, problem=problem) if source
+                            else problem)
+        else:
+            mapping[field] = column
+    return HeaderMap(mapping, unknown, [field for field in aliases if field not in mapping])
+
+
+# --- value conversion ----------------------------------------------------------------------
+
+def _decimal_text(value: Decimal) -> str:
+    if not value.is_finite():
+        raise _CellError(_("{value} is not a finite number").format(value=value))
+    if abs(value.adjusted()) > _MAX_NUMBER_DIGITS:
+        raise _CellError(_("{value} has too many digits to write out in full").format(value=value))
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _float_text(value: float, significant: int | None = None) -> str:
+    """Shortest round-trip decimal (``repr``), or ``significant`` digits as Excel shows them."""
+    if not math.isfinite(value):
+        raise _CellError(_("{value} is not a finite number").format(value=value))
+    return _decimal_text(Decimal(repr(value) if significant is None else format(value, f".{significant}g")))
+
+
+def _float32_text(value: float) -> str:
+    """Shortest decimal that reads back as the same float32 (nine significant digits always do)."""
+    if not math.isfinite(value):
+        raise _CellError(_("{value} is not a finite number").format(value=value))
+    texts = (format(value, f".{digits}g") for digits in range(1, 10))
+    return _decimal_text(Decimal(next(text for text in texts
+                                      if struct.unpack("f", struct.pack("f", float(text)))[0] == value)))
+
+
+def _temporal_text(value: dt.date | dt.time) -> str:
+    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
+        return value.date().isoformat()
+    return value.isoformat()
+
+
+def _bool_text(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _excel_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return _bool_text(value)
+    if isinstance(value, float):
+        return _float_text(value, 15)
+    if isinstance(value, (dt.date, dt.time)):
+        return _temporal_text(value)
+    return str(value)
+
+
+def _json_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return _bool_text(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, list):
+        raise _CellError(_("the value is a nested array; only text, numbers, true/false and null are "
+                           "accepted"))
+    raise _CellError(_("the value is a nested object; only text, numbers, true/false and null are accepted"))
+
+
+_CLEAN_JSON_KEYS: set[str] = set()
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are stripped, non-empty and distinct (keys seen clean before: fast path)."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs) and obj.keys() <= _CLEAN_JSON_KEYS:
+        return obj
+    obj = {}
+    for key, value in pairs:
+        name = key.strip()
+        if not name:
+            raise _CellError(_("a field has an empty name"))
+        if name in obj:
+            raise _CellError(_("field {name} appears twice").format(name=name))
+        obj[name] = value
+    if len(_CLEAN_JSON_KEYS) < 10_000:
+        _CLEAN_JSON_KEYS.update(key for key, _value in pairs if key == key.strip())
+    return obj
+
+
+def _json_constant(name: str) -> Any:
+    raise _CellError(_("{value} is not valid JSON").format(value=name))
+
+
+_JSON_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_json_constant,
+                                 object_pairs_hook=_json_object)
+
+
+def _compact_json(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- detection -----------------------------------------------------------------------------
+
+def detect_format(path: str | Path) -> str:
+    """The format named by the file's suffix: one of ``FORMATS``."""
+    fmt = _SUFFIXES.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise DataError(_("{file}: unsupported file type {suffix}; use one of {formats} "
+                          "(or name the format explicitly)").format(
+            file=path, suffix=Path(path).suffix or "''", formats=", ".join(sorted(_SUFFIXES))))
+    return fmt
+
+
+def detect_encoding(sample: bytes, *, complete: bool = True) -> str:
+    """``utf-8-sig`` when a UTF-8 BOM starts the sample, ``utf-8`` when it decodes, else ``gb18030``.
+
+    ``complete`` says the sample is the whole file; otherwise a character cut at its end is fine.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
+def _check_text(path: Path, sample: bytes, fmt: str) -> None:
+    """A text format must not be given a spreadsheet, a Parquet file, UTF-16 or other binary data."""
+    for signature, kind in ((b"PK\x03\x04", "xlsx"), (b"\xd0\xcf\x11\xe0", "xls"), (b"PAR1", "parquet")):
+        if sample.startswith(signature):
+            raise DataError(_("{file} is a {kind} file, not {format} text; give it the right suffix "
+                              "or format").format(file=path, kind=kind, format=fmt))
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(_("{file} is UTF-16 text, which is not supported; save it as UTF-8 "
+                          "(Excel: CSV UTF-8)").format(file=path))
+    if b"\x00" in sample:
+        line = sample.count(b"\n", 0, sample.index(b"\x00")) + 1
+        where = _("{file}, line {line}").format(file=path, line=line)
+        raise DataError(_("{where}: binary data (a NUL byte); this is not a {format} text file").format(
+            where=where, format=fmt.upper()))
+
+
+def _text_codec(path: Path, sample: bytes, encoding: str | None) -> tuple[str, str, int]:
+    """(reported encoding, codec for decoding, bytes of BOM to skip) for a text file."""
+    reported = encoding or detect_encoding(sample, complete=len(sample) < _SAMPLE_BYTES)
+    try:
+        codec = codecs.lookup(reported).name
+    except LookupError:
+        raise DataError(_("{file}: unknown encoding {encoding}").format(
+            file=path, encoding=reported)) from None
+    if codec in ("utf-8", "utf-8-sig"):
+        return reported, "utf-8", len(codecs.BOM_UTF8) if sample.startswith(codecs.BOM_UTF8) else 0
+    if "a,\n".encode(codec) != b"a,\n":
+        raise DataError(_("{file}: encoding {encoding} is not supported; use UTF-8 or GB18030").format(
+            file=path, encoding=reported))
+    return reported, codec, 0
+
+
+# --- tables --------------------------------------------------------------------------------
+
+class Table:
+    """An opened input file: its columns, and its rows in batches (``batches()`` can be rerun).
+
+    ``bytes_read`` grows towards ``bytes_total`` while ``batches()`` runs (for a progress bar).
+    """
+
+    format = ""
+    encoding: str | None = None
+
+    def __init__(self, path: Path, batch_size: int, max_cell_chars: int):
+        self.path = path
+        self.batch_size = batch_size
+        self.max_cell_chars = max_cell_chars
+        self.columns: list[str] = []
+        self.bytes_total = path.stat().st_size
+        self.bytes_read = 0
+
+    def batches(self) -> Iterator[list[Row]]:
+        self.bytes_read = 0
+        rows = self._rows()
+        while batch := list(itertools.islice(rows, self.batch_size)):
+            yield batch
+
+    def _rows(self) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def _where(self, row_number: int) -> str:
+        return _("{file}, row {row}").format(file=self.path, row=row_number)
+
+    def _column_label(self, index: int) -> str:
+        return str(index + 1)
+
+    def _check_header(self, row_number: int, names: list[str]) -> list[str]:
+        where = self._where(row_number)
+        if not names:
+            raise DataError(_("{where}: the header row has no column names").format(where=where))
+        seen: dict[str, int] = {}
+        for index, name in enumerate(names):
+            if not name:
+                raise DataError(_("{where}: column {column} of the header has no name").format(
+                    where=where, column=self._column_label(index)))
+            if name in seen:
+                raise DataError(_("{where}: the header names column {name} twice (columns {first} and "
+                                  "{second})").format(where=where, name=name,
+                                                      first=self._column_label(seen[name]),
+                                                      second=self._column_label(index)))
+            seen[name] = index
+        return names
+
+    def _spreadsheet_header(self, row_number: int, cells: list[str]) -> list[str]:
+        """Header names of a CSV or sheet row; trailing empty cells (Excel pads rows) are ignored."""
+        names = [cell.replace("\ufeff", "").strip() for cell in cells]
+        while names and not names[-1]:
+            names.pop()
+        return self._check_header(row_number, names)
+
+    def _fit(self, row_number: int, cells: list[str]) -> list[str] | None:
+        """Cells of a spreadsheet row cut to the header; None for a row with no value at all."""
+        width = len(self.columns)
+        if len(cells) > width:
+            extra = next((i for i in range(width, len(cells)) if cells[i]), None)
+            if extra is not None:
+                raise DataError(_("{where}: the row has a value in column {column}, beyond the {count} "
+                                  "columns of the header").format(
+                    where=self._where(row_number), column=self._column_label(extra), count=width))
+            del cells[width:]
+        elif len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
+        return cells if any(cells) else None
+
+    def _values(self, row_number: int, cells: list[str]) -> dict[str, str | None]:
+        """The row's values by column; the cells are stripped text aligned with the columns."""
+        if cells and max(map(len, cells)) > self.max_cell_chars:
+            index = next(i for i, cell in enumerate(cells) if len(cell) > self.max_cell_chars)
+            raise DataError(_("{where}: the value of column {column} has {length} characters, more than the "
+                              "limit of {limit}").format(where=self._where(row_number),
+                                                         column=self.columns[index],
+                                                         length=len(cells[index]), limit=self.max_cell_chars))
+        return dict(zip(self.columns, [cell or None for cell in cells], strict=True))
+
+    def _cell_error(self, row_number: int, column: str, error: _CellError) -> DataError:
+        return DataError(_("{where}, column {column}: {problem}").format(
+            where=self._where(row_number), column=column, problem=error))
+
+
+class _TextTable(Table):
+    """A text file (CSV, TSV, JSON, NDJSON): encoding detected from a sample, decoded line by line."""
+
+    def __init__(self, path: Path, fmt: str, encoding: str | None, batch_size: int, max_cell_chars: int):
+        super().__init__(path, batch_size, max_cell_chars)
+        self.format = fmt
+        with path.open("rb") as binary:
+            sample = binary.read(_SAMPLE_BYTES)
+        _check_text(path, sample, fmt)
+        self.encoding, self._codec, self._skip = _text_codec(path, sample, encoding)
+
+    def _where_line(self, line: int) -> str:
+        return _("{file}, line {line}").format(file=self.path, line=line)
+
+    def _decode_line(self, line_number: int, chunk: bytes) -> str:
+        if len(chunk) == _MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+            raise DataError(_("{where}: the line is longer than {limit} bytes").format(
+                where=self._where_line(line_number), limit=_MAX_LINE_BYTES))
+        if b"\x00" in chunk:
+            raise DataError(_("{where}: binary data (a NUL byte); this is not a {format} text file").format(
+                where=self._where_line(line_number), format=self.format.upper()))
+        try:
+            return chunk.decode(self._codec)
+        except UnicodeDecodeError as exc:
+            raise DataError(_("{where}: the text is not valid {encoding} (byte {byte} at position "
+                              "{position}); save the file as UTF-8 or give its encoding").format(
+                where=self._where_line(line_number), encoding=self.encoding, byte=f"0x{chunk[exc.start]:02X}",
+                position=exc.start + 1)) from None
+
+
+class _CsvTable(_TextTable):
+    def __init__(self, path: Path, fmt: str, encoding: str | None, batch_size: int, max_cell_chars: int):
+        super().__init__(path, fmt, encoding, batch_size, max_cell_chars)
+        self._delimiter = "\t" if fmt == "tsv" else ","
+        if max_cell_chars >= csv.field_size_limit():
+            csv.field_size_limit(max_cell_chars + 1)
+        with contextlib.closing(self._records()) as records:
+            header = next(records, None)
+        if header is None:
+            raise DataError(_("{file} is empty").format(file=path))
+        self.columns = self._spreadsheet_header(header[0], header[1])
+
+    def _where(self, row_number: int) -> str:
+        return self._where_line(row_number)
+
+    def _records(self) -> Iterator[tuple[int, list[str], str]]:
+        """(first line, fields, source text) of each non-blank record, header included."""
+        with self.path.open("rb") as binary:
+            binary.seek(self._skip)
+            self.bytes_read = self._skip
+            pending: list[str] = []
+            line_number = 0
+
+            def lines() -> Iterator[str]:
+                nonlocal line_number
+                while chunk := binary.readline(_MAX_LINE_BYTES):
+                    line_number += 1
+                    self.bytes_read += len(chunk)
+                    pending.append(self._decode_line(line_number, chunk))
+                    yield pending[-1]
+
+            start = 1
+            reader = csv.reader(lines(), delimiter=self._delimiter, strict=True)
+            try:
+                for fields in reader:
+                    raw = "".join(pending)
+                    pending.clear()
+                    if fields:
+                        yield start, fields, raw
+                    start = line_number + 1
+            except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    raise DataError(_("{where}: a value has more than the limit of {limit} "
+                                      "characters").format(where=self._where(start),
+                                                           limit=self.max_cell_chars)) from None
+                raise DataError(_("{where}: malformed {format} ({detail})").format(
+                    where=self._where(start), format=self.format.upper(), detail=exc)) from None
+
+    def _rows(self) -> Iterator[Row]:
+        records = self._records()
+        next(records)
+        for line, fields, raw in records:
+            cells = self._fit(line, [field.strip() for field in fields])
+            if cells is not None:
+                yield Row(line, self._values(line, cells), _chomp(raw))
+
+
+def _chomp(text: str) -> str:
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith(("\n", "\r")) else text
+
+
+class _XlsxTable(Table):
+    format = "xlsx"
+
+    def __init__(self, path: Path, batch_size: int, max_cell_chars: int, sheet: str | None):
+        import python_calamine
+
+        super().__init__(path, batch_size, max_cell_chars)
+        try:
+            with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
+                names = workbook.sheet_names
+                self._sheet = (workbook.get_sheet_by_index(0) if sheet is None
+                               else workbook.get_sheet_by_name(sheet))
+        except python_calamine.WorksheetNotFound:
+            raise DataError(_("{file}: there is no sheet named {sheet}; the sheets are: {sheets}").format(
+                file=path, sheet=sheet, sheets=", ".join(names))) from None
+        except python_calamine.CalamineError as exc:
+            raise DataError(_("{file} cannot be read as an Excel workbook ({detail})").format(
+                file=path, detail=exc)) from None
+        self.sheet = self._sheet.name
+        self._first_column = self._sheet.start[1] if self._sheet.start else 0
+        self._last_row = self._sheet.end[0] + 1 if self._sheet.end else 0
+        header = next(self._cell_rows(), None)
+        if header is None:
+            raise DataError(_("{file}: sheet {sheet} is empty (no header row)").format(
+                file=path, sheet=self.sheet))
+        self._header_row = header[0]
+        self.columns = self._spreadsheet_header(*header)
+
+    def _where(self, row_number: int) -> str:
+        return _("{file}, sheet {sheet}, row {row}").format(file=self.path, sheet=self.sheet, row=row_number)
+
+    def _column_label(self, index: int) -> str:
+        number, label = self._first_column + index + 1, ""
+        while number:
+            number, rest = divmod(number - 1, 26)
+            label = chr(ord("A") + rest) + label
+        return label
+
+    def _cell_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(Excel row number, cell texts) of each non-empty row.
+
+        calamine's ``iter_rows`` starts at row 1 and at the first used column.
+        """
+        for index, cells in enumerate(self._sheet.iter_rows()):
+            row_number = index + 1
+            self.bytes_read = self.bytes_total * row_number // max(self._last_row, 1)
+            texts = []
+            for column, cell in enumerate(cells):
+                try:
+                    texts.append(_excel_text(cell))
+                except _CellError as exc:  # a hand-made sheet can hold <v>inf</v>
+                    raise self._cell_error(row_number, self._column_label(column), exc) from None
+            if any(texts):
+                yield row_number, texts
+
+    def _rows(self) -> Iterator[Row]:
+        for row_number, texts in self._cell_rows():
+            if row_number > self._header_row:
+                cells = self._fit(row_number, texts)
+                if cells is not None:
+                    values = self._values(row_number, cells)
+                    yield Row(row_number, values, _compact_json(values))
+
+
+class _JsonText:
+    """A window over a decoded JSON text stream, refilled on demand, knowing each position's line."""
+
+    def __init__(self, table: _JsonTable, binary: BinaryIO):
+        self.table = table
+        self.binary = binary
+        self.decoder = codecs.getincrementaldecoder(table._codec)()
+        self.buffer = ""
+        self.pos = 0
+        self.line_base = 1
+        self.eof = False
+
+    def fill(self, at_least: int = 0) -> None:
+        """Drop the consumed text and read at least ``at_least`` more bytes."""
+        self.line_base += self.buffer.count("\n", 0, self.pos)
+        self.buffer, self.pos = self.buffer[self.pos:], 0
+        chunk = self.binary.read(max(at_least, _JSON_CHUNK_BYTES))
+        self.table.bytes_read += len(chunk)
+        self.eof = not chunk
+        pending = len(self.decoder.getstate()[0])
+        try:
+            self.buffer += self.decoder.decode(chunk, final=self.eof)
+        except UnicodeDecodeError as exc:
+            line = self.line(len(self.buffer)) + chunk.count(b"\n", 0, max(exc.start - pending, 0))
+            raise DataError(_("{where}: the text is not valid {encoding}; save the file as UTF-8 or give "
+                              "its encoding").format(where=self.table._where_line(line),
+                                                     encoding=self.table.encoding)) from None
+
+    def peek(self) -> str:
+        """The next character that is not whitespace ('' at the end), without consuming it."""
+        while True:
+            self.pos = _JSON_WHITESPACE.match(self.buffer, self.pos).end()
+            if self.pos < len(self.buffer) or self.eof:
+                return self.buffer[self.pos:self.pos + 1]
+            self.fill()
+
+    def line(self, pos: int | None = None) -> int:
+        return self.line_base + self.buffer.count("\n", 0, self.pos if pos is None else pos)
+
+
+class _JsonTable(_TextTable):
+    """JSON (row = array index + 1) and NDJSON (row = line number); columns are the union of the keys."""
+
+    def __init__(self, path: Path, fmt: str, encoding: str | None, batch_size: int, max_cell_chars: int):
+        super().__init__(path, fmt, encoding, batch_size, max_cell_chars)
+        keys: dict[str, None] = {}
+        for _row_number, obj, _raw in self._objects():
+            keys.update(dict.fromkeys(obj))
+        self.columns = list(keys)
+
+    def _where(self, row_number: int) -> str:
+        return self._where_line(row_number) if self.format == "ndjson" else super()._where(row_number)
+
+    def _objects(self) -> Iterator[tuple[int, dict[str, Any], str]]:
+        """(row number, object, source text) of each element."""
+        for row_number, obj, raw in self._lines() if self.format == "ndjson" else self._array():
+            if not isinstance(obj, dict):
+                raise DataError(_("{where}: the element is not an object ({{...}})").format(
+                    where=self._where(row_number)))
+            yield row_number, obj, raw
+
+    def _decode(self, where: Callable[[], str], text: str, pos: int) -> tuple[Any, int]:
+        try:
+            return _JSON_DECODER.raw_decode(text, pos)
+        except _CellError as exc:
+            raise _malformed(where(), str(exc)) from None
+        except RecursionError:
+            raise _malformed(where(), _("nested too deeply")) from None
+
+    def _lines(self) -> Iterator[tuple[int, Any, str]]:
+        with self.path.open("rb") as binary:
+            binary.seek(self._skip)
+            self.bytes_read = self._skip
+            empty = True
+            for line_number, chunk in enumerate(iter(lambda: binary.readline(_MAX_LINE_BYTES), b""), 1):
+                self.bytes_read += len(chunk)
+                text = self._decode_line(line_number, chunk).strip()
+                if text:
+                    empty = False
+                    yield line_number, self._decode_ndjson(line_number, text), text
+        if empty:
+            raise DataError(_("{file} is empty").format(file=self.path))
+
+    def _decode_ndjson(self, line_number: int, text: str) -> Any:
+        where = self._where_line(line_number)
+        try:
+            obj, end = self._decode(lambda: where, text, 0)
+        except json.JSONDecodeError as exc:
+            raise _malformed(where, _("{message} at column {column}").format(
+                message=exc.msg, column=exc.colno)) from None
+        if end != len(text):
+            raise _malformed(where, _("more than one value on the line, at column {column}").format(
+                column=_JSON_WHITESPACE.match(text, end).end() + 1))
+        return obj
+
+    def _array(self) -> Iterator[tuple[int, Any, str]]:
+        with self.path.open("rb") as binary:
+            binary.seek(self._skip)
+            self.bytes_read = self._skip
+            text = _JsonText(self, binary)
+            first = text.peek()
+            if not first:
+                raise DataError(_("{file} is empty").format(file=self.path))
+            if first != "[":
+                raise DataError(_("{where}: the top level must be an array of objects ([{{...}}, ...]); "
+                                  "for one object per line use NDJSON").format(
+                    where=self._where_line(text.line())))
+            text.pos += 1
+            if text.peek() == "]":
+                text.pos += 1
+            else:
+                for row_number in itertools.count(1):
+                    yield row_number, *self._element(text, row_number)
+                    separator = text.peek()
+                    text.pos += 1
+                    if separator == "]":
+                        break
+                    if separator != ",":
+                        raise _malformed(self._where_line(text.line(text.pos - 1)),
+                                         _("expected ',' or ']' after row {row}").format(row=row_number))
+            if text.peek():
+                raise _malformed(self._where_line(text.line()), _("extra data after the array"))
+
+    def _element(self, text: _JsonText, row_number: int) -> tuple[Any, str]:
+        """The next array element and its source text, reading more of the file while it is incomplete."""
+        while True:
+            text.peek()
+            try:
+                obj, end = self._decode(lambda: self._where(row_number), text.buffer, text.pos)
+            except json.JSONDecodeError as exc:
+                incomplete = exc.pos >= len(text.buffer) - 8 or exc.msg.startswith("Unterminated string")
+                if text.eof or not incomplete:
+                    raise _malformed(_("{file}, line {line}, row {row}").format(
+                        file=self.path, line=text.line(exc.pos), row=row_number), exc.msg) from None
+                if len(text.buffer) - text.pos > _MAX_JSON_ELEMENT_CHARS:
+                    raise DataError(_("{where}: the element is longer than {limit} characters").format(
+                        where=self._where(row_number), limit=_MAX_JSON_ELEMENT_CHARS)) from None
+                text.fill(len(text.buffer) - text.pos)
+            else:
+                source = text.buffer[text.pos:end]
+                text.pos = end
+                return obj, source
+
+    def _rows(self) -> Iterator[Row]:
+        for row_number, obj, source in self._objects():
+            try:
+                cells = [_json_text(obj.get(column)) for column in self.columns]
+            except _CellError:
+                for column in self.columns:
+                    try:
+                        _json_text(obj.get(column))
+                    except _CellError as exc:
+                        raise self._cell_error(row_number, column, exc) from None
+                raise
+            yield Row(row_number, self._values(row_number, cells), _one_line(source))
+
+
+def _one_line(source: str) -> str:
+    """JSON source text on one line: raw line breaks cannot occur inside JSON strings."""
+    if "\n" not in source and "\r" not in source:
+        return source
+    return "".join(part.lstrip(" \t") for part in source.splitlines())
+
+
+def _malformed(where: str, detail: str) -> DataError:
+    return DataError(_("{where}: malformed JSON ({detail})").format(where=where, detail=detail))
+
+
+def _arrow_converter(arrow_type: Any) -> Callable[[Any], str] | None:
+    """How to turn one Python value of an Arrow column into text; None for unsupported types."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+            or pa.types.is_string_view(arrow_type):
+        return str.strip
+    if pa.types.is_integer(arrow_type):
+        return str
+    if pa.types.is_boolean(arrow_type):
+        return _bool_text
+    if pa.types.is_float64(arrow_type):
+        return _float_text
+    if pa.types.is_float32(arrow_type):
+        return _float32_text
+    if pa.types.is_decimal(arrow_type):
+        return _decimal_text
+    if pa.types.is_temporal(arrow_type) and not pa.types.is_duration(arrow_type) \
+            and not pa.types.is_interval(arrow_type):
+        return _temporal_text
+    if pa.types.is_null(arrow_type):
+        return str
+    return None
+
+
+class _ParquetTable(Table):
+    format = "parquet"
+
+    def __init__(self, path: Path, batch_size: int, max_cell_chars: int):
+        import pyarrow.parquet as pq
+
+        super().__init__(path, batch_size, max_cell_chars)
+        try:
+            schema = pq.read_schema(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError... for a file that is not Parquet
+            raise DataError(_("{file} cannot be read as a Parquet file ({detail})").format(
+                file=path, detail=exc)) from None
+        self.columns = self._check_header(1, [name.strip() for name in schema.names])
+        self._converters = []
+        for column, field in zip(self.columns, schema, strict=True):
+            converter = _arrow_converter(field.type)
+            if converter is None:
+                raise DataError(_("{file}: column {column} has type {type}, which cannot be imported; only "
+                                  "text, numbers, booleans, dates and times can").format(
+                    file=path, column=column, type=field.type))
+            self._converters.append(converter)
+
+    def _rows(self) -> Iterator[Row]:
+        import pyarrow.parquet as pq
+
+        row_number = 0
+        with pq.ParquetFile(self.path) as parquet:
+            rows_total = max(parquet.metadata.num_rows, 1)
+            for batch in parquet.iter_batches(batch_size=self.batch_size):
+                self.bytes_read = self.bytes_total * (row_number + batch.num_rows) // rows_total
+                for record in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                    row_number += 1
+                    cells = []
+                    for column, converter, value in zip(self.columns, self._converters, record, strict=True):
+                        try:
+                            cells.append("" if _is_missing(value) else converter(value))
+                        except _CellError as exc:
+                            raise self._cell_error(row_number, column, exc) from None
+                    values = self._values(row_number, cells)
+                    yield Row(row_number, values, _compact_json(values))
+
+
+def _is_missing(value: Any) -> bool:
+    """Null, or NaN (which pandas writes for a missing number)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def open_table(
+    path: str | Path,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    sheet: str | None = None,
+    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+) -> Table:
+    """Open ``path`` as a table; its header (or schema) is read and checked now.
+
+    ``fmt`` overrides the suffix; ``encoding`` overrides detection for CSV/TSV/JSON/NDJSON;
+    ``sheet`` picks an Excel sheet by name (default: the first).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    path = Path(path)
+    if not path.exists():
+        raise InputMissing(_("{file}: no such file").format(file=path))
+    if not path.is_file():
+        raise InputMissing(_("{file} is not a file").format(file=path))
+    fmt = detect_format(path) if fmt is None else _FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
+    if fmt not in FORMATS:
+        raise DataError(_("{file}: unsupported format {format}; use one of {formats}").format(
+            file=path, format=fmt, formats=", ".join(FORMATS)))
+    try:
+        if path.stat().st_size == 0:
+            raise DataError(_("{file} is empty").format(file=path))
+        if fmt in ("csv", "tsv"):
+            return _CsvTable(path, fmt, encoding, batch_size, max_cell_chars)
+        if fmt in ("json", "ndjson"):
+            return _JsonTable(path, fmt, encoding, batch_size, max_cell_chars)
+        if fmt == "xlsx":
+            return _XlsxTable(path, batch_size, max_cell_chars, sheet)
+        return _ParquetTable(path, batch_size, max_cell_chars)
+    except OSError as exc:
+        raise InputMissing(_("{file} cannot be read ({reason})").format(
+            file=path, reason=exc.strerror)) from None
