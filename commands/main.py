@@ -17,6 +17,14 @@ GROUPS: dict[str, tuple[str, str]] = {
     "key": ("lycredit.commands.key", N_("Generate and rotate operators' signing keys.")),
     "calendar": ("lycredit.commands.calendar", N_("Working-day calendar: import official schedules, show, count.")),
     "catalog": ("lycredit.commands.catalog", N_("The public credit information catalog (Art. 9): import, list, show, diff, export.")),
+    "subject": ("lycredit.commands.subject", N_("Credit subjects (Art. 3, 8): add, import, show, link.")),
+    "authorization": ("lycredit.commands.authorization",
+                      N_("Subjects' written authorisations (Art. 11, 12, 14): add, list, revoke.")),
+    "record": ("lycredit.commands.record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw.")),
+    "query": ("lycredit.commands.query", N_("Disclosure-controlled view of a subject (Art. 13, 14), logged.")),
+    "report": ("lycredit.commands.report", N_("A subject's own full credit report (Art. 14, 30).")),
+    "sweep": ("lycredit.commands.sweep", N_("Nightly sweeps: take expired dishonesty information out of view (Art. 15).")),
+    "deadline": ("lycredit.commands.deadline", N_("Deadline checks: late submissions and other windows due (Art. 10, 46).")),
     "audit": ("lycredit.commands.audit", N_("Verify, anchor, export and read the signed operation log.")),
 }
 

@@ -38,9 +38,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subject.add": _STAFF | {PROVIDER},
     "subject.link": _STAFF | {PROVIDER},
     "subject.override_checksum": _STAFF,
+    "subject.import": _STAFF | {PROVIDER},
     "authorization.add": _STAFF | {PROVIDER},
     "authorization.revoke": _STAFF | {PROVIDER},
     "record.submit": _STAFF | {PROVIDER},
+    "record.import": _STAFF | {PROVIDER},
     "record.correct": _STAFF | {PROVIDER},
     "record.withdraw": _STAFF | {PROVIDER},
     # disclosure (Art. 13-15, 30)

@@ -1,4 +1,4 @@
--- lycredit schema for sqlite, revision 0002.
+-- lycredit schema for sqlite, revision 0003.
 -- Generated from the models by 'python -m lycredit.schema ddl --write'; do not edit.
 
 CREATE TABLE calendar_day (
@@ -23,6 +23,23 @@ CREATE TABLE catalog_version (
 );
 
 CREATE INDEX ix_catalog_version_effective_from ON catalog_version (effective_from);
+
+CREATE TABLE import_run (
+	id INTEGER NOT NULL, 
+	kind VARCHAR(32) NOT NULL, 
+	file_name VARCHAR(500) NOT NULL, 
+	file_sha256 VARCHAR(64) NOT NULL, 
+	layout VARCHAR(32) NOT NULL, 
+	operator VARCHAR(64) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	rows_done INTEGER NOT NULL, 
+	counts TEXT NOT NULL, 
+	started_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_import_run_file_sha256 ON import_run (file_sha256);
 
 CREATE TABLE oplog_checkpoint (
 	size INTEGER NOT NULL, 
@@ -72,6 +89,23 @@ CREATE TABLE platform_meta (
 	PRIMARY KEY ("key")
 );
 
+CREATE TABLE subject (
+	id INTEGER NOT NULL, 
+	kind VARCHAR(24) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	name_enc VARCHAR(600), 
+	uscc VARCHAR(18), 
+	ric_enc VARCHAR(200), 
+	ric_index VARCHAR(64), 
+	checksum_override BOOLEAN NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (uscc), 
+	UNIQUE (ric_index)
+);
+
+CREATE INDEX ix_subject_kind ON subject (kind);
+
 CREATE TABLE unit (
 	id INTEGER NOT NULL, 
 	uscc VARCHAR(18) NOT NULL, 
@@ -80,6 +114,26 @@ CREATE TABLE unit (
 	PRIMARY KEY (id), 
 	UNIQUE (uscc)
 );
+
+CREATE TABLE authorization (
+	id INTEGER NOT NULL, 
+	subject_id INTEGER NOT NULL, 
+	grantee VARCHAR(18) NOT NULL, 
+	scope VARCHAR(64) NOT NULL, 
+	valid_from DATE NOT NULL, 
+	valid_until DATE NOT NULL, 
+	document_ref VARCHAR(200) NOT NULL, 
+	document_sha256 VARCHAR(64) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	revoked_at DATETIME, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(subject_id) REFERENCES subject (id)
+);
+
+CREATE INDEX ix_authorization_grantee ON authorization (grantee);
+
+CREATE INDEX ix_authorization_subject_id ON authorization (subject_id);
 
 CREATE TABLE catalog_item (
 	id INTEGER NOT NULL, 
@@ -120,6 +174,23 @@ CREATE TABLE operator (
 
 CREATE INDEX ix_operator_unit_id ON operator (unit_id);
 
+CREATE TABLE subject_link (
+	id INTEGER NOT NULL, 
+	org_id INTEGER NOT NULL, 
+	person_id INTEGER NOT NULL, 
+	relation VARCHAR(32) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	ended_at DATETIME, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_subject_link UNIQUE (org_id, person_id, relation), 
+	FOREIGN KEY(org_id) REFERENCES subject (id), 
+	FOREIGN KEY(person_id) REFERENCES subject (id)
+);
+
+CREATE INDEX ix_subject_link_org_id ON subject_link (org_id);
+
+CREATE INDEX ix_subject_link_person_id ON subject_link (person_id);
+
 CREATE TABLE operator_key (
 	id INTEGER NOT NULL, 
 	operator_id INTEGER NOT NULL, 
@@ -135,6 +206,57 @@ CREATE TABLE operator_key (
 CREATE INDEX ix_operator_key_key_id ON operator_key (key_id);
 
 CREATE INDEX ix_operator_key_operator_id ON operator_key (operator_id);
+
+CREATE TABLE record (
+	id INTEGER NOT NULL, 
+	provider_uscc VARCHAR(18) NOT NULL, 
+	item_code VARCHAR(64) NOT NULL, 
+	document_no VARCHAR(128) NOT NULL, 
+	catalog_item_id INTEGER NOT NULL, 
+	subject_id INTEGER NOT NULL, 
+	decision_date DATE NOT NULL, 
+	concluded_on DATE NOT NULL, 
+	act_ended_on DATE, 
+	publicity_until DATE, 
+	disclosure_until DATE, 
+	fields TEXT NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	revision INTEGER NOT NULL, 
+	due_date DATE, 
+	due_guessed BOOLEAN NOT NULL, 
+	late_days INTEGER NOT NULL, 
+	submitted_at DATETIME NOT NULL, 
+	submitted_by VARCHAR(64) NOT NULL, 
+	import_run_id INTEGER, 
+	archived_on DATE, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_record_natural_key UNIQUE (provider_uscc, item_code, document_no), 
+	FOREIGN KEY(catalog_item_id) REFERENCES catalog_item (id), 
+	FOREIGN KEY(subject_id) REFERENCES subject (id)
+);
+
+CREATE INDEX ix_record_catalog_item_id ON record (catalog_item_id);
+
+CREATE INDEX ix_record_import_run_id ON record (import_run_id);
+
+CREATE INDEX ix_record_status_disclosure_until ON record (status, disclosure_until);
+
+CREATE INDEX ix_record_subject_id ON record (subject_id);
+
+CREATE TABLE record_history (
+	id INTEGER NOT NULL, 
+	record_id INTEGER NOT NULL, 
+	revision INTEGER NOT NULL, 
+	change VARCHAR(16) NOT NULL, 
+	fields TEXT NOT NULL, 
+	reason VARCHAR(1000), 
+	changed_at DATETIME NOT NULL, 
+	changed_by VARCHAR(64) NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(record_id) REFERENCES record (id)
+);
+
+CREATE INDEX ix_record_history_record_id ON record_history (record_id);
 
 CREATE TRIGGER oplog_entry_no_update BEFORE UPDATE ON oplog_entry BEGIN SELECT RAISE(ABORT, 'lycredit: UPDATE on oplog_entry refused: the operation log is append-only'); END;
 

@@ -6,5 +6,5 @@ Add a revision with ``python -m lycredit.schema revision -m "what"`` (it
 autogenerates from the models), then update ``HEAD`` and regenerate ``sql/``.
 """
 
-HEAD = "0002"
+HEAD = "0003"
 FIRST = "0001"

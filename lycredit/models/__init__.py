@@ -11,12 +11,26 @@ columns named by :func:`lycredit.models.base.hashed_columns`.
 """
 
 from lycredit.models.base import LOGGED_TABLES, hashed_columns, logged_models, row_key, row_values
-from lycredit.models.operators import Operator, OperatorKey, PlatformMeta, Unit
 from lycredit.models.intake import CalendarDay, CatalogItem, CatalogVersion
+from lycredit.models.operators import Operator, OperatorKey, PlatformMeta, Unit
 from lycredit.models.oplog import Checkpoint, LogEntry, LogOperation
+from lycredit.models.records import (
+    Authorization,
+    ImportRun,
+    Record,
+    RecordHistory,
+    Subject,
+    SubjectLink,
+)
 
 __all__ = [
     "LOGGED_TABLES",
+    "Authorization",
+    "ImportRun",
+    "Record",
+    "RecordHistory",
+    "Subject",
+    "SubjectLink",
     "CalendarDay",
     "CatalogItem",
     "CatalogVersion",
