@@ -1,8 +1,13 @@
-"""The signed operation log (see ../shared/design/oplog.md and the README).
+"""The signed operation log (design: shared/design/oplog.md), which makes Art. 28 and Art. 47 checkable.
 
-Every change lycredit makes is a leaf of an RFC 6962 Merkle tree, signed per
-operation with the operator's Ed25519 key and checkpointed as a C2SP signed
-note: ``canonical`` (RFC 8785 entry bytes), ``merkle`` (tree, proofs),
-``note`` (signed notes, checkpoints), ``log`` (the unit of work through which
-all writes pass), ``verify`` (``audit verify``), ``anchor``.
+Every change lycredit makes and every query of non-public information becomes
+a log entry, signed by its operator and appended to an RFC 6962 / RFC 9162
+Merkle tree whose checkpoints are C2SP signed notes, so that an auditor who
+trusts neither the database nor its administrator can check, offline, that
+nothing was altered, deleted, inserted, moved or cut back.
+
+The pure building blocks use only the standard library and ``cryptography``:
+:mod:`~lycredit.oplog.canonical` (RFC 8785 entry bytes),
+:mod:`~lycredit.oplog.merkle` (tree hashes, proofs, the compact frontier) and
+:mod:`~lycredit.oplog.note` (signed notes, verifier keys, checkpoints).
 """
