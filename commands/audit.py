@@ -52,3 +52,59 @@ def anchor(out_dir: Path) -> None:
         path, created = write_anchor(conn, out_dir)
     say((_("Anchored {path}") if created else _("Already anchored: {path}")).format(path=path))
     click.echo(str(path))
+
+
+@command(cli, "export", N_(
+    "Write a bundle for an external auditor into DIR: the log's entries, every signed checkpoint, the "
+    "operators' keys with their validity, a manifest of SHA-256 hashes, and verify.py, a verifier that needs "
+    "only Python and 'cryptography'. DIR must be new or empty. The bundle holds hashes, not personal data."))
+@option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+        help=N_("Bundle directory (new or empty; nothing is overwritten)."))
+def export(out_dir: Path) -> None:
+    from lycredit.oplog.export import export_bundle
+    from lycredit.output import render_object
+
+    obj = app()
+    with obj.reading() as conn:
+        done = export_bundle(conn, out_dir)
+    render_object({"path": str(done.path), "origin": done.origin, "tree_size": done.tree_size, "root": done.root,
+                   "entries": done.entries, "operations": done.operations, "checkpoints": done.checkpoints,
+                   "keys": done.keys}, obj.fmt, bom=obj.bom)
+    say(_("Exported {entries} entries, {operations} operations, {checkpoints} checkpoints and {keys} keys; "
+          "check the bundle with: python {verifier} {path}").format(
+        entries=done.entries, operations=done.operations, checkpoints=done.checkpoints, keys=done.keys,
+        verifier=out_dir / "verify.py", path=out_dir))
+
+
+LOG_TABLE_COLUMNS = ["seq", "at", "operator", "action", "subject", "reason", "summary"]
+
+
+@command(cli, "log", N_(
+    "Show the signed operations, newest first: who did what, when, to what and why. Days are Asia/Shanghai "
+    "days; --since and --until include the days they name."))
+@option("--operator", metavar="NAME", help=N_("Only operations signed by this operator."))
+@option("--subject", metavar="ID", help=N_("Only operations on this subject."))
+@option("--action", metavar="ACTION", help=N_("Only actions starting with this text, e.g. 'operator.' or "
+                                              "'key.rotate'."))
+@option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help=N_("From this day (YYYY-MM-DD)."))
+@option("--until", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE", help=N_("To this day (YYYY-MM-DD)."))
+@option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+        help=N_("At most this many operations."))
+def log(operator: str | None, subject: str | None, action: str | None, since, until, limit: int) -> None:  # noqa: ANN001
+    from lycredit.oplog.history import LogFilter, operations, shanghai_zone
+    from lycredit.output import render_rows
+
+    obj = app()
+    flt = LogFilter(operator=operator, subject=subject, action=action, since=since and since.date(),
+                    until=until and until.date(), limit=limit)
+    with obj.reading() as conn:
+        rows = operations(conn, flt)
+    if obj.fmt == "table":
+        zone = shanghai_zone()
+        rows = [{**r, "at": r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")} for r in rows]
+        render_rows(rows, "table", columns=LOG_TABLE_COLUMNS)
+        say(_("{n} operations shown (times in Asia/Shanghai)").format(n=len(rows)))
+    else:
+        from lycredit.oplog.history import COLUMNS
+
+        render_rows(rows, obj.fmt, columns=list(COLUMNS), bom=obj.bom)

@@ -69,8 +69,9 @@ def import_schedule(
     """Replace one year's schedule with the file's, in the unit of work; the counts also go to ``uow.summary``.
 
     Counts: ``year``; ``days`` listed in the file, of which ``workdays`` are
-    make-up working days (调休上班) and ``holidays`` days off; ``replaced``, the
-    rows of that year the import removed; ``year_working_days``, the working
+    make-up working days (调休上班) and ``holidays`` days off; ``added``,
+    ``changed`` and ``removed`` rows of that year (``replaced`` = changed +
+    removed); only those are written; ``year_working_days``, the working
     days of the year under the new schedule.
     """
     entries = parse_schedule_csv(path)
@@ -83,10 +84,20 @@ def import_schedule(
                 "the {year} schedule after the package was released, import it with --replace-package-year"
             ).format(file=path, year=year)
         )
-    existing = uow.conn.execute(sa.select(T_DAY.c.day).where(T_DAY.c.year == year)).scalars().all()
-    for day in existing:
+    existing = {
+        r.day: (r.is_workday, r.note)
+        for r in uow.conn.execute(sa.select(T_DAY.c.day, T_DAY.c.is_workday, T_DAY.c.note).where(T_DAY.c.year == year))
+    }
+    # Only what differs is written, so re-importing the same notice adds nothing but the operation.
+    removed = [day for day in existing if day not in entries]
+    changed = [day for day, e in entries.items() if day in existing and existing[day] != (e.is_workday, e.note)]
+    added = [day for day in entries if day not in existing]
+    for day in sorted(removed):
         uow.delete(T_DAY, {"day": day})
-    for day, entry in sorted(entries.items()):
+    for day in sorted(changed):
+        uow.update(T_DAY, {"day": day}, {"is_workday": entries[day].is_workday, "note": entries[day].note})
+    for day in sorted(added):
+        entry = entries[day]
         uow.insert(T_DAY, {"day": day, "year": year, "is_workday": entry.is_workday, "note": entry.note})
     workdays = sum(entry.is_workday for entry in entries.values())
     counts = {
@@ -94,7 +105,10 @@ def import_schedule(
         "days": len(entries),
         "workdays": workdays,
         "holidays": len(entries) - workdays,
-        "replaced": len(existing),
+        "added": len(added),
+        "changed": len(changed),
+        "removed": len(removed),
+        "replaced": len(changed) + len(removed),
         "year_working_days": sum(d.is_workday for d in WorkCalendar(entries).year_days(year)),
     }
     uow.summary.update(counts)

@@ -64,7 +64,8 @@ def test_imported_2027_schedule_counts_working_days_across_the_spring_festival(p
     r = _import(platform, SAMPLE_2027, "--reason", "2027 schedule")
     assert r.exit_code == 0, r.output
     counts = json.loads(r.stdout)
-    assert counts == {**_sample_counts(), "year": 2027, "replaced": 0, "year_working_days": 249, "dry_run": False}
+    assert counts == {**_sample_counts(), "year": 2027, "replaced": 0, "year_working_days": 249, "dry_run": False,
+                      "added": _sample_counts()["days"], "changed": 0, "removed": 0}
     assert "Imported the 2027 schedule" in r.stderr
     # Thu 02-04 → Mon 02-15: 02-05..02-12 off, make-up Saturday 02-13, Sunday 02-14 off, Monday 02-15.
     r = _workdays(platform, "2027-02-04", "2027-02-15")
@@ -138,14 +139,14 @@ def test_the_guess_flag_is_translated(platform) -> None:
 
 
 @needs_uncovered_2027
-def test_reimport_replaces_the_year_in_one_signed_operation_and_is_idempotent(platform) -> None:
+def test_reimport_of_the_same_schedule_is_idempotent_and_writes_only_the_operation(platform) -> None:
     first = json.loads(_import(platform, SAMPLE_2027).stdout)
     second = json.loads(_import(platform, SAMPLE_2027, "--reason", "again").stdout)
-    assert {**first, "replaced": first["days"]} == second
+    assert {**first, "added": 0} == second
     assert _scalar(platform, "SELECT count(*) FROM calendar_day") == first["days"]
     ops = _import_operations(platform)
-    assert [json.loads(op.summary)["replaced"] for op in ops] == [0, first["days"]]
-    assert [op.leaf_count for op in ops] == [first["days"] + 1, 2 * first["days"] + 1]
+    assert [json.loads(op.summary)["replaced"] for op in ops] == [0, 0]
+    assert [op.leaf_count for op in ops] == [first["days"] + 1, 1]
     assert ops[1].reason == "again"
 
 
