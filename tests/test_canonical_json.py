@@ -153,3 +153,16 @@ def test_bytes_that_do_not_recanonicalise_to_themselves_are_not_canonical(data: 
 
 def test_is_canonical_accepts_memoryview_as_read_from_a_database() -> None:
     assert is_canonical(memoryview(b'{"a":[1]}'))
+
+
+@given(
+    st.dictionaries(st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+                    st.one_of(st.none(), st.text(alphabet=st.characters(exclude_categories=("Cs",))))),
+)
+def test_the_fast_row_hash_is_the_canonical_json_row_hash(values) -> None:
+    import hashlib
+
+    from lycredit.oplog.log import ROW_LABEL, row_hash
+
+    expected = hashlib.sha256(ROW_LABEL + canonical_json({"table": "record", "row": values})).hexdigest()
+    assert row_hash("record", values) == expected

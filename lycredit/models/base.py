@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -56,9 +57,10 @@ def logged_models() -> dict[str, type[SQLModel]]:
     return dict(LOGGED_TABLES)
 
 
-def hashed_columns(table: sa.Table) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def hashed_columns(table: sa.Table) -> tuple[str, ...]:
     """Every column of the table, in a fixed (sorted) order: the row hash covers them all."""
-    return sorted(c.name for c in table.columns)
+    return tuple(sorted(c.name for c in table.columns))
 
 
 def row_key(table: sa.Table, values: dict[str, Any]) -> str:
@@ -67,8 +69,13 @@ def row_key(table: sa.Table, values: dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:
+        return value
     if value is None:
         return None
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
@@ -91,5 +98,8 @@ def row_values(table: sa.Table, row: Any) -> dict[str, str | None]:
     """
     if hasattr(row, "_mapping"):
         row = row._mapping
-    get = row.get if isinstance(row, dict) or hasattr(row, "get") else (lambda k: getattr(row, k))
-    return {name: _text(get(name)) for name in hashed_columns(table)}
+    columns = hashed_columns(table)
+    if isinstance(row, dict) or hasattr(row, "get"):
+        get = row.get
+        return {name: _text(get(name)) for name in columns}
+    return {name: _text(getattr(row, name)) for name in columns}
