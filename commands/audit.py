@@ -91,7 +91,7 @@ LOG_TABLE_COLUMNS = ["seq", "at", "operator", "action", "subject", "reason", "su
 @option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
         help=N_("At most this many operations."))
 def log(operator: str | None, subject: str | None, action: str | None, since, until, limit: int) -> None:  # noqa: ANN001
-    from lycredit.oplog.history import LogFilter, operations, shanghai_zone
+    from lycredit.oplog.history import COLUMNS, LogFilter, operations, shanghai_zone
     from lycredit.output import render_rows
 
     obj = app()
@@ -105,6 +105,4 @@ def log(operator: str | None, subject: str | None, action: str | None, since, un
         render_rows(rows, "table", columns=LOG_TABLE_COLUMNS)
         say(_("{n} operations shown (times in Asia/Shanghai)").format(n=len(rows)))
     else:
-        from lycredit.oplog.history import COLUMNS
-
         render_rows(rows, obj.fmt, columns=list(COLUMNS), bom=obj.bom)
