@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subject.link": _STAFF | {PROVIDER},
     "subject.override_checksum": _STAFF,
     "subject.import": _STAFF | {PROVIDER},
+    "pii.reveal": frozenset({ADMIN}),
     "authorization.add": _STAFF | {PROVIDER},
     "authorization.revoke": _STAFF | {PROVIDER},
     "record.submit": _STAFF | {PROVIDER},

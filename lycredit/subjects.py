@@ -1,0 +1,652 @@
+"""Credit subjects (信用主体): registration, lookup, Art. 8 links and bulk resolution (Art. 3, 4, 8, 13, 23, 28).
+
+* Art. 3 and 8: a natural person is identified by the citizen identity number
+  (公民身份号码, GB 11643), a legal person, unincorporated organisation or individual
+  business by the unified social credit code (统一社会信用代码, GB 32100):
+  :func:`validate_subject_code`, :func:`add_org`, :func:`add_person`, :func:`find_subject`.
+  A genuine code failing only its check character (some codes issued before 2016) is
+  admitted only by an explicit override that needs the ``subject.override_checksum`` role
+  action and a reason, and is logged (:func:`add_org`).
+* Art. 8 and 23: an organisation's legal representative (法定代表人), principal (主要负责人),
+  actual controller (实际控制人) and financial officer (财务负责人): :func:`link`.
+* Art. 4, 13 and 28: a resident ID number and a person's name are stored encrypted under
+  a key kept outside the database, the number also as a keyed blind index for lookup; they
+  are shown masked (:func:`show`) unless the caller is entitled to see them (:func:`reveal`).
+  Nothing here puts a number in clear into a message or a log entry (:func:`display_code`).
+* Record intake resolves subjects one at a time (:func:`resolve_or_create`) or ten thousand
+  at a time (:func:`resolve_subjects_bulk`), and ``subject import`` reads a file of them
+  (:func:`read_subjects_file`, :func:`import_subjects`), all or nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from stdnum.cn import ric
+from stdnum.exceptions import InvalidComponent
+
+from lycredit import roles
+from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
+from lycredit.i18n import _
+from lycredit.identity import (
+    USCC_REGISTRATION_CATEGORIES,
+    ChecksumMismatch,
+    PiiProtector,
+    SubjectKind,
+    _compact,
+    mask_name,
+    mask_ric,
+    validate_ric,
+    validate_uscc,
+)
+from lycredit.models import Subject, SubjectLink
+from lycredit.models.base import row_key, row_values, utcnow
+from lycredit.oplog.log import UnitOfWork, row_hash
+
+T_SUBJECT: sa.Table = Subject.__table__
+T_LINK: sa.Table = SubjectLink.__table__
+
+RIC_CONTEXT = "subject.ric"
+NAME_CONTEXT = "subject.name"
+ORG_NAME_MAX = 200
+PERSON_NAME_MAX = 100  # its AES-GCM token must fit subject.name_enc (600 characters)
+IN_CHUNK = 500
+OVERRIDE_ACTION = "subject.override_checksum"
+
+#: Art. 8: the relations that tie an organisation's information to a person's.
+RELATIONS: dict[str, str] = {
+    "legal_representative": "法定代表人",
+    "principal": "主要负责人",
+    "actual_controller": "实际控制人",
+    "financial_officer": "财务负责人",
+}
+
+_KIND_NAMES = {**{kind.value: kind for kind in SubjectKind}, **{kind.label_zh: kind for kind in SubjectKind}}
+_PERSON_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def protector() -> PiiProtector:
+    """The personal-data key of this process (LYCREDIT_PII_KEY or LYCREDIT_PII_KEY_FILE)."""
+    return PiiProtector.from_env()
+
+
+# --- codes ----------------------------------------------------------------------------------
+
+def _looks_like_ric(compact: str) -> bool:
+    """18 digits (or 17 and X) with a correct GB 11643 check digit or a plausible date of birth.
+
+    Such a code is treated as a person's: never admitted as a USCC by the checksum override
+    and never shown in clear, even when it breaks another rule.
+    """
+    if not _PERSON_SHAPE.fullmatch(compact):
+        return False
+    if ric.calc_check_digit(compact) == compact[17]:
+        return True
+    try:
+        born = ric.get_birth_date(compact)
+    except InvalidComponent:
+        return False
+    return 1880 <= born.year <= dt.date.today().year
+
+
+def display_code(code: str) -> str:
+    """A code as it may appear in output and messages: a USCC in clear, anything else masked.
+
+    Only a well-formed USCC that does not look like a resident ID number is shown in clear;
+    a resident ID number, or a malformed value that may be one, is masked.
+    """
+    compact = _compact(code)
+    if _looks_like_ric(compact):
+        return mask_ric(compact)
+    try:
+        return validate_uscc(compact, allow_bad_checksum=True)
+    except DataError:
+        return mask_ric(compact)
+
+
+def validate_subject_code(
+    code: str, *, allow_bad_checksum: bool = False, today: dt.date | None = None
+) -> tuple[SubjectKind, str]:
+    """``(kind, compact code)`` of a resident ID number or a USCC, else DataError saying what is wrong.
+
+    A resident ID number is tried first, so an 18-digit number valid as both is protected. A
+    USCC whose only fault is its check character raises :class:`ChecksumMismatch` unless
+    ``allow_bad_checksum`` (the logged override); a code shaped like a resident ID number is
+    never admitted that way.
+    """
+    compact = _compact(code)
+    if not compact:
+        raise DataError(_("The credit subject code is empty: give a unified social credit code or a "
+                          "resident ID number."))
+    try:
+        return SubjectKind.natural_person, validate_ric(compact, today=today)
+    except DataError as error:
+        ric_error = error
+    person_like = _looks_like_ric(compact)
+    try:
+        valid = validate_uscc(compact, allow_bad_checksum=allow_bad_checksum and not person_like)
+        return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
+    except DataError as error:
+        uscc_error = error
+    raise _code_error(compact, ric_error, uscc_error, person_like, allow_bad_checksum)
+
+
+def _code_error(compact: str, ric_error: DataError, uscc_error: DataError, person_like: bool,
+                override: bool) -> DataError:
+    """The reason that fits the code's shape: a person's number's, a USCC's, or both."""
+    if not re.fullmatch(r"[0-9]*[0-9X]", compact):
+        return uscc_error
+    if len(compact) == 15:
+        return ric_error
+    if person_like:
+        if override:
+            return DataError(_("The code has the form of a resident ID number (a date of birth at positions "
+                               "7-14); the checksum override admits only unified social credit codes. "
+                               "{reason}").format(reason=ric_error.message))
+        return DataError(ric_error.message)
+    both = _("Identifier is neither a valid resident ID number nor a valid unified social credit code. "
+             "{ric_reason} {uscc_reason}").format(ric_reason=ric_error.message, uscc_reason=uscc_error.message)
+    return ChecksumMismatch(both) if isinstance(uscc_error, ChecksumMismatch) else DataError(both)
+
+
+def parse_kind(text: str) -> SubjectKind:
+    """A subject kind from its English name or its Chinese label (自然人, 法人, 非法人组织, 个体工商户)."""
+    kind = _KIND_NAMES.get(unicodedata.normalize("NFKC", text).strip().lower())
+    if kind is None:
+        raise DataError(_("Unknown kind of credit subject {kind} (one of: {kinds})").format(
+            kind=text, kinds=", ".join(f"{k.value} ({k.label_zh})" for k in SubjectKind)))
+    return kind
+
+
+def _subject_kind(compact: str, derived: SubjectKind, given: SubjectKind | None) -> SubjectKind:
+    """The kind of a subject: the one its code names, or an unincorporated one where the category mixes kinds.
+
+    Category 91 (enterprises) and the "other" categories hold both legal persons and
+    unincorporated organisations (partnerships, sole proprietorships, branches); only
+    there may the registration data say ``unincorporated``.
+    """
+    if given is None or given == derived:
+        return derived
+    if derived == SubjectKind.natural_person:
+        raise DataError(_("Kind {given} does not fit a resident ID number, which identifies a natural "
+                          "person.").format(given=given.value))
+    mixed = compact[:2] == "91" or compact[1] == "9" or compact[:2] == "Y1"
+    if given == SubjectKind.unincorporated and derived == SubjectKind.legal_person and mixed:
+        return given
+    raise DataError(_("Kind {given} does not fit unified social credit code category {pair}, which is "
+                      "{derived}.").format(given=given.value, pair=compact[:2], derived=derived.value))
+
+
+def _clean_name(name: str | None, limit: int) -> str:
+    text = unicodedata.normalize("NFC", name or "").strip()
+    if not text:
+        raise DataError(_("The name of the credit subject is empty."))
+    if _CONTROL.search(text):
+        raise DataError(_("The name of the credit subject contains a control character (a line break or tab)."))
+    if len(text) > limit:
+        raise DataError(_("The name of the credit subject has {length} characters; at most {limit} are "
+                          "allowed.").format(length=len(text), limit=limit))
+    return text
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+def _org_values(compact: str, kind: SubjectKind, name: str, override: bool, now: dt.datetime) -> dict[str, Any]:
+    return {"kind": kind.value, "name": _clean_name(name, ORG_NAME_MAX), "name_enc": None, "uscc": compact,
+            "ric_enc": None, "ric_index": None, "checksum_override": override, "created_at": now}
+
+
+def _person_values(pii: PiiProtector, compact: str, name: str, now: dt.datetime) -> dict[str, Any]:
+    clean = _clean_name(name, PERSON_NAME_MAX)
+    return {"kind": SubjectKind.natural_person.value, "name": mask_name(clean),
+            "name_enc": pii.encrypt(clean, context=NAME_CONTEXT), "uscc": None,
+            "ric_enc": pii.encrypt(compact, context=RIC_CONTEXT), "ric_index": pii.blind_index(compact),
+            "checksum_override": False, "created_at": now}
+
+
+def _lookup_clause(compact: str, pii: PiiProtector | None) -> sa.ColumnElement[bool]:
+    if not _PERSON_SHAPE.fullmatch(compact):
+        return T_SUBJECT.c.uscc == compact
+    pii = pii or protector()
+    return sa.or_(T_SUBJECT.c.uscc == compact, T_SUBJECT.c.ric_index == pii.blind_index(compact))
+
+
+def find_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping | None:
+    """The subject with this USCC, or with this resident ID number (found by its blind index), or None."""
+    compact = _compact(code)
+    if not compact:
+        return None
+    return conn.execute(sa.select(T_SUBJECT).where(_lookup_clause(compact, pii))).mappings().first()
+
+
+def get_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping:
+    """Like :func:`find_subject`, but NotFound (naming the code, masked if need be) when there is none."""
+    row = find_subject(conn, code, pii=pii)
+    if row is None:
+        raise NotFound(_("No credit subject {code} is registered.").format(code=display_code(code)))
+    return row
+
+
+def subject_by_id(conn: sa.Connection, subject_id: int) -> sa.RowMapping:
+    row = conn.execute(sa.select(T_SUBJECT).where(T_SUBJECT.c.id == subject_id)).mappings().first()
+    if row is None:
+        raise NotFound(_("No credit subject with id {id} is registered.").format(id=subject_id))
+    return row
+
+
+def _refuse_duplicate(conn: sa.Connection, compact: str, pii: PiiProtector | None) -> None:
+    existing = find_subject(conn, compact, pii=pii)
+    if existing is not None:
+        raise DataError(_("Credit subject {code} is already registered (id {id}).").format(
+            code=display_code(compact), id=existing["id"]))
+
+
+def _require_override_rights(uow: UnitOfWork) -> None:
+    """The checksum override is staff work (role action subject.override_checksum) and needs a reason."""
+    roles.require(uow.signer.role, OVERRIDE_ACTION, uow.signer.name)
+    if not (uow.reason or "").strip():
+        raise UsageError(_("A checksum override needs a reason (--reason): it is recorded in the signed log."))
+
+
+def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = False,
+            kind: SubjectKind | None = None) -> dict[str, Any]:
+    """Register an organisation by its USCC (Art. 8); the stored row.
+
+    With ``override_checksum`` a code failing only its check character is admitted; that
+    needs the ``subject.override_checksum`` role action and the operation's reason, and is
+    logged as event ``subject.checksum_override`` naming the new subject's id.
+    """
+    overridden = False
+    try:
+        derived, compact = validate_subject_code(uscc)
+    except ChecksumMismatch:
+        if not override_checksum:
+            raise
+        derived, compact = validate_subject_code(uscc, allow_bad_checksum=True)
+        overridden = True
+    if derived == SubjectKind.natural_person:
+        raise DataError(_("The code is a resident ID number: register a natural person with it instead of an "
+                          "organisation."))
+    if overridden:
+        _require_override_rights(uow)
+    _refuse_duplicate(uow.conn, compact, None)
+    values = _org_values(compact, _subject_kind(compact, derived, kind), name, overridden, utcnow())
+    row = uow.insert(T_SUBJECT, values)
+    if overridden:
+        uow.event("subject.checksum_override", subject_id=row["id"])
+    return row
+
+
+def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector | None = None) -> dict[str, Any]:
+    """Register a natural person by resident ID number (Art. 8); number and name stored encrypted."""
+    kind, compact = validate_subject_code(ric_number)
+    if kind != SubjectKind.natural_person:
+        raise DataError(_("The code is a unified social credit code: register an organisation with it instead "
+                          "of a natural person."))
+    pii = pii or protector()
+    _refuse_duplicate(uow.conn, compact, pii)
+    return uow.insert(T_SUBJECT, _person_values(pii, compact, name, utcnow()))
+
+
+def add_subject(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False) -> dict[str, Any]:
+    """Register a person or an organisation, whichever the code identifies."""
+    try:
+        kind = validate_subject_code(code)[0]
+    except ChecksumMismatch:
+        if not override_checksum:
+            raise
+        kind = None
+    if kind == SubjectKind.natural_person:
+        return add_person(uow, code, name)
+    return add_org(uow, code, name, override_checksum=override_checksum)
+
+
+def resolve_or_create(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False) -> int:
+    """The id of the subject with this code, registering it (person or organisation) when it is new.
+
+    A code already admitted through the checksum override is found like any other.
+    """
+    existing = find_subject(uow.conn, code)
+    if existing is not None:
+        return existing["id"]
+    return add_subject(uow, code, name, override_checksum=override_checksum)["id"]
+
+
+# --- bulk -----------------------------------------------------------------------------------
+
+def _chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _existing_ids(conn: sa.Connection, usccs: Sequence[str], indexes: Mapping[str, str]) -> dict[str, int]:
+    """Compact code -> id of the subjects already registered, by USCC and by blind index, 500 at a time."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(usccs):
+        for subject_id, uscc in conn.execute(sa.select(T_SUBJECT.c.id, T_SUBJECT.c.uscc)
+                                             .where(T_SUBJECT.c.uscc.in_(chunk))):
+            found[uscc] = subject_id
+    for chunk in _chunks(list(indexes)):
+        for subject_id, index in conn.execute(sa.select(T_SUBJECT.c.id, T_SUBJECT.c.ric_index)
+                                              .where(T_SUBJECT.c.ric_index.in_(chunk))):
+            found[indexes[index]] = subject_id
+    return found
+
+
+def _insert_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[int]:
+    """INSERT the rows in one executemany and record each as a change, as UnitOfWork.insert does."""
+    if not rows:
+        return []
+    stmt = sa.insert(T_SUBJECT).returning(*T_SUBJECT.c, sort_by_parameter_order=True)
+    stored = uow.conn.execute(stmt, rows).mappings().all()
+    uow.record_changes(T_SUBJECT.name, ((row_key(T_SUBJECT, row), None,
+                                         row_hash(T_SUBJECT.name, row_values(T_SUBJECT, row))) for row in stored))
+    uow.summary["subjects_created"] = uow.summary.get("subjects_created", 0) + len(stored)
+    return [row["id"] for row in stored]
+
+
+@dataclass(frozen=True)
+class NewSubject:
+    """A validated subject to resolve: its compact code, kind and name as given."""
+
+    code: str
+    kind: SubjectKind
+    name: str
+
+
+def _resolve(uow: UnitOfWork, wanted: Mapping[str, NewSubject], unchecked: Mapping[str, DataError],
+             pii: PiiProtector) -> tuple[dict[str, int], int]:
+    """Ids of the wanted subjects, creating the missing ones; and how many were created.
+
+    ``unchecked`` holds codes that failed only their checksum: found when registered by
+    override, otherwise their error is raised.
+    """
+    usccs = [code for code, new in wanted.items() if new.kind != SubjectKind.natural_person] + list(unchecked)
+    indexes = {pii.blind_index(code): code for code, new in wanted.items()
+               if new.kind == SubjectKind.natural_person}
+    ids = _existing_ids(uow.conn, usccs, indexes)
+    for code, error in unchecked.items():
+        if code not in ids:
+            raise error
+    now = utcnow()
+    missing = [new for code, new in wanted.items() if code not in ids]
+    rows = []
+    for new in missing:
+        try:
+            rows.append(_person_values(pii, new.code, new.name, now) if new.kind == SubjectKind.natural_person
+                        else _org_values(new.code, new.kind, new.name, False, now))
+        except DataError as error:
+            raise DataError(_("Credit subject {code}: {problem}").format(
+                code=display_code(new.code), problem=error.message)) from None
+    ids.update(zip((new.code for new in missing), _insert_many(uow, rows), strict=True))
+    return ids, len(rows)
+
+
+def resolve_subjects_bulk(uow: UnitOfWork, items: Iterable[tuple[str, str]], *,
+                          today: dt.date | None = None) -> dict[str, int]:
+    """Map each ``(code, name)``'s compact code to a subject id, registering the new subjects.
+
+    The keys are the codes as :func:`validate_subject_code` compacts them (upper case, no
+    spaces or hyphens, full-width folded). Existing subjects are found in one pass of
+    ``IN`` queries (500 codes each, by USCC and by blind index) and keep their names; new
+    ones are inserted with one executemany, each recorded in the log like
+    ``UnitOfWork.insert`` records it. A code that repeats keeps its first name.
+
+    An invalid code raises DataError with the code's problem, masked where it may be a
+    person's number. A USCC failing only its checksum is found if it was admitted by
+    override, and raises :class:`ChecksumMismatch` otherwise.
+    """
+    wanted: dict[str, NewSubject] = {}
+    unchecked: dict[str, DataError] = {}
+    for code, name in items:
+        compact = _compact(code)
+        if compact in wanted or compact in unchecked:
+            continue
+        try:
+            kind, compact = validate_subject_code(compact, today=today)
+        except ChecksumMismatch as error:
+            unchecked[compact] = ChecksumMismatch(_("Credit subject {code}: {problem}").format(
+                code=display_code(compact), problem=error.message))
+            continue
+        except DataError as error:
+            raise DataError(_("Credit subject {code}: {problem}").format(
+                code=display_code(compact), problem=error.message)) from None
+        wanted[compact] = NewSubject(compact, kind, name)
+    ids, _created = _resolve(uow, wanted, unchecked, protector())
+    return ids
+
+
+# --- Art. 8 links ---------------------------------------------------------------------------
+
+def parse_relation(text: str) -> str:
+    """A relation from its name (``legal_representative``) or its Chinese term (法定代表人)."""
+    value = text.strip()
+    for relation, label_zh in RELATIONS.items():
+        if value in (relation, label_zh):
+            return relation
+    raise DataError(_("Unknown relation {relation} (one of: {relations})").format(
+        relation=text, relations=", ".join(f"{k} ({v})" for k, v in RELATIONS.items())))
+
+
+def link(uow: UnitOfWork, org_code: str, person_code: str, relation: str) -> dict[str, Any]:
+    """Record that a person is an organisation's legal representative, principal, ... (Art. 8, 23)."""
+    relation = parse_relation(relation)
+    pii = protector()
+    org = get_subject(uow.conn, org_code, pii=pii)
+    person = get_subject(uow.conn, person_code, pii=pii)
+    if org["kind"] == SubjectKind.natural_person:
+        raise DataError(_("The first code is a natural person; Art. 8 links an organisation to a person."))
+    if person["kind"] != SubjectKind.natural_person:
+        raise DataError(_("The second code is an organisation; Art. 8 links an organisation to a natural "
+                          "person."))
+    existing = uow.conn.execute(sa.select(T_LINK.c.id).where(
+        T_LINK.c.org_id == org["id"], T_LINK.c.person_id == person["id"], T_LINK.c.relation == relation)).scalar()
+    if existing is not None:
+        raise DataError(_("This link is already recorded (id {id}).").format(id=existing))
+    return uow.insert(T_LINK, {"org_id": org["id"], "person_id": person["id"], "relation": relation,
+                               "created_at": utcnow(), "ended_at": None})
+
+
+def linked_persons(conn: sa.Connection, org_id: int, relations: Iterable[str] = tuple(RELATIONS)) -> list[int]:
+    """Ids of the persons in force in these relations to an organisation (Art. 23 uses three of them)."""
+    return list(conn.execute(sa.select(T_LINK.c.person_id).distinct().where(
+        T_LINK.c.org_id == org_id, T_LINK.c.relation.in_(list(relations)), T_LINK.c.ended_at.is_(None))
+        .order_by(T_LINK.c.person_id)).scalars())
+
+
+# --- display (Art. 4, 13) -------------------------------------------------------------------
+
+def subject_view(row: Mapping[str, Any], *, reveal: bool = False, pii: PiiProtector | None = None) -> dict[str, Any]:
+    """A subject for output: a person's number and name masked unless ``reveal``."""
+    kind = SubjectKind(row["kind"])
+    if kind != SubjectKind.natural_person:
+        code, name = row["uscc"], row["name"]
+    else:
+        pii = pii or protector()
+        number = pii.decrypt(row["ric_enc"], context=RIC_CONTEXT)
+        code = number if reveal else mask_ric(number)
+        name = pii.decrypt(row["name_enc"], context=NAME_CONTEXT) if reveal else row["name"]
+    return {"id": row["id"], "kind": kind.value, "kind_zh": kind.label_zh, "code": code, "name": name,
+            "checksum_override": bool(row["checksum_override"]), "created_at": row["created_at"]}
+
+
+def _links_view(conn: sa.Connection, subject_id: int, reveal: bool,
+                pii: PiiProtector | None) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(T_LINK).where(sa.or_(T_LINK.c.org_id == subject_id,
+                                                       T_LINK.c.person_id == subject_id))
+                        .order_by(T_LINK.c.id)).mappings().all()
+    views = []
+    for row in rows:
+        other_id = row["person_id"] if row["org_id"] == subject_id else row["org_id"]
+        other = subject_view(subject_by_id(conn, other_id), reveal=reveal, pii=pii)
+        views.append({"link_id": row["id"], "relation": row["relation"], "relation_zh": RELATIONS[row["relation"]],
+                      "party": "organisation" if row["person_id"] == subject_id else "person",
+                      "code": other["code"], "name": other["name"], "ended_at": row["ended_at"]})
+    return views
+
+
+def show(conn: sa.Connection, code: str, *, reveal: bool = False) -> dict[str, Any]:
+    """The subject and its Art. 8 links; a person's number and name masked unless ``reveal``.
+
+    Who may reveal is the caller's decision (the CLI lets only an administrator, through :func:`reveal`).
+    """
+    row = get_subject(conn, code)
+    pii = protector() if row["kind"] == SubjectKind.natural_person else None
+    view = subject_view(row, reveal=reveal, pii=pii)
+    view["links"] = _links_view(conn, view["id"], reveal, pii)
+    return view
+
+
+def reveal(uow: UnitOfWork, code: str) -> dict[str, Any]:
+    """:func:`show` in clear, for an administrator only, with the operation's reason as its purpose.
+
+    Logged as event ``pii.reveal`` naming the subject's id (Art. 4, 14, 28).
+    """
+    if uow.signer.role != roles.ADMIN:
+        raise PermissionDenied(_("Operator {operator} has role {role}; only an administrator may see personal "
+                                 "data in clear.").format(operator=uow.signer.name, role=uow.signer.role))
+    if not (uow.reason or "").strip():
+        raise UsageError(_("Seeing personal data in clear needs a reason (--reason): it is logged as its "
+                           "purpose."))
+    view = show(uow.conn, code, reveal=True)
+    uow.event("pii.reveal", subject_id=view["id"])
+    return view
+
+
+# --- subject import -------------------------------------------------------------------------
+
+IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("名称", "主体名称", "姓名", "信用主体名称"),
+    "uscc": ("统一社会信用代码", "社会信用代码"),
+    "ric": ("公民身份号码", "身份证号码", "居民身份证号码"),
+    "code": ("代码", "信用主体代码", "证件号码"),
+    "kind": ("类型", "主体类型", "信用主体类型"),
+}
+_CODE_FIELDS = ("uscc", "ric", "code")
+
+
+class ImportRejected(DataError):
+    """A subjects file with problems: every one of them, each naming file, row, field and rule."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(_("{count} problem(s); nothing was imported:").format(count=len(problems))
+                         + "\n" + "\n".join(problems))
+        self.problems = problems
+
+
+def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
+                 today: dt.date | None) -> tuple[NewSubject | None, list[tuple[str, str]]]:
+    """The subject a row names, or the (column, problem) pairs that stop it."""
+    problems: list[tuple[str, str]] = []
+
+    def fail(field: str, problem: str) -> None:
+        problems.append((columns.get(field, field), problem))
+
+    present = [field for field in _CODE_FIELDS if field in columns and values.get(columns[field])]
+    if len(present) != 1:
+        fields = [field for field in _CODE_FIELDS if field in columns]
+        problems.append((", ".join(columns[field] for field in fields),
+                         _("give exactly one code (a unified social credit code or a resident ID number)")))
+        return None, problems
+    field = present[0]
+    kind = compact = None
+    try:
+        kind, compact = validate_subject_code(values[columns[field]] or "", today=today)
+    except ChecksumMismatch as error:
+        fail(field, error.message + " " + _("A genuine code can be admitted with 'subject add "
+                                            "--override-checksum'."))
+    except DataError as error:
+        fail(field, error.message)
+    if kind is not None and field != "code" and (kind == SubjectKind.natural_person) != (field == "ric"):
+        fail(field, _("this column is for the other kind of code (统一社会信用代码 for organisations, 公民身份号码 "
+                      "for natural persons)"))
+    given_kind = None
+    if "kind" in columns and values.get(columns["kind"]):
+        try:
+            given_kind = parse_kind(values[columns["kind"]] or "")
+        except DataError as error:
+            fail("kind", error.message)
+    name = ""
+    try:
+        name = _clean_name(values.get(columns["name"]),
+                           PERSON_NAME_MAX if kind == SubjectKind.natural_person else ORG_NAME_MAX)
+    except DataError as error:
+        fail("name", error.message)
+    if kind is not None and compact is not None:
+        try:
+            kind = _subject_kind(compact, kind, given_kind)
+        except DataError as error:
+            fail("kind", error.message)
+    if problems or kind is None or compact is None:
+        return None, problems
+    return NewSubject(compact, kind, name), problems
+
+
+def _column_problem(column: str) -> str:
+    """Why a column that names no subject field is refused: Art. 12, or simply unknown."""
+    from lycredit.identity import field_rule
+
+    rule = field_rule(column)
+    if rule is None:
+        return _("unknown column; the columns are 名称, 统一社会信用代码 or 公民身份号码, and 类型")
+    if rule.category == "forbidden":
+        return _("Art. 12 forbids collecting {topic}").format(topic=rule.topic_zh)
+    return _("{topic} needs the subject's authorisation and is not part of a subject").format(topic=rule.topic_zh)
+
+
+def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> list[NewSubject]:
+    """Every subject of a CSV/XLSX/JSON/Parquet file, or ImportRejected listing every problem.
+
+    Columns: 名称/name, one of 统一社会信用代码/uscc, 公民身份号码/ric or code, and optionally
+    类型/kind. A column carrying information that Art. 12 forbids or conditions on consent,
+    or any other column, is refused by name; so is a code given twice.
+    """
+    from lycredit.readers import map_headers, open_table
+
+    table = open_table(path)
+    columns = map_headers(table.columns, IMPORT_FIELDS, source=path)
+    problems = [_("{file}: column {column}: {problem}").format(file=path, column=column,
+                                                                  problem=_column_problem(column))
+                for column in columns.unknown]
+    if "name" not in columns or not any(field in columns for field in _CODE_FIELDS):
+        problems.append(_("{file}: the header needs a name column (名称) and a code column (统一社会信用代码 or "
+                          "公民身份号码)").format(file=path))
+    if problems:
+        raise ImportRejected(problems)
+    subjects: list[NewSubject] = []
+    seen: dict[str, int] = {}
+    for batch in table.batches():
+        for row in batch:
+            new, row_problems = _row_subject(row.values, columns, today)
+            if new is not None and new.code in seen:
+                row_problems.append((columns.get("uscc") or columns.get("ric") or columns["code"],
+                                     _("the code appears again (first at row {row})").format(row=seen[new.code])))
+            problems.extend(_("{file}, row {row}, field {field}: {problem}").format(
+                file=path, row=row.row_number, field=field, problem=problem) for field, problem in row_problems)
+            if new is not None and not row_problems:
+                seen[new.code] = row.row_number
+                subjects.append(new)
+    if problems:
+        raise ImportRejected(problems)
+    if not subjects:
+        raise DataError(_("{file} has no rows.").format(file=path))
+    return subjects
+
+
+def import_subjects(uow: UnitOfWork, subjects: Sequence[NewSubject]) -> dict[str, int]:
+    """Register the new subjects of a read file in this operation; the counts (existing ones are kept)."""
+    wanted = {new.code: new for new in subjects}
+    _ids, created = _resolve(uow, wanted, {}, protector())
+    counts = {"rows": len(subjects), "created": created, "existing": len(subjects) - created,
+              "persons": sum(new.kind == SubjectKind.natural_person for new in subjects)}
+    counts["organisations"] = counts["rows"] - counts["persons"]
+    uow.summary.update(counts)
+    return counts

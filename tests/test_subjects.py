@@ -1,0 +1,555 @@
+"""Credit subjects (Art. 3, 4, 8, 13, 23, 28): codes, personal data at rest, overrides, links, imports, bulk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum.cn import ric
+
+from lycredit.errors import DataError, PermissionDenied
+from lycredit.identity import ChecksumMismatch, SubjectKind, mask_ric
+from tests.conftest import valid_uscc
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+ORG = "91211382MA0Y8C1K08"
+ORG2 = "91211382MA0Y8D2L19"
+PARTNERSHIP = "91211382MA0Y8J6Q5L"
+PERSON = "211382198001010014"
+PERSON2 = "211382198512120020"
+PERSON_NAME = "张三"
+ORGS = (ORG, ORG2, PARTNERSHIP)
+PERSONS = (PERSON, PERSON2, "211382199003150031")
+# a genuine-looking code whose check character is wrong (the right one is 8)
+BAD_CHECKSUM = ORG[:-1] + "9"
+
+
+def ric_with_check(body17: str) -> str:
+    return body17 + ric.calc_check_digit(body17 + "0")
+
+
+def context(platform, who: str = "admin"):
+    from lycredit.context import AppContext
+
+    return AppContext(db=platform.url, key_file=str(platform.keys[who]))
+
+
+def stored_text(platform) -> bytes:
+    """Everything the database holds, as bytes: the SQLite files, or every PostgreSQL row as text."""
+    if platform.backend == "sqlite":
+        path = Path(platform.url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    with platform.engine().connect() as conn:
+        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+        rows = "\n".join(str(row) for table in list(tables)
+                         for row in conn.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars())
+        entries = conn.execute(sa.text("SELECT entry FROM oplog_entry")).scalars()  # bytea prints as hex above
+        return rows.encode() + b"".join(bytes(entry) for entry in entries)
+
+
+def log_events(platform, name: str) -> list[dict]:
+    with platform.engine().connect() as conn:
+        entries = conn.execute(sa.text("SELECT entry FROM oplog_entry ORDER BY idx")).scalars()
+        leaves = [json.loads(bytes(e)) for e in entries]
+    return [leaf for leaf in leaves if leaf.get("type") == "event" and leaf.get("event") == name]
+
+
+def subject_count(platform) -> int:
+    with platform.engine().connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM subject")).scalar()
+
+
+def add(platform, code: str, name: str, *extra: str, key: str = "admin"):
+    return platform.run("subject", "add", code, "--name", name, *extra, key=key)
+
+
+# --- codes: one good and bad values for every rule --------------------------------------------
+
+@pytest.mark.parametrize(("code", "kind"), [
+    (PERSON, SubjectKind.natural_person),
+    (ORG, SubjectKind.legal_person),
+    ("92211382MA0Y8F3M2E", SubjectKind.individual_business),
+    (valid_uscc("31211382MD0000001"), SubjectKind.unincorporated),
+])
+def test_a_valid_code_names_its_kind_of_subject(code, kind) -> None:
+    from lycredit.subjects import validate_subject_code
+
+    assert validate_subject_code(code) == (kind, code)
+
+
+@pytest.mark.parametrize(("code", "rule"), [
+    ("", "empty"),
+    ("211382800101001", "15 digits"),
+    ("2113821980010100", "has 16 characters"),
+    (ORG[:-1] + "I", "not allowed"),
+    (PERSON[:-1] + "5", "check digit does not match"),
+    (ric_with_check("14010529990101001"), "after today"),
+    (ric_with_check("99999919800101001"), "administrative division"),
+    ("XX211382MA0Y8C1K08", "not in the GB 32100 code table"),
+    ("9121138AMA0Y8C1K08", "positions 3-8"),
+    (BAD_CHECKSUM, "explicit override"),
+])
+def test_an_invalid_code_is_rejected_naming_the_rule(code, rule) -> None:
+    from lycredit.subjects import validate_subject_code
+
+    with pytest.raises(DataError, match=rule):
+        validate_subject_code(code)
+
+
+def test_only_a_wrong_check_character_is_a_checksum_mismatch_that_an_override_admits() -> None:
+    from lycredit.subjects import validate_subject_code
+
+    with pytest.raises(ChecksumMismatch):
+        validate_subject_code(BAD_CHECKSUM)
+    assert validate_subject_code(BAD_CHECKSUM, allow_bad_checksum=True) == (SubjectKind.legal_person, BAD_CHECKSUM)
+    with pytest.raises(DataError) as caught:
+        validate_subject_code("XX211382MA0Y8C1K08", allow_bad_checksum=True)
+    assert not isinstance(caught.value, ChecksumMismatch)
+
+
+def test_a_person_number_with_a_wrong_check_digit_is_never_admitted_as_an_organisation_by_override() -> None:
+    from lycredit.subjects import validate_subject_code
+
+    wrong = "110101199003071230"  # also shaped like a USCC of category 11 with a wrong check character
+    with pytest.raises(DataError, match="admits only unified social credit codes") as caught:
+        validate_subject_code(wrong, allow_bad_checksum=True)
+    assert wrong not in caught.value.message
+
+
+birth_days = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2020, 12, 31))
+
+
+@settings(deadline=None)  # the first call loads stdnum's division-code database
+@given(birth_days, st.integers(0, 999), st.sampled_from(["", " ", "-"]), st.booleans())
+def test_any_valid_resident_id_number_is_a_natural_person_however_it_is_typed(born, serial, sep, full_width) -> None:
+    from lycredit.subjects import validate_subject_code
+
+    number = ric_with_check(f"211382{born:%Y%m%d}{serial:03d}")
+    typed = sep.join([number[:6], number[6:14], number[14:]]).lower()
+    if full_width:
+        typed = "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in typed)
+    assert validate_subject_code(typed) == (SubjectKind.natural_person, number)
+
+
+@settings(deadline=None)
+@given(birth_days, st.integers(0, 999), st.integers(0, 10))
+def test_a_code_that_may_be_a_person_number_is_always_displayed_masked(born, serial, check) -> None:
+    from lycredit.subjects import display_code
+
+    body = f"211382{born:%Y%m%d}{serial:03d}"
+    number = body + "0123456789X"[check]
+    assert display_code(number) == mask_ric(number)
+    assert f"{born:%Y%m%d}" not in display_code(number)
+
+
+def test_a_valid_organisation_code_is_displayed_in_clear() -> None:
+    from lycredit.subjects import display_code
+
+    assert display_code(ORG.lower()) == ORG
+    assert display_code(BAD_CHECKSUM) == BAD_CHECKSUM
+
+
+@pytest.mark.parametrize(("text", "kind"), [("自然人", SubjectKind.natural_person), ("legal_person", SubjectKind.legal_person),
+                                            ("非法人组织", SubjectKind.unincorporated), (" Individual_Business ",
+                                                                                   SubjectKind.individual_business)])
+def test_a_kind_is_named_in_english_or_in_the_regulation_s_chinese(text, kind) -> None:
+    from lycredit.subjects import parse_kind
+
+    assert parse_kind(text) == kind
+
+
+def test_an_unknown_kind_is_rejected_listing_the_kinds() -> None:
+    from lycredit.subjects import parse_kind
+
+    with pytest.raises(DataError, match="natural_person"):
+        parse_kind("公司")
+
+
+def test_the_cli_offers_exactly_the_four_relations_of_art_8() -> None:
+    from lycredit.commands.subject import RELATION_CHOICES
+    from lycredit.subjects import RELATIONS, parse_relation
+
+    assert RELATION_CHOICES == list(RELATIONS)
+    assert parse_relation("法定代表人") == "legal_representative"
+    with pytest.raises(DataError, match="legal_representative"):
+        parse_relation("director")
+
+
+# --- registering and showing ------------------------------------------------------------------
+
+def test_an_organisation_is_registered_and_shown_in_clear(platform) -> None:
+    r = add(platform, ORG.lower(), "凌源市示例建材有限公司")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    assert shown["code"] == ORG and shown["name"] == "凌源市示例建材有限公司"
+    assert shown["kind"] == "legal_person" and shown["checksum_override"] is False
+
+
+def test_an_organisation_is_shown_without_the_personal_data_key_and_a_person_is_not(platform, monkeypatch) -> None:
+    add(platform, ORG, "凌源市示例建材有限公司")
+    add(platform, PERSON, PERSON_NAME)
+    monkeypatch.delenv("LYCREDIT_PII_KEY")
+    assert platform.run("subject", "show", ORG, key=None).exit_code == 0
+    r = platform.run("subject", "show", PERSON, key=None)
+    assert r.exit_code == 78 and "LYCREDIT_PII_KEY" in r.stderr
+
+
+def test_a_person_is_stored_encrypted_found_by_blind_index_and_shown_masked(platform) -> None:
+    r = add(platform, PERSON, PERSON_NAME)
+    assert r.exit_code == 0, r.output
+    assert PERSON not in r.output
+    shown = json.loads(platform.run("--format", "json", "subject", "show", PERSON, key=None).stdout)
+    assert shown["code"] == mask_ric(PERSON) and shown["name"] == "张*"
+    assert shown["kind"] == "natural_person"
+    add(platform, ORG, "凌源市示例建材有限公司")
+    data = stored_text(platform)
+    assert ORG.encode() in data and "凌源市示例建材有限公司".encode() in data  # the check can see clear text
+    assert PERSON.encode() not in data and PERSON_NAME.encode("utf-8") not in data
+    assert PERSON[6:14].encode() not in data  # not even the date of birth
+
+
+def test_a_person_with_the_same_number_typed_differently_is_found_not_registered_twice(platform) -> None:
+    assert add(platform, PERSON, PERSON_NAME).exit_code == 0
+    r = add(platform, f"{PERSON[:6]} {PERSON[6:14]} {PERSON[14:]}", "张三")
+    assert r.exit_code == 65 and "already registered" in r.stderr
+    assert PERSON not in r.output and mask_ric(PERSON) in r.stderr
+
+
+def test_a_person_name_that_is_empty_too_long_or_has_a_line_break_is_rejected(platform) -> None:
+    assert add(platform, PERSON, "   ").exit_code == 65
+    r = add(platform, PERSON, "张" * 101)
+    assert r.exit_code == 65 and "101 characters" in r.stderr
+    r = add(platform, PERSON, "张\n三")
+    assert r.exit_code == 65 and "control character" in r.stderr
+    assert add(platform, PERSON, "张" * 100).exit_code == 0
+
+
+def test_an_unknown_subject_is_not_found_and_its_number_is_not_repeated(platform) -> None:
+    r = platform.run("subject", "show", PERSON, key=None)
+    assert r.exit_code == 65 and "No credit subject" in r.stderr and PERSON not in r.output
+
+
+# --- the checksum override --------------------------------------------------------------------
+
+def test_a_bad_checksum_without_the_override_is_rejected_and_suggests_it(platform) -> None:
+    r = add(platform, BAD_CHECKSUM, "凌源市老字号商行")
+    assert r.exit_code == 65 and "override" in r.stderr
+    assert subject_count(platform) == 0
+
+
+def test_the_checksum_override_needs_a_reason(platform) -> None:
+    r = add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum")
+    assert r.exit_code == 2 and "--reason" in r.stderr
+    assert subject_count(platform) == 0
+
+
+def test_the_checksum_override_is_refused_to_other_than_staff_and_the_refusal_is_logged(platform) -> None:
+    for role in ("provider", "auditor"):
+        platform.add_operator(role, role)
+        r = add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码",
+                key=role)
+        assert r.exit_code == 77 and "subject.override_checksum" in r.stderr
+        with platform.engine().connect() as conn:
+            last = conn.execute(sa.text("SELECT action, summary FROM oplog_operation ORDER BY seq DESC")).first()
+        assert last.action == "refused"
+        assert json.loads(last.summary)["refused_action"] == "subject.override_checksum"
+    assert subject_count(platform) == 0
+
+
+def test_the_core_refuses_the_override_to_a_provider_even_inside_an_allowed_operation(platform) -> None:
+    from lycredit.subjects import add_org
+
+    platform.add_operator("scjg-01", "provider")
+    with pytest.raises(PermissionDenied, match="subject.override_checksum"):
+        with context(platform, "scjg-01").operation("subject.add", reason="x") as uow:
+            add_org(uow, BAD_CHECKSUM, "凌源市老字号商行", override_checksum=True)
+    assert subject_count(platform) == 0
+
+
+def test_staff_admit_a_bad_checksum_with_the_override_and_it_is_logged_by_subject_id(platform) -> None:
+    platform.add_operator("xyb-01", "operator")
+    r = add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码",
+            key="xyb-01")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(platform.run("--format", "json", "subject", "show", BAD_CHECKSUM, key=None).stdout)
+    assert shown["checksum_override"] is True
+    events = log_events(platform, "subject.checksum_override")
+    assert [e["subject_id"] for e in events] == [shown["id"]]
+    assert BAD_CHECKSUM not in json.dumps(events)
+    with platform.engine().connect() as conn:
+        op = conn.execute(sa.text("SELECT action, reason FROM oplog_operation ORDER BY seq DESC")).first()
+    assert op.action == "subject.override_checksum" and op.reason == "2015年颁发的代码"
+
+
+def test_the_override_flag_on_a_valid_code_records_no_override(platform) -> None:
+    r = add(platform, ORG, "凌源市示例建材有限公司", "--override-checksum", "--reason", "不需要")
+    assert r.exit_code == 0
+    assert log_events(platform, "subject.checksum_override") == []
+
+
+# --- revealing personal data ------------------------------------------------------------------
+
+def test_an_administrator_reveals_a_person_with_a_reason_and_it_is_logged(platform) -> None:
+    add(platform, PERSON, PERSON_NAME)
+    assert platform.run("subject", "show", PERSON, "--reveal").exit_code == 2
+    r = platform.run("--format", "json", "subject", "show", PERSON, "--reveal", "--reason", "核对身份")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    assert shown["code"] == PERSON and shown["name"] == PERSON_NAME
+    events = log_events(platform, "pii.reveal")
+    assert [e["subject_id"] for e in events] == [shown["id"]]
+    assert PERSON not in json.dumps(events)
+
+
+def test_only_an_administrator_may_reveal(platform) -> None:
+    add(platform, PERSON, PERSON_NAME)
+    platform.add_operator("xyb-01", "operator")
+    r = platform.run("subject", "show", PERSON, "--reveal", "--reason", "好奇", key="xyb-01")
+    assert r.exit_code == 77 and PERSON not in r.output
+    assert log_events(platform, "pii.reveal") == []
+
+
+# --- Art. 8 links -----------------------------------------------------------------------------
+
+def test_an_organisation_is_linked_to_its_legal_representative_and_both_show_it(platform) -> None:
+    from lycredit.subjects import linked_persons
+
+    add(platform, ORG, "凌源市示例建材有限公司")
+    add(platform, PERSON, PERSON_NAME)
+    r = platform.run("subject", "link", ORG, PERSON, "--as", "legal_representative")
+    assert r.exit_code == 0, r.output
+    assert PERSON not in r.output and "法定代表人" in r.stderr
+    org = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    assert [(link["relation"], link["code"], link["party"]) for link in org["links"]] == [
+        ("legal_representative", mask_ric(PERSON), "person")]
+    person = json.loads(platform.run("--format", "json", "subject", "show", PERSON, key=None).stdout)
+    assert [(link["relation_zh"], link["code"]) for link in person["links"]] == [("法定代表人", ORG)]
+    with platform.engine().connect() as conn:
+        assert linked_persons(conn, org["id"], ["legal_representative", "principal"]) == [person["id"]]
+        assert linked_persons(conn, org["id"], ["financial_officer"]) == []
+
+
+def test_a_link_must_go_from_an_organisation_to_a_person_once(platform) -> None:
+    add(platform, ORG, "凌源市示例建材有限公司")
+    add(platform, ORG2, "凌源示例食品加工有限公司")
+    add(platform, PERSON, PERSON_NAME)
+    assert platform.run("subject", "link", PERSON, ORG, "--as", "principal").exit_code == 65
+    assert platform.run("subject", "link", ORG, ORG2, "--as", "principal").exit_code == 65
+    assert platform.run("subject", "link", ORG, PERSON, "--as", "director").exit_code == 2
+    assert platform.run("subject", "link", ORG, PERSON2, "--as", "principal").exit_code == 65
+    assert platform.run("subject", "link", ORG, PERSON, "--as", "principal").exit_code == 0
+    r = platform.run("subject", "link", ORG, PERSON, "--as", "principal")
+    assert r.exit_code == 65 and "already recorded" in r.stderr
+    assert platform.run("subject", "link", ORG, PERSON, "--as", "actual_controller").exit_code == 0
+
+
+# --- import ------------------------------------------------------------------------------------
+
+def test_the_sample_file_imports_in_one_signed_operation_and_again_changes_nothing(platform) -> None:
+    sample = SAMPLES / "subjects" / "subjects.csv"
+    r = platform.run("--format", "json", "subject", "import", str(sample))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"rows": 10, "created": 10, "existing": 0, "persons": 4,
+                                         "organisations": 6, "dry_run": False}
+    again = json.loads(platform.run("--format", "json", "subject", "import", str(sample)).stdout)
+    assert again["created"] == 0 and again["existing"] == 10
+    partnership = json.loads(platform.run("--format", "json", "subject", "show", PARTNERSHIP, key=None).stdout)
+    assert partnership["kind"] == "unincorporated"
+    with platform.engine().connect() as conn:
+        ops = conn.execute(sa.text("SELECT count(*) FROM oplog_operation WHERE action = 'subject.import'")).scalar()
+    assert ops == 2
+    assert platform.run("audit", "verify", key=None).exit_code == 0
+
+
+def test_a_dry_run_import_writes_nothing(platform) -> None:
+    r = platform.run("subject", "import", str(SAMPLES / "subjects" / "subjects.csv"), "--dry-run")
+    assert r.exit_code == 0 and "Dry run" in r.stderr
+    assert subject_count(platform) == 0
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    suffix = path.suffix
+    if suffix == ".csv":
+        import csv
+
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    elif suffix == ".json":
+        path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    elif suffix == ".xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(list(rows[0]))
+        for row in rows:
+            sheet.append(list(row.values()))
+        book.save(path)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def test_subjects_import_from_excel_json_and_parquet(platform, tmp_path) -> None:
+    for index, suffix in enumerate((".xlsx", ".json", ".parquet")):
+        rows = [{"name": f"凌源市示例建材有限公司{index}", "code": ORGS[index], "kind": ""},
+                {"name": PERSON_NAME, "code": PERSONS[index], "kind": "自然人"}]
+        r = platform.run("--format", "json", "subject", "import", str(write_rows(tmp_path / f"s{suffix}", rows)))
+        assert r.exit_code == 0, (suffix, r.output)
+        assert json.loads(r.stdout)["created"] == 2
+        assert PERSONS[index] not in r.output
+
+
+def test_a_file_with_bad_rows_is_rejected_whole_listing_every_problem(platform, tmp_path) -> None:
+    rows = [
+        {"名称": "凌源市示例建材有限公司", "统一社会信用代码": ORG, "公民身份号码": "", "类型": ""},
+        {"名称": "", "统一社会信用代码": ORG2, "公民身份号码": "", "类型": ""},
+        {"名称": "李四", "统一社会信用代码": "", "公民身份号码": PERSON[:-1] + "5", "类型": ""},
+        {"名称": "王五", "统一社会信用代码": PERSON2, "公民身份号码": "", "类型": ""},
+        {"名称": "凌源市老字号商行", "统一社会信用代码": BAD_CHECKSUM, "公民身份号码": "", "类型": ""},
+        {"名称": "凌源市示例五金店", "统一社会信用代码": "92211382MA0Y8F3M2E", "公民身份号码": "", "类型": "法人"},
+        {"名称": "空", "统一社会信用代码": "", "公民身份号码": "", "类型": ""},
+        {"名称": "重复", "统一社会信用代码": ORG, "公民身份号码": "", "类型": ""},
+        {"名称": "甲", "统一社会信用代码": "", "公民身份号码": PERSON, "类型": "公司"},
+    ]
+    path = write_rows(tmp_path / "bad.csv", rows)
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65
+    assert subject_count(platform) == 0
+    lines = [line for line in r.stderr.splitlines() if ", row " in line]
+    expected = {3: "名称", 4: "公民身份号码", 5: "统一社会信用代码", 6: "统一社会信用代码", 7: "类型",
+                8: "统一社会信用代码", 9: "统一社会信用代码", 10: "类型"}
+    for row, field in expected.items():
+        assert any(f"bad.csv, row {row}, field {field}" in line for line in lines), (row, r.stderr)
+    assert "first at row 2" in r.stderr and "empty" in r.stderr and "override" in r.stderr
+    assert PERSON not in r.output and PERSON2 not in r.output
+
+
+def test_a_column_that_is_not_part_of_a_subject_is_refused_by_name(platform, tmp_path) -> None:
+    for column, rule in (("宗教信仰", "Art. 12 forbids"), ("月收入", "authorisation"), ("备注", "unknown column")):
+        path = write_rows(tmp_path / "extra.csv", [{"名称": PERSON_NAME, "公民身份号码": PERSON, column: "x"}])
+        r = platform.run("subject", "import", str(path))
+        assert r.exit_code == 65 and column in r.stderr and rule in r.stderr
+    assert subject_count(platform) == 0
+
+
+def test_a_missing_import_file_exits_66(platform, tmp_path) -> None:
+    assert platform.run("subject", "import", str(tmp_path / "none.csv")).exit_code == 66
+
+
+# --- single and bulk resolution for record intake ---------------------------------------------
+
+def test_resolve_or_create_registers_once_then_finds(platform) -> None:
+    from lycredit.subjects import resolve_or_create
+
+    with context(platform).operation("subject.add") as uow:
+        first = resolve_or_create(uow, PERSON, PERSON_NAME)
+        assert resolve_or_create(uow, PERSON.lower(), "别的名字") == first
+        org = resolve_or_create(uow, ORG, "凌源市示例建材有限公司")
+    assert org != first and subject_count(platform) == 2
+
+
+def bulk_items(count: int) -> list[tuple[str, str]]:
+    items = []
+    for i in range(count):
+        if i % 2:
+            items.append((valid_uscc(f"91211382MA{i:07d}"), f"示例公司{i}"))
+        else:
+            items.append((ric_with_check(f"211382{dt.date(1950, 1, 1) + dt.timedelta(days=i):%Y%m%d}{i % 1000:03d}"),
+                          f"示例{i}"))
+    return items
+
+
+def test_bulk_resolution_creates_then_finds_and_the_log_still_verifies(platform) -> None:
+    from lycredit.subjects import resolve_subjects_bulk
+
+    items = bulk_items(3000)
+    started = time.perf_counter()
+    with context(platform).operation("record.import") as uow:
+        ids = resolve_subjects_bulk(uow, items + items[:10])
+        assert uow.summary["subjects_created"] == 3000
+    elapsed = time.perf_counter() - started
+    assert len(ids) == 3000 and len(set(ids.values())) == 3000
+    assert elapsed < 3.0 * 3000 / 1000  # generous: under 1 ms a subject even on a slow machine
+    with context(platform).operation("record.import") as uow:
+        again = resolve_subjects_bulk(uow, [(code.lower(), "另一个名字") for code, _name in items])
+        assert "subjects_created" not in uow.summary
+    assert again == ids and subject_count(platform) == 3000
+    r = platform.run("audit", "verify", key=None)
+    assert r.exit_code == 0, r.output
+    assert items[0][0].encode() not in stored_text(platform)
+
+
+def test_bulk_resolution_rejects_an_invalid_code_naming_its_problem_masked(platform) -> None:
+    from lycredit.subjects import resolve_subjects_bulk
+
+    wrong = PERSON[:-1] + "5"
+    with pytest.raises(DataError, match="check digit") as caught:
+        with context(platform).operation("record.import") as uow:
+            resolve_subjects_bulk(uow, [(ORG, "凌源市示例建材有限公司"), (wrong, "李四")])
+    assert wrong not in caught.value.message and mask_ric(wrong) in caught.value.message
+    assert subject_count(platform) == 0
+
+
+def test_bulk_resolution_finds_a_code_admitted_by_override_and_rejects_one_that_was_not(platform) -> None:
+    from lycredit.subjects import resolve_subjects_bulk
+
+    other_bad = ORG2[:-1] + "A"
+    add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    with context(platform).operation("record.import") as uow:
+        ids = resolve_subjects_bulk(uow, [(BAD_CHECKSUM, "凌源市老字号商行")])
+    assert list(ids) == [BAD_CHECKSUM]
+    with pytest.raises(ChecksumMismatch, match=other_bad):
+        with context(platform).operation("record.import") as uow:
+            resolve_subjects_bulk(uow, [(other_bad, "别的商行")])
+
+
+def test_bulk_resolution_rejects_an_empty_name_for_a_new_subject(platform) -> None:
+    from lycredit.subjects import resolve_subjects_bulk
+
+    with pytest.raises(DataError, match="name of the credit subject is empty"):
+        with context(platform).operation("record.import") as uow:
+            resolve_subjects_bulk(uow, [(ORG, " ")])
+
+
+# --- roles and output -------------------------------------------------------------------------
+
+def test_auditors_and_agencies_may_not_change_subjects(platform) -> None:
+    commands = (["subject", "add", ORG, "--name", "凌源市示例建材有限公司"],
+                ["subject", "import", str(SAMPLES / "subjects" / "subjects.csv")],
+                ["subject", "link", ORG, PERSON, "--as", "principal"])
+    for role in ("auditor", "agency"):
+        platform.add_operator(role, role)
+        for args in commands:
+            r = platform.run(*args, key=role)
+            assert r.exit_code == 77 and role in r.stderr, (role, args, r.output)
+    assert subject_count(platform) == 0
+
+
+def test_a_provider_registers_subjects(platform) -> None:
+    platform.add_operator("scjg-01", "provider")
+    assert add(platform, PERSON, PERSON_NAME, key="scjg-01").exit_code == 0
+
+
+def test_no_output_shows_a_person_number_in_clear(platform) -> None:
+    outputs = [platform.run("subject", "import", str(SAMPLES / "subjects" / "subjects.csv")),
+               add(platform, PERSON, PERSON_NAME),
+               platform.run("subject", "link", ORG, PERSON, "--as", "principal")]
+    for fmt in ("table", "json", "ndjson", "csv"):
+        outputs += [platform.run("--format", fmt, "subject", "show", code, key=None)
+                    for code in (PERSON, ORG, PERSON2[:-1] + "9")]
+    text = "".join(r.output for r in outputs)
+    assert mask_ric(PERSON) in text
+    for number in ("211382198001010014", "211382198512120020", "211382199003150031", "211382200107060044"):
+        assert number not in text and number[6:14] not in text
