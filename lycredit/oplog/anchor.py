@@ -1,8 +1,11 @@
 """Anchoring: copy the latest signed checkpoint out of the database's reach (oplog.md, "Anchoring").
 
-One file per checkpoint, ``checkpoint-<size>.txt``, created exclusively and
-never overwritten. ``audit verify --anchor DIR`` then proves the log still
-contains every anchored checkpoint and has not shrunk.
+One file per checkpoint, ``checkpoint-<size>.txt``, never overwritten: the
+note is written and synced to a hidden temporary file first, then linked to
+its name, which fails if the name exists; so a write cut short leaves no
+half file that would later look like a rewritten log. ``audit verify
+--anchor DIR`` then proves the log still contains every anchored checkpoint
+and has not shrunk.
 """
 
 from __future__ import annotations
@@ -29,17 +32,35 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / anchor_name(head.size)
     data = head.note.encode("utf-8")
+    if path.exists():
+        return _same(path, data), False
+    tmp = out_dir / f".{path.name}.{os.getpid()}.tmp"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    except FileExistsError:
-        if path.read_bytes() != data:
-            raise DataError(
-                _("{path} already holds a different checkpoint of the same size: the log was rewritten").format(
-                    path=path)
-            ) from None
-        return path, False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another anchor run got there first
+            return _same(path, data), False
+    finally:
+        tmp.unlink(missing_ok=True)
+    _sync_dir(out_dir)
     return path, True
+
+
+def _same(path: Path, data: bytes) -> Path:
+    if path.read_bytes() != data:
+        raise DataError(
+            _("{path} already holds a different checkpoint of the same size: the log was rewritten").format(path=path)
+        )
+    return path
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

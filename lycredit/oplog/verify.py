@@ -1,28 +1,38 @@
 """``audit verify``: check the whole log and replay it against the tables (oplog.md, Art. 28, 47).
 
-The steps, each a check that names what failed:
+The steps, each a check that names what failed (an entry, an operation, a
+checkpoint, a table and key, an anchor file):
 
-1. entries: contiguous indexes from 0, canonical JSON bytes, a known type;
-2. operations: consecutive sequence numbers, the header's leaf count, leaves
-   root and previous tree root match the leaves before it, times never go
-   back, the signature verifies under a key that the log itself registered
-   (by an administrator) and that was valid at that time;
+1. entries: contiguous indexes from 0 (a gap is reported by number and the
+   walk goes on), canonical JSON bytes, a known type and shape;
+2. operations: consecutive sequence numbers, the header's leaf count and
+   leaves root match the leaves stored before it, its previous tree size and
+   root match the tree before it, times never go back, the signature verifies
+   under a key that the log itself registered (by an administrator) and that
+   was valid at that time;
 3. changes: each change's *before* hash is the replayed state of that row;
 4. the index tables: ``oplog_operation`` and ``oplog_checkpoint`` agree with
-   the leaves; each checkpoint's root is the tree's root at its size and its
-   signed note verifies;
+   the signed headers; every operation has its checkpoint, whose root is the
+   tree's root at its size and whose signed note verifies;
 5. data: every row of every logged table hashes to the replayed state, and
    no row is missing or extra;
-6. anchors: each anchored checkpoint is still contained in the tree
-   (consistency proof) and the tree is not smaller.
+6. anchors: each anchored checkpoint is of this log, signed by a key the log
+   registered, not larger than the tree (cut back) and equal to the tree's
+   root at its size (rewritten).
+
+One tampered entry is reported once: an operation whose leaves or header do
+not match what was signed leaves the rebuilt tree unreliable, so the next
+operation's previous root is not reported again but resumed from the stored
+checkpoint whose root that operation signed. Everything is read in one
+snapshot, so operations committed meanwhile do not count.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,19 +43,32 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from lycredit.i18n import _
 from lycredit.models.base import hashed_columns, row_key, row_values
-from lycredit.oplog.canonical import CanonicalJSONError, canonical_json
-from lycredit.oplog.log import row_hash, signing_bytes
-from lycredit.oplog.merkle import (
-    Frontier,
-    MerkleError,
-    consistency_proof,
-    leaf_hash,
-    root_from_leaf_hashes,
-    verify_consistency,
-)
+from lycredit.oplog.canonical import canonical_json
+from lycredit.oplog.log import ENTRY_VERSION, log_origin, row_hash, signing_bytes, timestamp
+from lycredit.oplog.merkle import EMPTY_ROOT, Frontier, MerkleError, leaf_hash, root_from_leaf_hashes
 from lycredit.oplog.note import Checkpoint, NoteError, open_note
 
-__all__ = ["Problem", "Report", "verify_database"]
+__all__ = ["Problem", "Replayer", "Report", "verify_database"]
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_TIMES = frozenset({"at", "valid_from", "valid_until"})
+_ABSENT = object()
+_TEXT = (str,)
+_TEXT_OR_NONE = (str, type(None))
+_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "change": {"table": _TEXT, "key": _TEXT, "before": _TEXT_OR_NONE, "after": _TEXT_OR_NONE},
+    "event": {"event": _TEXT},
+    "operation": {"seq": (int,), "at": _TEXT, "operator": _TEXT, "key_id": _TEXT, "prev_size": (int,),
+                  "prev_root": _TEXT, "leaf_count": (int,), "leaves_root": _TEXT, "signature": _TEXT},
+}
+_KEY_EVENTS: dict[str, dict[str, tuple[type, ...]]] = {
+    "key.register": {"operator": _TEXT, "key_id": _TEXT, "public_key": _TEXT, "valid_from": _TEXT,
+                     "valid_until": _TEXT_OR_NONE},
+    "key.revoke": {"operator": _TEXT, "key_id": _TEXT, "valid_until": _TEXT},
+    "key.expire": {"operator": _TEXT, "key_id": _TEXT, "valid_until": _TEXT},
+}
+_INDEXED = ("first_idx", "leaf_count", "at", "operator", "key_id", "command", "action", "subject", "reason",
+            "summary")
 
 
 @dataclass(frozen=True)
@@ -85,226 +108,349 @@ class KeyWindow:
     valid_until: str | None
 
 
-def _ts(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+@dataclass(frozen=True)
+class End:
+    """Where an operation ends in the signed tree: its sequence number and the root (None if unreliable)."""
+
+    seq: int
+    root: bytes | None
+
+
+def _entry(n: int) -> str:
+    return _("entry {n}").format(n=n)
+
+
+def _entries(first: int, last: int) -> str:
+    return _entry(first) if first == last else _("entries {first} to {last}").format(first=first, last=last)
+
+
+def _misshapen(obj: dict[str, Any], shape: dict[str, tuple[type, ...]]) -> str | None:
+    """The first field of ``obj`` that is missing, of the wrong JSON type, or not a log timestamp."""
+    for name, types in shape.items():
+        value = obj.get(name, _ABSENT)
+        if type(value) not in types or (name in _TIMES and value is not None and not _TIME.fullmatch(value)):
+            return name
+    return None
 
 
 class Replayer:
-    """Walks the leaves in order and builds the state they imply."""
+    """Walks the leaves in order, checks each operation, and builds the state the log implies.
 
-    def __init__(self, report: Report) -> None:
+    ``resume(size)`` gives the stored tree edge (``oplog_checkpoint.frontier``)
+    at a size, to go on from after a reported divergence; only an edge whose
+    root is the one the next header signs is used.
+    """
+
+    def __init__(self, report: Report, resume: Callable[[int], bytes | None] = lambda size: None) -> None:
         self.report = report
-        self.frontier = Frontier()
-        self.leaf_hashes: list[bytes] = []
+        self.resume = resume
+        self.tree = Frontier()
+        self.root = EMPTY_ROOT
+        self.in_sync = True
+        self.next_idx = 0
         self.pending: list[tuple[int, dict[str, Any], bytes]] = []
-        self.state: dict[str, dict[str, str | None]] = {}
+        self.state: dict[str, dict[str, tuple[str, int]]] = {}
         self.keys: dict[tuple[str, str], KeyWindow] = {}
         self.headers: dict[int, dict[str, Any]] = {}
-        self.roots: dict[int, bytes] = {0: root_from_leaf_hashes([])}
-        self.boundaries: dict[int, int] = {}
+        self.ends: dict[int, End] = {}
         self.next_seq = 1
         self.last_at = ""
 
+    # ---- entries ----------------------------------------------------------------------------
     def feed(self, idx: int, data: bytes) -> None:
-        expected = len(self.leaf_hashes)
-        if idx != expected:
-            self.report.add(_("entry {n}").format(n=expected),
-                            _("missing: the next entry stored is {idx} (entries deleted or moved)").format(idx=idx))
-            raise _Stop
+        if idx > self.next_idx:
+            self.report.add(_entries(self.next_idx, idx - 1), _("missing from the log (deleted)"))
+        elif idx < self.next_idx:
+            self.report.add(_entry(idx), _("stored out of order, before entry {n} (inserted)").format(
+                n=self.next_idx))
+        self.next_idx = max(self.next_idx, idx + 1)
         h = leaf_hash(data)
-        self.leaf_hashes.append(h)
+        obj = self._parse(idx, data)
+        kind = obj.get("type")
+        shape = _SHAPES.get(kind) if isinstance(kind, str) else None
+        if shape is None:
+            self.report.add(_entry(idx), _("unknown entry type {t}").format(t=json.dumps(kind, ensure_ascii=False)))
+            obj = {}
+        else:
+            if obj.get("v") != ENTRY_VERSION:
+                self.report.add(_entry(idx), _("entry version {v} is not {want}").format(
+                    v=json.dumps(obj.get("v")), want=ENTRY_VERSION))
+            if (bad := _misshapen(obj, shape)) is not None:
+                self.report.add(_entry(idx), _(
+                    "malformed {type} entry: field {field} is missing or of the wrong type").format(
+                    type=kind, field=bad))
+                obj = {}
+        if obj.get("type") == "operation":
+            self._operation(idx, obj, h)
+        else:
+            self.pending.append((idx, obj, h))
+        self.report.entries += 1
+
+    def _parse(self, idx: int, data: bytes) -> dict[str, Any]:
         try:
             obj = json.loads(data)
-        except ValueError:
-            self.report.add(_("entry {n}").format(n=idx), _("not valid JSON"))
-            obj = {}
-        if obj and not _canonical(obj, data):
-            self.report.add(_("entry {n}").format(n=idx), _("bytes are not canonical JSON (RFC 8785)"))
-        kind = obj.get("type") if isinstance(obj, dict) else None
-        if kind == "operation":
-            self._operation(idx, obj, h)
-        elif kind in ("change", "event"):
-            self.pending.append((idx, obj, h))
-        else:
-            self.report.add(_("entry {n}").format(n=idx), _("unknown entry type {t!r}").format(t=kind))
-            self.pending.append((idx, {}, h))
+        except (ValueError, RecursionError):
+            self.report.add(_entry(idx), _("not valid JSON"))
+            return {}
+        try:
+            canonical = canonical_json(obj) == data
+        except (TypeError, ValueError, RecursionError):
+            canonical = False
+        if not canonical:
+            self.report.add(_entry(idx), _("bytes are not canonical JSON (RFC 8785)"))
+        return obj if isinstance(obj, dict) else {}
 
+    def finish(self) -> None:
+        """Call after the last entry: leaves that no signed operation covers are reported."""
+        if self.pending:
+            self.report.add(_entries(self.pending[0][0], self.pending[-1][0]), _(
+                "after the last signed operation: not covered by any signature (log cut or entries inserted)"))
+        self.report.root = self.root.hex()
+
+    # ---- operations ---------------------------------------------------------------------------
     def _operation(self, idx: int, header: dict[str, Any], header_hash: bytes) -> None:
-        where = _("operation {seq} (entry {n})").format(seq=header.get("seq"), n=idx)
-        add = self.report.add
-        prev_size = self.frontier.size
-        if header.get("seq") != self.next_seq:
-            add(where, _("sequence number {got}, expected {want} (operation deleted, inserted or moved)").format(
-                got=header.get("seq"), want=self.next_seq))
-        self.next_seq = (header.get("seq") or self.next_seq) + 1
-        hashes = [h for _i, _o, h in self.pending]
-        if header.get("prev_size") != prev_size:
-            add(where, _("previous tree size {got}, but {want} leaves precede its own").format(
-                got=header.get("prev_size"), want=prev_size))
-        if header.get("prev_root") != self.frontier.root().hex():
-            add(where, _("previous root does not match the tree before it"))
-        if header.get("leaf_count") != len(hashes):
-            add(where, _("claims {got} leaves but {want} precede it").format(got=header.get("leaf_count"),
-                                                                          want=len(hashes)))
-        if header.get("leaves_root") != root_from_leaf_hashes(hashes).hex():
-            add(where, _("the root of its leaves does not match: a leaf was altered, added or removed"))
-        at = header.get("at", "")
+        seq = header["seq"]
+        where = _("operation {seq} (entry {n})").format(seq=seq, n=idx)
+        leaves, self.pending = self.pending, []
+        span = where if not leaves else _("operation {seq} ({entries})").format(
+            seq=seq, entries=_entries(leaves[0][0], leaves[-1][0]))
+        first_operation = self.report.operations == 0
+        if seq != self.next_seq:
+            self.report.add(where, _("sequence number {got}, expected {want} (operation deleted, inserted or moved)"
+                                     ).format(got=seq, want=self.next_seq))
+        self.next_seq = seq + 1
+        in_sync = self._follows(where, header)
+        tree_ok = self._leaves_match(span, header, [h for _i, _o, h in leaves])
+        at = header["at"]
         if at < self.last_at:
-            add(where, _("its time {at} is before the previous operation's {prev}").format(at=at, prev=self.last_at))
+            self.report.add(where, _("its time {at} is before the previous operation's {prev}").format(
+                at=at, prev=self.last_at))
         self.last_at = max(self.last_at, at)
-        # bootstrap: the very first operation registers the key that signs it
-        if header.get("seq") == 1:
-            self._apply_events(where, header)
-        self._check_signature(where, header)
-        if header.get("seq") != 1:
-            self._apply_events(where, header)
-        self._apply_changes(header)
-        self.frontier.extend(hashes)
-        self.frontier.append(header_hash)
-        self.roots[self.frontier.size] = self.frontier.root()
-        self.boundaries[self.frontier.size] = header.get("seq") or -1
-        self.headers[header.get("seq") or -1] = {**header, "_first_idx": prev_size,
-                                                 "_count": len(hashes) + 1}
-        self.pending = []
+        if first_operation:  # bootstrap: the first operation registers the key that signs it
+            self._apply_events(leaves, header, bootstrap=True)
+        tree_ok = self._signature_ok(where, header) and tree_ok
+        if not first_operation:
+            self._apply_events(leaves, header, bootstrap=False)
+        self._apply_changes(leaves)
+        self.tree.extend(h for _i, _o, h in leaves)
+        self.tree.append(header_hash)
+        self.root = self.tree.root()
+        self.in_sync = in_sync and tree_ok
+        end = header["prev_size"] + header["leaf_count"] + 1
+        self.ends[end] = End(seq, self.root if self.in_sync and end == self.tree.size else None)
+        self.headers[seq] = {**{k: header.get(k) for k in _INDEXED}, "first_idx": header["prev_size"],
+                             "leaf_count": header["leaf_count"] + 1}
         self.report.operations += 1
 
-    def _check_signature(self, where: str, header: dict[str, Any]) -> None:
-        key = self.keys.get((header.get("operator"), header.get("key_id")))
+    def _follows(self, where: str, header: dict[str, Any]) -> bool:
+        """Does the header's previous tree match the log before it? Reported once per divergence."""
+        size, root = header["prev_size"], header["prev_root"]
+        if size == self.tree.size and root == self.root.hex():
+            return True
+        if self.in_sync:
+            self.report.add(where, (
+                _("previous tree size {got}, but the log before it has {want} entries") if size != self.tree.size
+                else _("previous root is not the root of the log before it: earlier entries were altered")
+            ).format(got=size, want=self.tree.size))
+        raw = self.resume(size)
+        try:
+            stored = Frontier.from_bytes(raw) if raw is not None else None
+        except MerkleError:
+            stored = None
+        if stored is None or stored.size != size or stored.root().hex() != root:
+            return False
+        self.tree, self.root = stored, stored.root()
+        return True
+
+    def _leaves_match(self, span: str, header: dict[str, Any], hashes: list[bytes]) -> bool:
+        if header["leaf_count"] != len(hashes):
+            self.report.add(span, _("the header signs {want} leaves but {got} are stored before it").format(
+                want=header["leaf_count"], got=len(hashes)))
+            return False
+        if header["leaves_root"] != root_from_leaf_hashes(hashes).hex():
+            self.report.add(span, _("the root of its leaves is not the one its header signs: "
+                                    "a leaf was altered, added, removed or moved"))
+            return False
+        return True
+
+    def _signature_ok(self, where: str, header: dict[str, Any]) -> bool:
+        """Report a bad signature (False: the header is not what was signed) or a key outside its window."""
+        key = self.keys.get((header["operator"], header["key_id"]))
         if key is None:
             self.report.add(where, _("signed by key {key_id} of {operator}, which the log never registered").format(
-                key_id=header.get("key_id"), operator=header.get("operator")))
-            return
+                key_id=header["key_id"], operator=header["operator"]))
+            return True
         try:
-            key.public_key.verify(base64.b64decode(header.get("signature", "")), signing_bytes(header))
+            key.public_key.verify(base64.b64decode(header["signature"], validate=True), signing_bytes(header))
         except (InvalidSignature, ValueError):
             self.report.add(where, _("the operator's signature does not verify"))
-        at = header.get("at", "")
+            return False
+        at = header["at"]
         if at < key.valid_from or (key.valid_until is not None and at >= key.valid_until):
             self.report.add(where, _("key {key_id} of {operator} was not valid at {at} (valid {start} to {end})").format(
                 key_id=key.key_id, operator=key.operator, at=at, start=key.valid_from, end=key.valid_until or "-"))
+        return True
 
-    def _apply_events(self, where: str, header: dict[str, Any]) -> None:
-        for idx, leaf, _h in self.pending:
-            if leaf.get("type") != "event" or not str(leaf.get("event", "")).startswith("key."):
+    def _apply_events(self, leaves: list[tuple[int, dict[str, Any], bytes]], header: dict[str, Any],
+                      bootstrap: bool) -> None:
+        for idx, leaf, _h in leaves:
+            event = leaf.get("event")
+            if leaf.get("type") != "event" or not event.startswith("key."):
                 continue
-            signer = self.keys.get((header.get("operator"), header.get("key_id")))
-            bootstrap = header.get("seq") == 1
+            shape = _KEY_EVENTS.get(event)
+            if shape is None or _misshapen(leaf, shape) is not None:
+                self.report.add(_entry(idx), _("malformed key event {event}").format(event=event))
+                continue
+            signer = self.keys.get((header["operator"], header["key_id"]))
             if not bootstrap and (signer is None or signer.role != "admin"):
-                self.report.add(_("entry {n}").format(n=idx),
-                                _("key event {event} not signed by an administrator").format(event=leaf.get("event")))
+                self.report.add(_entry(idx), _("key event {event} not signed by an administrator").format(event=event))
                 continue
-            ident = (leaf.get("operator"), leaf.get("key_id"))
-            if leaf["event"] == "key.register":
-                try:
-                    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(leaf["public_key"]))
-                except (ValueError, KeyError):
-                    self.report.add(_("entry {n}").format(n=idx), _("registers an invalid public key"))
-                    continue
-                self.keys[ident] = KeyWindow(leaf["operator"], leaf.get("role", ""), leaf["key_id"], public,
-                                             leaf["valid_from"], leaf.get("valid_until"))
+            ident = (leaf["operator"], leaf["key_id"])
+            if event == "key.register":
+                self._register(idx, ident, leaf)
             elif ident in self.keys:
-                self.keys[ident].valid_until = leaf.get("valid_until")
+                self.keys[ident].valid_until = leaf["valid_until"]
             else:
-                self.report.add(_("entry {n}").format(n=idx), _("ends a key the log never registered"))
+                self.report.add(_entry(idx), _("ends a key the log never registered"))
 
-    def _apply_changes(self, header: dict[str, Any]) -> None:
-        for idx, leaf, _h in self.pending:
+    def _register(self, idx: int, ident: tuple[str, str], leaf: dict[str, Any]) -> None:
+        if ident in self.keys:
+            self.report.add(_entry(idx), _("registers key {key_id} of {operator} again").format(
+                key_id=ident[1], operator=ident[0]))
+            return
+        try:
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(leaf["public_key"], validate=True))
+        except ValueError:
+            self.report.add(_entry(idx), _("registers an invalid public key"))
+            return
+        self.keys[ident] = KeyWindow(leaf["operator"], str(leaf.get("role", "")), leaf["key_id"], public,
+                                     leaf["valid_from"], leaf["valid_until"])
+
+    def _apply_changes(self, leaves: list[tuple[int, dict[str, Any], bytes]]) -> None:
+        for idx, leaf, _h in leaves:
             if leaf.get("type") != "change":
                 continue
-            table = self.state.setdefault(leaf.get("table"), {})
-            current = table.get(leaf.get("key"))
-            if leaf.get("before") != current:
-                self.report.add(_("entry {n}").format(n=idx), _(
-                    "change of {table} {key}: its before-hash does not follow from the log before it").format(
-                    table=leaf.get("table"), key=leaf.get("key")))
-            if leaf.get("after") is None:
-                table.pop(leaf.get("key"), None)
+            table, key, before = leaf["table"], leaf["key"], leaf["before"]
+            rows = self.state.setdefault(table, {})
+            current = rows.get(key)
+            if current is None and before is not None:
+                self.report.add(_entry(idx), _("change of {table} {key}: the log has no such row before it").format(
+                    table=table, key=key))
+            elif current is not None and before != current[0]:
+                self.report.add(_entry(idx), _(
+                    "change of {table} {key}: its before-hash is not the row as entry {prev} left it").format(
+                    table=table, key=key, prev=current[1]))
+            if leaf["after"] is None:
+                rows.pop(key, None)
             else:
-                table[leaf.get("key")] = leaf.get("after")
-
-
-def _canonical(obj: Any, data: bytes) -> bool:
-    """Whether ``data`` re-canonicalises to itself (one parse, one encode; a float or a
-    duplicate key can never round-trip)."""
-    try:
-        return canonical_json(obj) == data
-    except CanonicalJSONError:
-        return False
-
-
-class _Stop(Exception):
-    pass
+                rows[key] = (leaf["after"], idx)
 
 
 def iter_entries(conn: sa.Connection, batch: int = 20000) -> Iterable[tuple[int, bytes]]:
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(
         sa.text("SELECT idx, entry FROM oplog_entry ORDER BY idx"))
     for idx, data in result:
-        yield idx, bytes(data)
+        yield idx, data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
 def verify_database(conn: sa.Connection, anchor_dir: Path | None = None) -> Report:
     """Run every check; the report lists each problem found (none means the log and data agree)."""
     from lycredit.models import LOGGED_TABLES
 
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     report = Report()
-    rep = Replayer(report)
-    try:
-        for idx, data in iter_entries(conn):
-            rep.feed(idx, data)
-            report.entries += 1
-    except _Stop:
-        pass
-    if rep.pending:
-        report.add(_("entry {n}").format(n=rep.pending[0][0]),
-                   _("{n} entries after the last signed operation (log cut or entries inserted)").format(
-                       n=len(rep.pending)))
-    report.root = rep.frontier.root().hex()
-    _check_operations(conn, rep, report)
-    _check_checkpoints(conn, rep, report)
+    rep = Replayer(report, lambda size: _stored_frontier(conn, size))
+    for idx, data in iter_entries(conn):
+        rep.feed(idx, data)
+    rep.finish()
+    _readable(report, "oplog_operation", _check_operations, conn, rep, report)
+    _readable(report, "oplog_checkpoint", _check_checkpoints, conn, rep, report)
     for name, model in sorted(LOGGED_TABLES.items()):
-        _check_table(conn, model.__table__, rep.state.get(name, {}), report)
+        _readable(report, name, _check_table, conn, model.__table__, rep.state.get(name, {}), report)
     if anchor_dir is not None:
-        _check_anchors(anchor_dir, rep, report)
+        _check_anchors(anchor_dir, log_origin(conn), rep, report)
     return report
 
 
+def _readable(report: Report, table: str, check: Callable[..., None], *args: Any) -> None:
+    """Run one table's check; a value that does not read as its column's type (SQLite columns hold
+    anything) is reported, not a crash, and the rest of that table is left unchecked."""
+    try:
+        check(*args)
+    except (ValueError, TypeError, OverflowError) as exc:
+        report.add(_("table {table}").format(table=table), _(
+            "cannot be read, a value is not of its column's type ({error}): changed outside lycredit; "
+            "its rows after that one are not checked").format(error=exc))
+
+
+def _stored_frontier(conn: sa.Connection, size: int) -> bytes | None:
+    raw = conn.execute(sa.text("SELECT frontier FROM oplog_checkpoint WHERE size = :size"), {"size": size}).scalar()
+    return bytes(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else None
+
+
 def _check_operations(conn: sa.Connection, rep: Replayer, report: Report) -> None:
-    stored = {r.seq: r for r in conn.execute(sa.text(
-        "SELECT seq, first_idx, leaf_count, operator, key_id, action, subject FROM oplog_operation"))}
-    for seq, header in rep.headers.items():
-        row = stored.pop(seq, None)
-        where = _("operation {seq}").format(seq=seq)
-        if row is None:
-            report.add(where, _("missing from oplog_operation"))
+    from lycredit.models import LogOperation
+
+    table = LogOperation.__table__
+    seen: set[int] = set()
+    for row in conn.execute(sa.select(table).order_by(table.c.seq)).mappings():
+        seen.add(row["seq"])
+        where = _("operation {seq}").format(seq=row["seq"])
+        header = rep.headers.get(row["seq"])
+        if header is None:
+            report.add(where, _("in oplog_operation but not in the log"))
             continue
-        if (row.first_idx, row.leaf_count, row.operator, row.key_id, row.action, row.subject) != (
-                header["_first_idx"], header["_count"], header.get("operator"), header.get("key_id"),
-                header.get("action"), header.get("subject")):
-            report.add(where, _("oplog_operation row differs from the signed header"))
-    for seq in sorted(stored):
-        report.add(_("operation {seq}").format(seq=seq), _("in oplog_operation but not in the log"))
+        stored = {**row, "at": timestamp(row["at"]), "summary": _loads(row["summary"])}
+        command = header["command"]
+        signed = {**header, "command": command[:100] if isinstance(command, str) else command}
+        differ = [name for name in _INDEXED if stored[name] != signed[name]]
+        if differ:
+            report.add(where, _("oplog_operation row differs from the signed header in {fields}").format(
+                fields=", ".join(differ)))
+    for seq in sorted(rep.headers.keys() - seen):
+        report.add(_("operation {seq}").format(seq=seq), _("missing from oplog_operation"))
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _check_checkpoints(conn: sa.Connection, rep: Replayer, report: Report) -> None:
     verifiers = _verifiers(rep)
-    for row in conn.execute(sa.text("SELECT size, op_seq, root, note FROM oplog_checkpoint ORDER BY size")):
+    seen: set[int] = set()
+    latest: sa.Row | None = None
+    for row in conn.execute(sa.text("SELECT size, op_seq, root, note, frontier FROM oplog_checkpoint ORDER BY size")):
         report.checkpoints += 1
+        seen.add(row.size)
+        latest = row
         where = _("checkpoint {size}").format(size=row.size)
-        expected = rep.roots.get(row.size)
-        if expected is None:
+        end = rep.ends.get(row.size)
+        if end is None:
             report.add(where, _("its size is not the end of any operation in the log"))
             continue
-        if bytes(row.root) != expected:
+        if row.op_seq != end.seq:
+            report.add(where, _("says operation {got} ends there, but the log says operation {want}").format(
+                got=row.op_seq, want=end.seq))
+        if end.root is not None and bytes(row.root) != end.root:
             report.add(where, _("its root is not the tree's root at that size"))
         try:
-            text, _names = open_note(row.note, verifiers)
-            cp = Checkpoint.parse(text)
+            cp = Checkpoint.parse(open_note(str(row.note), verifiers)[0])
         except (NoteError, ValueError) as exc:
             report.add(where, _("signed note does not verify: {error}").format(error=exc))
             continue
-        if cp.size != row.size or cp.root != expected:
+        if cp.size != row.size or (end.root is not None and cp.root != end.root):
             report.add(where, _("signed note does not match the tree at that size"))
+    for size in sorted(rep.ends.keys() - seen):
+        report.add(_("checkpoint {size}").format(size=size),
+                   _("missing: operation {seq} ends there").format(seq=rep.ends[size].seq))
+    if latest is not None and rep.in_sync and latest.size == rep.tree.size and (
+            bytes(latest.frontier) != rep.tree.to_bytes()):
+        report.add(_("checkpoint {size}").format(size=latest.size),
+                   _("its stored tree edge is not the log's: the next operation would fork the log"))
 
 
 def _verifiers(rep: Replayer) -> dict:
@@ -314,48 +460,47 @@ def _verifiers(rep: Replayer) -> dict:
     return {verifier_key(k.operator, public_raw(k.public_key)): k for k in rep.keys.values()}
 
 
-def _check_table(conn: sa.Connection, table: sa.Table, expected: dict[str, str | None], report: Report) -> None:
+def _check_table(conn: sa.Connection, table: sa.Table, expected: dict[str, tuple[str, int]], report: Report) -> None:
     remaining = dict(expected)
     cols = hashed_columns(table)
-    result = conn.execution_options(stream_results=True, yield_per=20000).execute(
-        sa.select(*(table.c[c] for c in cols)))
     name = table.name
-    for row in result:
-        values = row_values(table, dict(zip(cols, row, strict=True)))
-        key = row_key(table, values)
-        report.rows += 1
-        want = remaining.pop(key, None)
-        if want is None:
-            report.add(_("table {table} key {key}").format(table=name, key=key),
-                       _("row is not in the log (added outside lycredit)"))
-        elif row_hash(name, values) != want:
-            report.add(_("table {table} key {key}").format(table=name, key=key),
-                       _("row differs from the state the log implies (changed outside lycredit)"))
+    with conn.execution_options(stream_results=True, yield_per=20000).execute(
+            sa.select(*(table.c[c] for c in cols))) as result:
+        for row in result:
+            values = row_values(table, dict(zip(cols, row, strict=True)))
+            key = row_key(table, values)
+            report.rows += 1
+            want = remaining.pop(key, None)
+            if want is None:
+                report.add(_("table {table} key {key}").format(table=name, key=key),
+                           _("row is not in the log (added outside lycredit)"))
+            elif row_hash(name, values) != want[0]:
+                report.add(_("table {table} key {key}").format(table=name, key=key),
+                           _("row differs from the state entry {n} left it in (changed outside lycredit)").format(
+                               n=want[1]))
     for key in sorted(remaining):
         report.add(_("table {table} key {key}").format(table=name, key=key),
-                   _("row the log says exists is missing (deleted outside lycredit)"))
+                   _("row that entry {n} left is missing (deleted outside lycredit)").format(n=remaining[key][1]))
 
 
-def _check_anchors(anchor_dir: Path, rep: Replayer, report: Report) -> None:
+def _check_anchors(anchor_dir: Path, origin: str, rep: Replayer, report: Report) -> None:
     verifiers = _verifiers(rep)
-    size = rep.frontier.size
+    size = rep.tree.size
     for path in sorted(anchor_dir.glob("checkpoint-*.txt")):
         report.anchors += 1
         where = _("anchor {file}").format(file=path.name)
         try:
-            text, _names = open_note(path.read_text(encoding="utf-8"), verifiers)
-            cp = Checkpoint.parse(text)
+            cp = Checkpoint.parse(open_note(path.read_text(encoding="utf-8"), verifiers)[0])
         except (NoteError, ValueError, OSError) as exc:
             report.add(where, _("not a checkpoint signed by a known key: {error}").format(error=exc))
             continue
-        if cp.size > size:
-            report.add(where, _("the log has {size} entries, fewer than the anchored {anchored}: it was cut back").format(
-                size=size, anchored=cp.size))
-            continue
-        try:
-            proof = consistency_proof(rep.leaf_hashes, cp.size, size)
-            verify_consistency(cp.size, size, cp.root, rep.frontier.root(), proof)
-        except MerkleError as exc:
-            report.add(where, _("the log is not consistent with this anchored checkpoint (rewritten): {error}").format(
-                error=exc))
-
+        end = rep.ends.get(cp.size)
+        if cp.origin != origin:
+            report.add(where, _("a checkpoint of log {other}, not of this log {origin}").format(
+                other=cp.origin, origin=origin))
+        elif cp.size > size:
+            report.add(where, _("the log has {size} entries, fewer than the anchored {anchored}: it was cut back"
+                                ).format(size=size, anchored=cp.size))
+        elif end is None or (end.root is not None and end.root != cp.root):
+            report.add(where, _("the log is not consistent with this anchored checkpoint: "
+                                "it was rewritten below entry {size}").format(size=cp.size))
