@@ -379,13 +379,17 @@ def test_a_header_whose_reason_was_rewritten_without_re_signing_is_reported(hist
 def forge_operation(platform, key_file: Path, name: str, action: str, work: Callable) -> None:
     """Sign and append an operation with ``key_file`` through the real unit of work, skipping every
     check that lycredit makes before signing (registration, revocation, role)."""
+    from unittest import mock
+
     from lycredit.keys import load_private_key
     from lycredit.operators import key_id_hex
+    from lycredit.oplog import log
     from lycredit.oplog.log import Signer, UnitOfWork
 
     private = load_private_key(key_file, PASSPHRASE)
     op_id = operator_id(platform, name)
-    with writing(platform) as conn:
+    # an attacker runs a modified lycredit: the key-window check at signing time is gone too
+    with writing(platform) as conn, mock.patch.object(log, "_require_key_valid_at", lambda *a: None):
         role = conn.execute(sa.text("SELECT role FROM operator WHERE id = :i"), {"i": op_id}).scalar_one()
         signer = Signer(op_id, name, role, key_id_hex(name, private.public_key()), private)
         uow = UnitOfWork(conn, signer, command="forged", action=action, reason="forged")

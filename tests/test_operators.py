@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -127,3 +128,21 @@ def test_operator_names_and_units_are_validated(platform) -> None:
 
 def test_passphrase_is_never_echoed_or_stored(platform) -> None:
     assert PASSPHRASE.encode() not in platform.admin_key.read_bytes()
+
+
+def test_an_operation_is_refused_if_the_key_expires_before_it_is_signed(platform, monkeypatch) -> None:
+    import datetime as dt
+
+    from lycredit.oplog import log
+
+    platform.add_operator("slow-1", "operator")
+    new = platform.dir / "slow-1-new.key"
+    public = invoke(["key", "generate", "--out", str(new)]).stdout.strip()
+    assert platform.run("key", "rotate", "slow-1", "--public-key", public, "--overlap-days", "1").exit_code == 0
+    later = log.utcnow() + dt.timedelta(days=2)  # the import ran past the end of the overlap
+    monkeypatch.setattr(log, "utcnow", lambda: later)
+    sample = Path(__file__).resolve().parents[1] / "samples" / "calendar" / "2027.csv"
+    r = platform.run("calendar", "import", str(sample), key="slow-1")  # a command its role may run
+    assert r.exit_code == 77 and "not valid now" in r.stderr
+    with platform.engine().connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM calendar_day")).scalar() == 0

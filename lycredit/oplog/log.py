@@ -177,6 +177,7 @@ class UnitOfWork:
         first_idx = frontier.size
         leaf_hashes = [leaf_hash(b) for b in self._entry_bytes]
         at = utcnow()
+        _require_key_valid_at(self.conn, self.signer, at)
         header = {
             "type": "operation",
             "v": ENTRY_VERSION,
@@ -239,6 +240,32 @@ class UnitOfWork:
         )
         self.closed = Appended(seq=seq, first_idx=first_idx, size=frontier.size, root=root, note=note)
         return self.closed
+
+
+def _require_key_valid_at(conn: sa.Connection, signer: Signer, at: dt.datetime) -> None:
+    """The key must be valid when the operation is signed, not only when the command started.
+
+    A long import can outlive a rotation's overlap; signing then would put an entry in
+    the log that ``audit verify`` rightly rejects, so the operation is refused instead.
+    """
+    row = conn.execute(
+        sa.text("SELECT k.valid_from, k.valid_until FROM operator_key k JOIN operator o ON o.id = k.operator_id"
+                " WHERE o.name = :name AND k.key_id = :key_id"
+                ).columns(valid_from=_utc_type(), valid_until=_utc_type()),
+        {"name": signer.name, "key_id": signer.key_id},
+    ).first()
+    if row is None:
+        return  # bootstrap: the key is registered by this very operation
+    if row.valid_from > at or (row.valid_until is not None and row.valid_until <= at):
+        from lycredit.errors import PermissionDenied
+        from lycredit.i18n import _
+
+        raise PermissionDenied(
+            _("The key {key_id} of operator {name} is not valid now (valid {start} to {end})").format(
+                key_id=signer.key_id, name=signer.name, start=timestamp(row.valid_from),
+                end=timestamp(row.valid_until) if row.valid_until else "-",
+            )
+        )
 
 
 def _utc_type() -> sa.types.TypeEngine:
