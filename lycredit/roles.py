@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # disclosure (Art. 13-15, 30)
     "query": frozenset({ADMIN, OPERATOR, PROVIDER, AGENCY, AUDITOR}),
     "query.gov_share": frozenset({ADMIN, OPERATOR, PROVIDER}),
+    "query.self": _STAFF,
     "report": _STAFF,
     "sweep.expiry": _STAFF,
     # audit (Art. 28, 47)
