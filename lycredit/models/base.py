@@ -57,7 +57,7 @@ def logged_models() -> dict[str, type[SQLModel]]:
     return dict(LOGGED_TABLES)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hashed_columns(table: sa.Table) -> tuple[str, ...]:
     """Every column of the table, in a fixed (sorted) order: the row hash covers them all."""
     return tuple(sorted(c.name for c in table.columns))
