@@ -15,10 +15,11 @@ disclosure tests' world:
 
 The ratios to ``--help`` are printed against the target :data:`HELP_TARGET`,
 which a query through SQLAlchemy cannot meet: importing SQLAlchemy alone takes
-several times as long as ``--help``. What the bench asserts is that a query
-costs little beyond opening the database: a public query at most
+several times as long as ``--help``. The bench first asserts that a query
+costs little beyond opening the database (a public query at most
 :data:`PUBLIC_LIMIT` and a logged query at most :data:`LOGGED_LIMIT` times
-(``--help`` + ``import sqlalchemy``).
+``--help`` + ``import sqlalchemy``), then the target itself, which fails
+until queries get a data path without SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tests.test_disclosure import AS_OF_TEXT, COMPANY, PERSON, build_world
 pytestmark = pytest.mark.bench
 RUNS = 9
 HELP_TARGET = 1.5
-"""The target set for a query, as a multiple of ``lycredit --help`` (printed, not asserted)."""
+"""The issue's target for a query, as a multiple of ``lycredit --help`` (asserted last; not met yet)."""
 PUBLIC_LIMIT = 1.5
 """A public query, as a multiple of ``--help`` plus the import of SQLAlchemy."""
 LOGGED_LIMIT = 3.0
@@ -95,3 +96,6 @@ def test_query_of_one_subject_against_help(platform) -> None:
     assert best["self"] <= LOGGED_LIMIT * opened, (
         "a logged query costs more than opening the database and signing"
     )
+    # The issue's own target. Not met yet (see the README): it needs a data path without SQLAlchemy.
+    assert best["public"] <= HELP_TARGET * best["help"], "public query over 1.5 x lycredit --help"
+    assert best["self"] <= HELP_TARGET * best["help"], "logged query over 1.5 x lycredit --help"
