@@ -22,6 +22,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ def timestamp(value: dt.datetime) -> str:
 
 
 _ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_HASH_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def row_hash(table_name: str, values: Mapping[str, str | None]) -> str:
@@ -125,6 +127,22 @@ class UnitOfWork:
     def record_changes(self, table_name: str, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
         for key, before, after in changes:
             self.record_change(table_name, key, before, after)
+
+    def record_inserts(self, table_name: str, inserted: Iterable[tuple[str, str]]) -> None:
+        """Record rows a bulk path inserted with its own SQL: ``(key, row hash)`` pairs.
+
+        The same leaves as :meth:`record_change` with ``before`` None, byte for byte, built
+        from one template instead of the generic encoder: the hot path of bulk imports.
+        """
+        if self.closed is not None:
+            raise RuntimeError("unit of work already closed")
+        template = ('{"after":"%s","before":null,"key":%s,"table":' + _ROW_ENCODER.encode(table_name)
+                    + f',"type":"change","v":{ENTRY_VERSION}}}')
+        encode, hex64 = json.encoder.encode_basestring, _HASH_HEX.fullmatch  # the C string encoder
+        for key, after in inserted:
+            if hex64(after) is None:
+                raise ValueError(f"row hash {after!r} of {table_name} {key} is not 64 lower-case hex digits")
+            self._entry_bytes.append((template % (after, encode(key))).encode())
 
     def event(self, event: str, **fields: Any) -> None:
         """Record something that is not a row change: a key event, a query of non-public data."""
@@ -296,11 +314,19 @@ def _lock_log(conn: sa.Connection) -> None:
 
 
 def _insert_entries(conn: sa.Connection, first_idx: int, seq: int, entries: list[bytes]) -> None:
-    rows = [{"idx": first_idx + i, "op_seq": seq, "entry": e} for i, e in enumerate(entries)]
-    stmt = sa.text("INSERT INTO oplog_entry (idx, op_seq, entry) VALUES (:idx, :op_seq, :entry)").bindparams(
-        sa.bindparam("entry", type_=sa.LargeBinary())
-    )
-    conn.execute(stmt, rows)
+    """Append the entries through the driver's bulk path (COPY on PostgreSQL), in the caller's transaction."""
+    rows = [(first_idx + i, seq, e) for i, e in enumerate(entries)]
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy("COPY oplog_entry (idx, op_seq, entry) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    cursor = driver.cursor()
+    try:
+        cursor.executemany("INSERT INTO oplog_entry (idx, op_seq, entry) VALUES (?, ?, ?)", rows)
+    finally:
+        cursor.close()
 
 
 @dataclass(frozen=True)

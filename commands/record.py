@@ -1,0 +1,262 @@
+"""``lycredit record``: submit, import, show, list, correct and withdraw credit records (Art. 10-12, 15, 30, 46)."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lycredit.i18n import N_, _
+
+from ._cli import app, command, dry_run_option, group, option, reason_option, say
+
+cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
+
+RESULT_COLUMNS = ["id", "action", "item_code", "document_no", "revision", "status", "due_date", "late_days",
+                  "disclosure_until"]
+
+
+def _provider_option(f):  # noqa: ANN001, ANN202
+    return option("--provider", metavar="USCC", help=N_(
+        "The providing unit (unified social credit code); NDRC staff may act for any provider, a provider "
+        "only for its own unit (the default)."))(f)
+
+
+def _assume_weekends_option(f):  # noqa: ANN001, ANN202
+    return option("--assume-weekends", is_flag=True, help=N_(
+        "For a deadline in a year with no official schedule, count Monday to Friday as working days and flag "
+        "the record's due date as guessed (otherwise such a row is rejected)."))(f)
+
+
+def _field_pairs(pairs: tuple[str, ...]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(_("{pair} is not NAME=VALUE").format(pair=pair), param_hint="--field")
+        out[name.strip()] = value
+    return out
+
+
+def _json_values(path: Path) -> dict[str, str | None]:
+    from lycredit.errors import DataError, InputMissing
+
+    if not path.is_file():
+        raise InputMissing(_("{file}: no such file").format(file=path))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=exc)) from None
+    if not isinstance(data, dict):
+        raise DataError(_("{file}: the JSON must be one object of field names and values").format(file=path))
+    out: dict[str, str | None] = {}
+    for name, value in data.items():
+        if isinstance(value, (dict, list)):
+            raise DataError(_("{file}: field {field} holds a nested value; give text, a number or null").format(
+                file=path, field=name))
+        out[name] = None if value is None else ("true" if value is True else "false") if isinstance(
+            value, bool) else str(value)
+    return out
+
+
+def _result(outcome: Any) -> dict[str, Any]:
+    return {"action": outcome.action, **{k: outcome.record.get(k) for k in RESULT_COLUMNS if k != "action"}}
+
+
+def _render_result(outcome: Any, dry_run: bool) -> None:
+    from lycredit.output import render_object
+
+    obj = app()
+    render_object(_result(outcome), obj.fmt, bom=obj.bom)
+    messages = {"submitted": _("Submitted record {id}"), "corrected": _("Corrected record {id} (revision {revision})"),
+                "unchanged": _("Record {id} is unchanged"), "withdrawn": _("Withdrew record {id}")}
+    text = messages[outcome.action].format(id=outcome.record["id"], revision=outcome.record.get("revision"))
+    if outcome.record.get("late_days") and outcome.action == "submitted":
+        text += _("; late by {days} working days (Art. 46)").format(days=outcome.record["late_days"])
+    say(_("Dry run: {message}").format(message=text) if dry_run else text)
+
+
+@command(cli, "submit", N_(
+    "Submit one record: the catalog item, the subject, the document number, the decision date and the item's "
+    "data-standard fields (--field NAME=VALUE, or a JSON object with --json). The same checks as an import; "
+    "resubmitting the same document number with other content corrects the record."))
+@option("--item", metavar="CODE", help=N_("The catalog item code (事项编码)."))
+@option("--subject", metavar="CODE", help=N_("The subject's unified social credit code or resident ID number."))
+@option("--name", help=N_("The subject's name."))
+@option("--document-no", metavar="NO", help=N_("The decision's document number (文书号)."))
+@option("--decision-date", metavar="DATE", help=N_("The decision date (YYYY-MM-DD)."))
+@option("--concluded-on", metavar="DATE", help=N_("The day the matter was concluded (default: the decision date)."))
+@option("--field", "fields", multiple=True, metavar="NAME=VALUE", help=N_("A data-standard field; repeatable."))
+@option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+        help=N_("A JSON object of field names and values (the options above take precedence)."))
+@_provider_option
+@_assume_weekends_option
+@reason_option()
+@dry_run_option
+def submit(item: str | None, subject: str | None, name: str | None, document_no: str | None,
+           decision_date: str | None, concluded_on: str | None, fields: tuple[str, ...], json_file: Path | None,
+           provider: str | None, assume_weekends: bool, reason: str | None, dry_run: bool) -> None:
+    from lycredit import records
+
+    obj = app()
+    values = _json_values(json_file) if json_file is not None else {}
+    values.update(_field_pairs(fields))
+    flags = {"事项编码": item, "主体代码": subject, "主体名称": name, "文书号": document_no, "决定日期": decision_date,
+             "办结日期": concluded_on}
+    values.update({key: value for key, value in flags.items() if value is not None})
+    with obj.operation("record.submit", reason=reason, dry_run=dry_run) as uow:
+        unit = records.provider_for(uow.conn, uow.signer, provider)
+        outcome = records.submit(uow, values, provider=unit, as_of=obj.as_of, assume_weekends=assume_weekends)
+    _render_result(outcome, dry_run)
+
+
+@command(cli, "import", N_(
+    "Import a file of records (csv, tsv, xlsx, json, ndjson or parquet) in the penalty or license (双公示) or "
+    "generic layout, in batches of one transaction and one signed operation each. Rejected rows are written "
+    "with their reasons to the rejects file; a column Art. 12 forbids rejects the whole file (exit 65)."))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@option("--layout", required=True, type=click.Choice(["penalty", "license", "generic"]),
+        help=N_("The file's layout."))
+@_provider_option
+@option("--max-rejects", type=click.IntRange(min=0), metavar="N", help=N_(
+    "Check the whole file first; with more than N rejected rows import nothing and exit 65."))
+@option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+        help=N_("Where to write the rejected rows (default: FILE.rejects.csv beside the file)."))
+@option("--resume", is_flag=True, help=N_("Continue an interrupted import of the same file after its last "
+                                          "committed batch."))
+@option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N",
+        help=N_("Rows per batch (one transaction and one signed operation each)."))
+@_assume_weekends_option
+@dry_run_option
+def import_(file: Path, layout: str, provider: str | None, max_rejects: int | None, rejects: Path | None,
+            resume: bool, batch_size: int, assume_weekends: bool, dry_run: bool) -> None:
+    from lycredit.output import render_object
+    from lycredit.record_import import PHASES_ENV, import_file
+
+    obj = app()
+    with _ProgressBar(obj.progress and not obj.quiet) as progress:
+        summary = import_file(obj, file, layout, provider=provider, max_rejects=max_rejects, dry_run=dry_run,
+                              resume=resume, rejects_path=rejects, assume_weekends=assume_weekends,
+                              progress_callback=progress, batch_size=batch_size)
+    data = {"file": summary.file, "layout": summary.layout, "provider": summary.provider, "run": summary.run_id,
+            **summary.counts(), "rejects_file": summary.rejects_file}
+    render_object(data, obj.fmt, bom=obj.bom)
+    text = _("Read {read} rows: {accepted} accepted, {corrected} corrected, {unchanged} unchanged, {rejected} "
+             "rejected, {late} late").format(**summary.counts())
+    say(_("Dry run: {message}").format(message=text) if dry_run else text)
+    if summary.rejected:
+        say(_("Rejected rows and their reasons: {file}").format(file=summary.rejects_file))
+    if os.environ.get(PHASES_ENV) == "1":
+        click.echo(json.dumps({"phases": summary.phases}), err=True)
+
+
+class _ProgressBar:
+    """A rich progress bar over the bytes read, only on a terminal; otherwise nothing."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self):  # noqa: ANN204
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                             transient=True)
+        self._bar.__enter__()
+        self._task = self._bar.add_task(_("Importing"), total=None)
+        return self.update
+
+    def update(self, done: int, total: int, counts: dict[str, int]) -> None:
+        self._bar.update(self._task, completed=done, total=total, description=_("Importing ({read} rows)").format(
+            read=counts["read"]))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+
+@command(cli, "show", N_("Show one record with its fields, its subject (a person's code and name masked) and its "
+                         "history of revisions."))
+@click.argument("key", metavar="ID")
+@_provider_option
+def show(key: str, provider: str | None) -> None:
+    from lycredit.output import render_object, render_rows
+    from lycredit.records import show as show_record
+
+    obj = app()
+    with obj.reading() as conn:
+        view = show_record(conn, key, provider)
+    if obj.fmt in ("json", "ndjson"):
+        render_object(view, obj.fmt)
+        return
+    render_object({k: v for k, v in view.items() if k not in ("fields", "history")}, obj.fmt, bom=obj.bom)
+    click.echo()
+    render_rows([{"field": k, "value": v} for k, v in view["fields"].items()], obj.fmt, bom=obj.bom)
+    click.echo()
+    render_rows(view["history"], obj.fmt, columns=["revision", "change", "reason", "changed_at", "changed_by"],
+                bom=obj.bom)
+
+
+@command(cli, "list", N_("List records, newest first; a person's code and name masked."))
+@_provider_option
+@option("--item", metavar="CODE", help=N_("Only this catalog item's records."))
+@option("--subject", metavar="CODE", help=N_("Only this subject's records."))
+@option("--status", type=click.Choice(["active", "withdrawn", "archived", "repaired"]),
+        help=N_("Only records in this status."))
+@option("--late", "late_only", is_flag=True, help=N_("Only records submitted late (Art. 46)."))
+@option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help=N_("At most this many."))
+def list_(provider: str | None, item: str | None, subject: str | None, status: str | None, late_only: bool,
+          limit: int) -> None:
+    from lycredit.output import render_rows
+    from lycredit.records import LIST_COLUMNS
+    from lycredit.records import list_ as list_records
+
+    obj = app()
+    with obj.reading() as conn:
+        rows = list_records(conn, provider=provider, item=item, subject=subject, status=status, late_only=late_only,
+                            limit=limit)
+    render_rows(rows, obj.fmt, columns=LIST_COLUMNS, bom=obj.bom)
+
+
+@command(cli, "correct", N_("Correct a record's fields (the old revision is kept in its history); the corrected "
+                            "record is checked by every rule again."))
+@click.argument("key", metavar="ID")
+@option("--field", "fields", multiple=True, required=True, metavar="NAME=VALUE",
+        help=N_("A field and its corrected value (empty to remove it); repeatable."))
+@reason_option(required=True)
+@_provider_option
+@_assume_weekends_option
+@dry_run_option
+def correct(key: str, fields: tuple[str, ...], reason: str, provider: str | None, assume_weekends: bool,
+            dry_run: bool) -> None:
+    from lycredit import records
+
+    obj = app()
+    changes = _field_pairs(fields)
+    with obj.operation("record.correct", reason=reason, dry_run=dry_run) as uow:
+        unit = records.provider_for(uow.conn, uow.signer, provider)
+        outcome = records.correct(uow, key, changes, reason=reason, as_of=obj.as_of, provider=unit,
+                                  assume_weekends=assume_weekends)
+    _render_result(outcome, dry_run)
+
+
+@command(cli, "withdraw", N_("Withdraw a record: it leaves every output but is kept, with its history."))
+@click.argument("key", metavar="ID")
+@reason_option(required=True)
+@_provider_option
+@dry_run_option
+def withdraw(key: str, reason: str, provider: str | None, dry_run: bool) -> None:
+    from lycredit import records
+
+    obj = app()
+    with obj.operation("record.withdraw", reason=reason, dry_run=dry_run) as uow:
+        unit = records.provider_for(uow.conn, uow.signer, provider)
+        outcome = records.withdraw(uow, key, reason=reason, provider=unit)
+    _render_result(outcome, dry_run)

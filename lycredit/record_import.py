@@ -1,0 +1,570 @@
+"""Bulk import of credit records (Art. 10, 11, 12, 46): streamed, batch by batch, resumable.
+
+A file (CSV in UTF-8, UTF-8 with BOM or GB18030, XLSX, JSON, NDJSON, Parquet) in one of the
+layouts of :mod:`lycredit.records` is read in batches (default 10,000 rows). Each batch is ONE
+transaction and ONE signed operation whose leaves are the per-row change hashes (oplog.md,
+"Scale"): new records and their 'submit' revisions are written with bulk SQL (``executemany`` on
+SQLite, ``COPY`` on PostgreSQL) under ids taken while holding the log's lock; corrections go
+through the unit of work one by one. A row whose content is already stored changes nothing and
+leaves no leaf.
+
+* Every rejected row is written, with each reason, to the rejects file: CSV, UTF-8 with a BOM,
+  columns ``file, row, field, rule, message, raw``. A batch's rejects are flushed before the
+  batch commits, and the file's length is committed with the batch, so that ``--resume`` cuts
+  the file back to exactly the committed batches.
+* ``max_rejects``: the file is read and checked to its end first (the validation pass, which
+  writes nothing to the database); only when at most ``max_rejects`` rows are rejected does the
+  write pass start. So a file over the limit leaves nothing behind, even if the process dies.
+* ``resume``: an import is an ``import_run`` row keyed by the file's SHA-256; each batch commits
+  the last row it covered. A killed import continues after that row, without duplicates.
+* ``dry_run``: every batch runs for real and is rolled back.
+* Two imports never overlap: the run lock ``record-import`` (exit 75).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from lycredit import roles
+from lycredit.errors import DataError, UsageError
+from lycredit.i18n import _
+from lycredit.models import ImportRun
+from lycredit.models.base import hashed_columns, utcnow
+from lycredit.oplog.log import row_hash
+from lycredit.readers import DEFAULT_BATCH_SIZE, Row, open_table
+from lycredit.records import (
+    NOTHING_BEFORE,
+    T_HISTORY,
+    T_RECORD,
+    CatalogIndex,
+    Checked,
+    ForbiddenColumn,
+    Rejection,
+    RowChecker,
+    apply_correction,
+    assess,
+    layout_of,
+    provider_for,
+)
+from lycredit.runlock import run_lock
+
+if TYPE_CHECKING:
+    from lycredit.context import AppContext
+    from lycredit.oplog.log import UnitOfWork
+
+T_RUN: sa.Table = ImportRun.__table__
+ACTION = "record.import"
+LOCK_NAME = "record-import"
+KIND = "record"
+REJECTS_COLUMNS = ("file", "row", "field", "rule", "message", "raw")
+PHASES_ENV = "LYCREDIT_IMPORT_PHASES"
+"""Set to 1 to have the importer report the time spent in each phase (for the benchmark)."""
+
+Progress = Callable[[int, int, dict[str, int]], None]
+
+
+@dataclass
+class ImportSummary:
+    """The outcome of an import: the counts, the run, and (when measured) the time of each phase."""
+
+    file: str
+    layout: str
+    provider: str
+    run_id: int | None = None
+    dry_run: bool = False
+    resumed_from: int = 0
+    rejects_file: str = ""
+    read: int = 0
+    accepted: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    late: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    COUNTS = ("read", "accepted", "corrected", "unchanged", "rejected", "late")
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTS}
+
+    def add(self, counts: dict[str, int]) -> None:
+        for name, value in counts.items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+# --- the rejects file ---------------------------------------------------------------------------
+
+class RejectsFile:
+    """The rejects CSV (UTF-8 with a BOM): one line per reason a row was rejected."""
+
+    def __init__(self, path: Path, source: str, offset: int | None = None):
+        self.path = path
+        self.source = source
+        if offset and path.exists() and path.stat().st_size >= offset:
+            self._out = path.open("r+b")
+            self._out.truncate(offset)
+            self._out.seek(offset)
+        else:
+            self._out = path.open("wb")
+            self._out.write(b"\xef\xbb\xbf" + self._line(REJECTS_COLUMNS))
+        self._out.flush()
+
+    @staticmethod
+    def _line(cells: tuple[Any, ...]) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+        return buffer.getvalue().encode("utf-8")
+
+    def write(self, rejected: list[tuple[int, str, Rejection]]) -> int:
+        """Append the lines and flush; the file's length after them."""
+        for row, raw, problem in rejected:
+            self._out.write(self._line((self.source, row, problem.field, problem.rule, problem.message, raw)))
+        self._out.flush()
+        return self._out.tell()
+
+    @property
+    def offset(self) -> int:
+        return self._out.tell()
+
+    def truncate(self, offset: int) -> None:
+        self._out.truncate(offset)
+        self._out.seek(offset)
+        self._out.flush()
+
+    def close(self) -> None:
+        self._out.close()
+
+
+def default_rejects_path(path: Path) -> Path:
+    return path.with_name(path.name + ".rejects.csv")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- fast rows: bulk SQL and their row hashes ----------------------------------------------------------
+
+_encode = json.encoder.encode_basestring  # the C encoder: RFC 8785 escapes for these strings
+
+
+def _template(table: sa.Table) -> tuple[str, list[str]]:
+    """The canonical JSON of ``{"row": ..., "table": ...}`` with a ``%s`` per column (sorted, ASCII names)."""
+    columns = hashed_columns(table)
+    return '{"row":{' + ",".join(f'"{c}":%s' for c in columns) + '},"table":"' + table.name + '"}', columns
+
+
+_RECORD_TEMPLATE, _RECORD_COLUMNS = _template(T_RECORD)
+_HISTORY_TEMPLATE, _HISTORY_COLUMNS = _template(T_HISTORY)
+_INSERT_COLUMNS = [c.name for c in T_RECORD.columns]
+_HISTORY_INSERT_COLUMNS = [c.name for c in T_HISTORY.columns]
+_ROW_LABEL = b"lycredit/row/v1\n"
+_sha256 = hashlib.sha256
+
+
+#: How each variable column of a new record is written into its row text, in column order.
+_RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": '"%s"', "decision_date": '"%s"',
+                 "disclosure_until": "%s", "document_no": "%s", "due_date": "%s", "due_guessed": '"%s"',
+                 "fields": "%s", "id": '"%d"', "item_code": "%s", "late_days": '"%d"', "publicity_until": "%s",
+                 "subject_id": '"%d"'}
+
+
+class FastRows:
+    """New records and their 'submit' revisions as bulk rows, with the hashes the log records for them.
+
+    The row hash is the one :func:`lycredit.oplog.log.row_hash` computes over
+    :func:`lycredit.models.base.row_values` of the row read back; :meth:`self_check`
+    proves it on the first row of every batch.
+    """
+
+    def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime):
+        self.dialect = dialect
+        self.provider = provider
+        self.operator = operator
+        self.run_id = run_id
+        self.now = now
+        self.records: list[tuple] = []
+        self.history: list[tuple] = []
+        self.record_hashes: list[tuple[str, str]] = []
+        self.history_hashes: list[tuple[str, str]] = []
+        stamp = now.astimezone(dt.UTC)
+        self._now_text = stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._now_db: Any = now if dialect == "postgresql" else stamp.replace(tzinfo=None).strftime(
+            "%Y-%m-%d %H:%M:%S.%f")
+        constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
+                     "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
+                     "submitted_at": f'"{self._now_text}"', "submitted_by": _encode(operator)}
+        if set(_RECORD_COLUMNS) != constants.keys() | _RECORD_SLOTS.keys():
+            raise RuntimeError("the record table's columns changed: update FastRows")
+        constants = {name: text.replace("%", "%%") for name, text in constants.items()}
+        self._record_text = _RECORD_TEMPLATE % tuple(constants.get(c) or _RECORD_SLOTS[c] for c in _RECORD_COLUMNS)
+        self._history_text = _HISTORY_TEMPLATE % tuple(
+            {"change": '"submit"', "changed_at": f'"{self._now_text}"',
+             "changed_by": _encode(operator).replace("%", "%%"), "fields": _encode(NOTHING_BEFORE), "id": '"%d"',
+             "reason": "null", "record_id": '"%d"', "revision": '"1"'}[c] for c in _HISTORY_COLUMNS)
+
+    def add(self, row: Checked, record_id: int, history_id: int, subject_id: int) -> None:
+        dec, con = row.decision.isoformat(), row.concluded.isoformat()
+        act = None if row.act_ended is None else row.act_ended.isoformat()
+        pub = None if row.publicity is None else row.publicity.isoformat()
+        dis = None if row.disclosure is None else row.disclosure.isoformat()
+        due = None if row.due is None else row.due.isoformat()
+        item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
+        if self.dialect == "postgresql":
+            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
+                                 row.concluded, row.act_ended, row.publicity, row.disclosure, fields, "active", 1,
+                                 row.due, row.guessed, row.late, self.now, self.operator, self.run_id, None))
+            self.history.append((history_id, record_id, 1, "submit", NOTHING_BEFORE, None, self.now,
+                                 self.operator))
+        else:
+            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, dec, con, act, pub,
+                                 dis, fields, "active", 1, due, int(row.guessed), row.late, self._now_db,
+                                 self.operator, self.run_id, None))
+            self.history.append((history_id, record_id, 1, "submit", NOTHING_BEFORE, None, self._now_db,
+                                 self.operator))
+        text = self._record_text % (
+            "null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
+            _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
+            _encode(fields), record_id, _encode(item), row.late, "null" if pub is None else f'"{pub}"', subject_id)
+        self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
+        text = self._history_text % (history_id, record_id)
+        self.history_hashes.append((str(history_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
+
+    def self_check(self) -> None:
+        """The first row's fast hash equals the generic one of the same values (a guard against drift)."""
+        from lycredit.models.base import row_values
+
+        if not self.records:
+            return
+        for table, columns, values, hashes in ((T_RECORD, _INSERT_COLUMNS, self.records[0], self.record_hashes),
+                                               (T_HISTORY, _HISTORY_INSERT_COLUMNS, self.history[0],
+                                                self.history_hashes)):
+            typed = dict(zip(columns, values, strict=True))
+            for column in table.columns:
+                typed[column.name] = _typed(column, typed[column.name])
+            if row_hash(table.name, row_values(table, typed)) != hashes[0][1]:
+                raise RuntimeError(f"bulk row hash of {table.name} differs from the generic row hash")
+
+    def write(self, conn: sa.Connection) -> None:
+        """Insert the rows with the driver's own bulk path."""
+        driver = conn.connection.driver_connection
+        for table, columns, rows in ((T_RECORD, _INSERT_COLUMNS, self.records),
+                                     (T_HISTORY, _HISTORY_INSERT_COLUMNS, self.history)):
+            if not rows:
+                continue
+            if self.dialect == "postgresql":
+                with driver.cursor() as cursor, cursor.copy(
+                        f'COPY {table.name} ({", ".join(columns)}) FROM STDIN') as copy:
+                    for values in rows:
+                        copy.write_row(values)
+            else:
+                cursor = driver.cursor()
+                cursor.executemany(f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES '
+                                   f'({", ".join("?" * len(columns))})', rows)
+                cursor.close()
+
+
+def _typed(column: sa.Column, value: Any) -> Any:
+    """A SQLite text value back to the Python type the column reads as (for :meth:`FastRows.self_check`)."""
+    kind = getattr(column.type, "impl", column.type)
+    if not isinstance(value, str):
+        return bool(value) if isinstance(kind, sa.Boolean) else value
+    if isinstance(kind, sa.DateTime):
+        return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=dt.UTC)
+    if isinstance(kind, sa.Date):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+# --- the import ----------------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    """The state of one import: its run row, where it is, what it has seen."""
+
+    ctx: AppContext
+    path: Path
+    checker: RowChecker
+    provider: str
+    dry_run: bool
+    summary: ImportSummary
+    rejects: RejectsFile
+    run_id: int | None = None
+    start_row: int = 0
+    seen: set[int] = field(default_factory=set)
+    subjects: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def clock(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - started
+        return now
+
+
+def import_file(
+    ctx: AppContext,
+    path: str | Path,
+    layout: str,
+    *,
+    provider: str | None = None,
+    max_rejects: int | None = None,
+    dry_run: bool = False,
+    resume: bool = False,
+    rejects_path: str | Path | None = None,
+    assume_weekends: bool = False,
+    progress_callback: Progress | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> ImportSummary:
+    """Import a file of records in ``layout`` (``penalty``, ``license`` or ``generic``); the summary.
+
+    Raises DataError (65) for a file that cannot be imported (an Art. 12 forbidden column, a
+    missing required column, more rejected rows than ``max_rejects``), Locked (75) when another
+    import runs, PermissionDenied (77) for a provider importing for another unit.
+    """
+    from lycredit.calendar_store import load_calendar
+
+    chosen = layout_of(layout)
+    if max_rejects is not None and max_rejects < 0:
+        raise UsageError(_("--max-rejects must be 0 or more"))
+    path = Path(path)
+    table = open_table(path, batch_size=batch_size)
+    engine = ctx.checked_engine
+    with run_lock(engine, LOCK_NAME):
+        digest = file_sha256(path)
+        with ctx.reading() as conn:
+            signer = ctx.signer(conn)
+            if not roles.may(signer.role, ACTION):
+                with ctx.operation(ACTION):  # the role table refuses, and the refusal is logged (77)
+                    pass
+            unit = provider_for(conn, signer, provider)
+            previous = _running(conn, digest, chosen.name)
+            if previous is not None and not resume:
+                raise UsageError(_("An import of {file} was interrupted after row {row} (run {id}); rerun with "
+                                   "--resume to continue it").format(file=path, row=previous["rows_done"],
+                                                                     id=previous["id"]))
+            counts = json.loads(previous["counts"]) if previous is not None else {}
+            if previous is not None and counts.get("provider") != unit:
+                raise UsageError(_("Run {id} imports {file} for provider {provider}, not {unit}").format(
+                    id=previous["id"], file=path, provider=counts.get("provider"), unit=unit))
+            rejects_file = Path(rejects_path or counts.get("rejects_file") or default_rejects_path(path))
+            summary = ImportSummary(str(path), chosen.name, unit, dry_run=dry_run, rejects_file=str(rejects_file))
+            rejects = RejectsFile(rejects_file, str(path), counts.get("rejects_offset"))
+            try:
+                checker = RowChecker(chosen, table.columns, provider=unit, as_of=ctx.as_of,
+                                     calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
+                                     source=str(path))
+            except ForbiddenColumn as forbidden:
+                rejects.write([(1, ",".join(table.columns), Rejection(forbidden.column, "forbidden_field",
+                                                                      forbidden.message))])
+                rejects.close()
+                raise
+        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects)
+        if previous is not None:
+            run.run_id, run.start_row = previous["id"], previous["rows_done"]
+            summary.run_id, summary.resumed_from = run.run_id, run.start_row
+            summary.add({name: counts.get(name, 0) for name in ImportSummary.COUNTS})
+        try:
+            if max_rejects is not None:
+                _validation_pass(run, table, max_rejects)
+            _write_pass(run, table, digest, progress_callback)
+        finally:
+            rejects.close()
+    if os.environ.get(PHASES_ENV) == "1":
+        summary.phases = dict(run.phases)
+    return summary
+
+
+def _running(conn: sa.Connection, digest: str, layout: str) -> sa.RowMapping | None:
+    return conn.execute(sa.select(T_RUN).where(
+        T_RUN.c.kind == KIND, T_RUN.c.file_sha256 == digest, T_RUN.c.layout == layout, T_RUN.c.status == "running")
+        .order_by(T_RUN.c.id.desc())).mappings().first()
+
+
+def _rows(run: _Run, table: Any) -> Iterator[list[Row]]:
+    """The batches still to do (rows after the last committed one), timing the reading."""
+    started = time.perf_counter()
+    for batch in table.batches():
+        if batch[-1].row_number > run.start_row:
+            rows = batch if batch[0].row_number > run.start_row else [r for r in batch if r.row_number > run.start_row]
+            run.clock("read", started)
+            yield rows
+        started = time.perf_counter()
+
+
+Rejected = list[tuple[int, str, Rejection]]
+
+
+def _checked(run: _Run, table: Any) -> Iterator[tuple[list[Row], list[Checked], Rejected]]:
+    """The batches still to do, each with its checked rows and its rejections."""
+    for rows in _rows(run, table):
+        started = time.perf_counter()
+        checked, rejected = _check(run, rows)
+        run.clock("check", started)
+        yield rows, checked, rejected
+
+
+def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
+    """Every rule that needs no database, and duplicates within the file."""
+    checked: list[Checked] = []
+    rejected: list[tuple[int, str, Rejection]] = []
+    check, seen = run.checker.check, run.seen
+    for row in rows:
+        result = check(row.row_number, row.values, row.raw)
+        if result.__class__ is list:
+            rejected.extend((row.row_number, row.raw, problem) for problem in result)
+            continue
+        key = hash((result.entry.item.code, result.document_no))
+        if key in seen:
+            rejected.append((row.row_number, row.raw, Rejection(run.checker.label("document_no"), "duplicate_in_file",
+                                                                _("the document number {number} of item {item} is "
+                                                                  "already in this file").format(
+                                                                    number=result.document_no,
+                                                                    item=result.entry.item.code))))
+            continue
+        seen.add(key)
+        checked.append(result)
+    return checked, rejected
+
+
+def _validation_pass(run: _Run, table: Any, max_rejects: int) -> None:
+    """Check the whole file, writing nothing to the database; DataError when too many rows are rejected."""
+    start = run.rejects.offset
+    rejected_rows = set()
+    with run.ctx.reading() as conn:
+        for _batch_rows, checked, rejected in _checked(run, table):
+            found = assess(conn, checked, provider=run.provider, run_id=run.run_id, known_subjects=run.subjects)
+            rejected += found.rejected
+            run.rejects.write(rejected)
+            rejected_rows.update(row for row, _raw, _problem in rejected)
+    total = len(rejected_rows) + run.summary.rejected
+    if total > max_rejects:
+        raise DataError(_("{file}: {count} rows are rejected, more than --max-rejects {limit}; nothing of the file "
+                          "was imported. The reasons are in {rejects}").format(
+            file=run.path, count=total, limit=max_rejects, rejects=run.rejects.path))
+    run.rejects.truncate(start)
+    run.seen.clear()
+
+
+def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -> None:
+    for number, (rows, checked, rejected) in enumerate(_checked(run, table), 1):
+        _batch(run, rows, checked, rejected, digest)
+        if number & (number - 1) == 0:
+            _refresh_statistics(run)
+        if progress is not None:
+            progress(table.bytes_read, table.bytes_total, run.summary.counts())
+    if not run.dry_run:
+        _finish(run, digest)
+
+
+def _refresh_statistics(run: _Run) -> None:
+    """PostgreSQL plans the natural-key and subject lookups from table statistics, which a big import
+    outdates at once (a plan for an empty table scans); refresh them after batches 1, 2, 4, 8, ..."""
+    engine = run.ctx.checked_engine
+    if engine.dialect.name != "postgresql" or run.dry_run:
+        return
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE record, record_history, subject")
+        conn.commit()
+    run.clock("analyze", started)
+
+
+def _batch(run: _Run, rows: list[Row], checked: list[Checked], rejected: Rejected, digest: str) -> None:
+    """One batch: one transaction, one signed operation."""
+    started = time.perf_counter()
+    reason = f"{run.path.name}, rows {rows[0].row_number}-{rows[-1].row_number}"  # data, not a message
+    with run.ctx.operation(ACTION, reason=reason, dry_run=run.dry_run) as uow:
+        started = run.clock("begin", started)
+        if run.run_id is None and not run.dry_run:
+            run.run_id = run.summary.run_id = _start_run(uow, run, digest)
+        found = assess(uow.conn, checked, provider=run.provider, run_id=run.run_id,
+                       known_subjects=run.subjects if not run.dry_run else dict(run.subjects))
+        rejected += found.rejected
+        started = run.clock("assess", started)
+        counts = _apply(run, uow, found)
+        counts["rejected"] = len({row for row, _raw, _problem in rejected})
+        counts["read"] = len(rows)
+        run.summary.add(counts)
+        started = run.clock("write", started)
+        offset = run.rejects.write(rejected)
+        if run.run_id is not None:
+            _progress_run(uow, run, rows[-1].row_number, offset)
+        uow.summary.update(batch=counts, total=run.summary.counts(), provider=run.provider)
+        started = run.clock("other", started)
+        uow.close()
+        started = run.clock("log", started)
+    run.clock("commit", started)
+
+
+def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
+    from lycredit.records import next_id
+    from lycredit.subjects import resolve_subjects_bulk
+
+    started = time.perf_counter()
+    needed = {row.code: row.name for row in found.new if row.code not in found.subject_ids}
+    needed.update((row.code, row.name) for row, _existing in found.corrections if row.code not in found.subject_ids)
+    ids = dict(found.subject_ids)
+    if needed:
+        ids.update(resolve_subjects_bulk(uow, needed.items(), today=run.ctx.as_of))
+        if not run.dry_run:
+            run.subjects.update(ids)
+    started = run.clock("subjects", started)
+    fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow())
+    record_id, history_id = next_id(uow.conn, T_RECORD), next_id(uow.conn, T_HISTORY)
+    for offset, row in enumerate(found.new):
+        fast.add(row, record_id + offset, history_id + offset, ids[row.code])
+    fast.self_check()
+    started = run.clock("rows", started)
+    fast.write(uow.conn)
+    started = run.clock("sql", started)
+    uow.record_inserts(T_RECORD.name, fast.record_hashes)
+    uow.record_inserts(T_HISTORY.name, fast.history_hashes)
+    started = run.clock("leaves", started)
+    for row, existing in found.corrections:
+        apply_correction(uow, row, existing, ids[row.code], f"{run.path.name}, row {row.row}", run.run_id)
+    run.clock("corrections", started)
+    return {"accepted": len(found.new), "corrected": len(found.corrections), "unchanged": len(found.unchanged),
+            "late": sum(1 for row in found.new if row.late > 0)}
+
+
+def _start_run(uow: UnitOfWork, run: _Run, digest: str) -> int:
+    stored = uow.insert(T_RUN, {
+        "kind": KIND, "file_name": str(run.path)[:500], "file_sha256": digest, "layout": run.checker.layout.name,
+        "operator": uow.signer.name, "status": "running", "rows_done": 0,
+        "counts": _counts_json(run, run.rejects.offset), "started_at": utcnow(), "finished_at": None})
+    return stored["id"]
+
+
+def _counts_json(run: _Run, offset: int) -> str:
+    return json.dumps({**run.summary.counts(), "provider": run.provider, "rejects_file": str(run.rejects.path),
+                       "rejects_offset": offset}, sort_keys=True)
+
+
+def _progress_run(uow: UnitOfWork, run: _Run, last_row: int, offset: int) -> None:
+    uow.update(T_RUN, {"id": run.run_id}, {"rows_done": last_row, "counts": _counts_json(run, offset)})
+
+
+def _finish(run: _Run, digest: str) -> None:
+    """Mark the run done in its own small operation, with the whole file's summary."""
+    with run.ctx.operation(ACTION, reason=f"{run.path.name}: done") as uow:
+        if run.run_id is None:
+            run.run_id = run.summary.run_id = _start_run(uow, run, digest)
+        uow.update(T_RUN, {"id": run.run_id}, {"status": "done", "finished_at": utcnow(),
+                                               "counts": _counts_json(run, run.rejects.offset)})
+        uow.summary.update(total=run.summary.counts(), provider=run.provider, run=run.run_id)

@@ -1,0 +1,330 @@
+"""Specification of the bulk record import: layouts, formats, rejects, idempotence, resume, limits, the log."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lycredit.catalog import parse_catalog
+from lycredit.identity import SubjectKind
+from lycredit.record_import import FastRows
+from lycredit.records import Checked, Entry
+from tests.bench import gen_penalty
+from tests.test_records import APPROVAL, HRSS, MARKET, write_test_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples" / "records"
+PENALTY_SAMPLE = SAMPLES / "penalty-2026.csv"
+AS_OF = ("--as-of", "2026-11-27")
+
+
+@pytest.fixture
+def platform_with_catalog(platform, tmp_path):
+    path = write_test_catalog(tmp_path / "catalog.csv")
+    r = platform.run("catalog", "import", str(path), "--version", "2026", "--effective", "2025-01-01")
+    assert r.exit_code == 0, r.output
+    platform.add_operator("market", "provider", unit=MARKET, unit_name="凌源市市场监督管理局")
+    return platform
+
+
+def run_import(platform, path: Path, *args: str, key: str = "market", layout: str = "penalty"):
+    return platform.run(*AS_OF, "--format", "json", "record", "import", str(path), "--layout", layout, *args, key=key)
+
+
+def summary(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def counts(out: dict) -> tuple[int, ...]:
+    return tuple(out[k] for k in ("read", "accepted", "corrected", "unchanged", "rejected", "late"))
+
+
+def scalar(platform, sql: str):
+    with platform.engine().connect() as conn:
+        return conn.execute(sa.text(sql)).scalar()
+
+
+def change_leaves(platform, table: str) -> int:
+    with platform.engine().connect() as conn:
+        entries = conn.execute(sa.text("SELECT entry FROM oplog_entry")).scalars()
+        return sum(1 for e in entries if (leaf := json.loads(bytes(e))).get("type") == "change"
+                   and leaf.get("table") == table)
+
+
+def rejects(path: Path) -> list[dict[str, str]]:
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf"), "the rejects file starts with a UTF-8 BOM for Excel"
+    reader = csv.DictReader(data.decode("utf-8-sig").splitlines())
+    assert reader.fieldnames == ["file", "row", "field", "rule", "message", "raw"]
+    return list(reader)
+
+
+def verify(platform) -> None:
+    r = platform.run("audit", "verify", key=None)
+    assert r.exit_code == 0, r.output
+
+
+# --- the samples ---------------------------------------------------------------------------------------
+
+def test_the_penalty_sample_is_imported_with_its_late_row_flagged_and_its_bad_rows_rejected(
+        platform_with_catalog, tmp_path) -> None:
+    out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out) == (20, 18, 0, 0, 2, 1)
+    found = rejects(tmp_path / "r.csv")
+    assert [(r["row"], r["field"], r["rule"]) for r in found] == [
+        ("8", "统一社会信用代码", "subject_code_invalid"), ("13", "罚款金额（万元）", "fine_required")]
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    assert found[0]["raw"] == lines[7] and found[0]["file"] == str(PENALTY_SAMPLE)
+    late = json.loads(platform_with_catalog.run("--format", "json", "record", "list", "--late", key=None).stdout)
+    assert [(r["decision_date"], r["due_date"], r["late_days"]) for r in late] == [("2026-10-20", "2026-10-29", 21)]
+    verify(platform_with_catalog)
+
+
+def test_the_license_and_honour_samples_import_in_their_layouts(platform_with_catalog, tmp_path) -> None:
+    out = summary(run_import(platform_with_catalog, SAMPLES / "license-2026.csv", "--provider", APPROVAL,
+                             "--rejects", str(tmp_path / "l.csv"), key="admin", layout="license"))
+    assert counts(out)[:5] == (8, 8, 0, 0, 0)
+    out = summary(run_import(platform_with_catalog, SAMPLES / "generic-honour.json", "--provider", HRSS,
+                             "--rejects", str(tmp_path / "h.csv"), key="admin", layout="generic"))
+    assert counts(out) == (3, 3, 0, 0, 0, 0)
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record WHERE item_code = 'BZ-001'") == 3
+    verify(platform_with_catalog)
+
+
+# --- formats and encodings --------------------------------------------------------------------------------
+
+def _penalty_rows() -> tuple[list[str], list[list[str]]]:
+    rows = list(csv.reader(PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()))
+    return rows[0], rows[1:4]
+
+
+def _write_all_formats(directory: Path) -> list[Path]:
+    header, rows = _penalty_rows()
+    text = "\r\n".join(",".join(row) for row in [header, *rows]) + "\r\n"
+    files = []
+    for name, encoding in (("utf8.csv", "utf-8"), ("bom.csv", "utf-8-sig"), ("gbk.csv", "gb18030")):
+        path = directory / name
+        path.write_bytes(text.encode(encoding))
+        files.append(path)
+    decided, fine = header.index("处罚决定日期"), header.index("罚款金额（万元）")
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        cells: list = list(row)
+        cells[decided] = dt.datetime.fromisoformat(row[decided])  # a real Excel date cell
+        cells[fine] = float(row[fine]) if row[fine] else None  # a number cell
+        book.active.append(cells)
+    book.save(directory / "book.xlsx")
+    objects = [dict(zip(header, row, strict=True)) for row in rows]
+    (directory / "rows.json").write_text(json.dumps(objects, ensure_ascii=False, indent=1), encoding="utf-8")
+    (directory / "rows.ndjson").write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects),
+                                           encoding="utf-8")
+    columns = {name: [row[i] or None for row in rows] for i, name in enumerate(header)}
+    columns["处罚决定日期"] = [dt.date.fromisoformat(row[decided]) for row in rows]
+    pq.write_table(pa.table(columns), directory / "rows.parquet")
+    return [*files, directory / "book.xlsx", directory / "rows.json", directory / "rows.ndjson",
+            directory / "rows.parquet"]
+
+
+def test_every_format_and_encoding_gives_the_same_records(platform_with_catalog, tmp_path) -> None:
+    first, *others = _write_all_formats(tmp_path)
+    assert counts(summary(run_import(platform_with_catalog, first)))[:5] == (3, 3, 0, 0, 0)
+    for path in others:
+        out = summary(run_import(platform_with_catalog, path))
+        assert counts(out)[:5] == (3, 0, 0, 3, 0), f"{path.name}: {out}"
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 3
+    verify(platform_with_catalog)
+
+
+# --- idempotence and corrections ------------------------------------------------------------------------
+
+def test_reimporting_the_same_file_changes_nothing_and_logs_no_record_change(platform_with_catalog) -> None:
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE))
+    before = (change_leaves(platform_with_catalog, "record"), change_leaves(platform_with_catalog, "record_history"))
+    out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE))
+    assert counts(out) == (20, 0, 0, 18, 2, 0)
+    assert (change_leaves(platform_with_catalog, "record"),
+            change_leaves(platform_with_catalog, "record_history")) == before
+
+
+def test_a_changed_row_on_reimport_is_a_correction_that_keeps_the_old_revision(platform_with_catalog, tmp_path) -> None:
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE))
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    lines[2] = lines[2].replace("罚款人民币3万元", "罚款人民币叁万元")
+    changed = tmp_path / "changed.csv"
+    changed.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    out = summary(run_import(platform_with_catalog, changed))
+    assert (out["corrected"], out["unchanged"]) == (1, 17)
+    with platform_with_catalog.engine().connect() as conn:
+        history = conn.execute(sa.text(
+            "SELECT h.revision, h.change, h.reason FROM record_history h JOIN record r ON r.id = h.record_id "
+            "WHERE r.revision = 2 ORDER BY h.record_id, h.revision")).all()
+    assert [(h.revision, h.change) for h in history] == [(1, "submit"), (2, "correct")]
+    assert history[1].reason == "changed.csv, row 3"
+    r = platform_with_catalog.run(*AS_OF, "--format", "json", "record", "correct", "XZCF-001:凌市监罚〔2026〕301号",
+                                  "--field", "处罚决定日期=2026-11-17", "--reason", "日期录入错误", key="market")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["revision"] == 2
+    shown = json.loads(platform_with_catalog.run("--format", "json", "record", "show", str(json.loads(r.stdout)["id"]),
+                                                 key=None).stdout)
+    assert shown["decision_date"] == "2026-11-17" and shown["fields"]["处罚决定日期"] == "2026-11-17"
+    assert shown["late_days"] == 0, "a correction keeps the submission's lateness (Art. 46)"
+    verify(platform_with_catalog)
+
+
+def test_a_document_number_twice_in_one_file_is_rejected_the_second_time(platform_with_catalog, tmp_path) -> None:
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join([*lines[:3], lines[1]]) + "\n", encoding="utf-8")
+    out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"), "--batch-size", "2"))
+    assert counts(out)[:5] == (3, 2, 0, 0, 1)
+    assert [(r["row"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [("4", "duplicate_in_file")]
+
+
+# --- whole-file rejections and limits ----------------------------------------------------------------------
+
+def test_a_forbidden_column_rejects_the_whole_file_naming_it(platform_with_catalog, tmp_path) -> None:
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    path = tmp_path / "blood.csv"
+    path.write_text("\n".join([lines[0] + ",血型"] + [line + ",A" for line in lines[1:]]) + "\n", encoding="utf-8")
+    r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65 and "血型" in r.stderr and "Art. 12" in r.stderr
+    assert [(x["field"], x["rule"]) for x in rejects(tmp_path / "r.csv")] == [("血型", "forbidden_field")]
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
+    entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
+    r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),
+                   "--batch-size", "5")
+    assert r.exit_code == 65 and "--max-rejects 1" in r.stderr and "nothing" in r.stderr
+    assert [x["row"] for x in rejects(tmp_path / "r.csv")] == ["8", "13"]
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM import_run") == 0
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry") == entries
+    out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "2",
+                             "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (20, 18, 0, 0, 2)
+    assert len(rejects(tmp_path / "r.csv")) == 2
+
+
+def test_a_dry_run_reports_what_it_would_do_and_leaves_no_trace(platform_with_catalog, tmp_path) -> None:
+    entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
+    r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--dry-run", "--rejects", str(tmp_path / "r.csv"),
+                   "--batch-size", "7")
+    assert counts(summary(r)) == (20, 18, 0, 0, 2, 1) and "Dry run" in r.stderr
+    for table in ("record", "record_history", "import_run", "subject"):
+        assert scalar(platform_with_catalog, f"SELECT count(*) FROM {table}") == 0
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry") == entries
+    assert len(rejects(tmp_path / "r.csv")) == 2
+
+
+def test_a_provider_imports_only_for_its_own_unit_and_an_auditor_not_at_all(platform_with_catalog) -> None:
+    r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--provider", APPROVAL)
+    assert r.exit_code == 77 and APPROVAL in r.stderr
+    platform_with_catalog.add_operator("audit", "auditor")
+    r = run_import(platform_with_catalog, PENALTY_SAMPLE, key="audit")
+    assert r.exit_code == 77 and "record.import" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM oplog_operation WHERE action = 'refused'") == 1
+
+
+def test_a_missing_file_exits_66_and_a_malformed_one_65_naming_the_line(platform_with_catalog, tmp_path) -> None:
+    assert run_import(platform_with_catalog, tmp_path / "none.csv").exit_code == 66
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([*lines[:3], '"unterminated,' + lines[3]]) + "\n", encoding="utf-8")
+    r = run_import(platform_with_catalog, bad, "--max-rejects", "0")
+    assert r.exit_code == 65 and "line 4" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def test_a_second_import_while_one_runs_exits_75(platform_with_catalog) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from lycredit.database import make_engine
+        from lycredit.runlock import run_lock
+        with run_lock(make_engine({platform_with_catalog.url!r}), "record-import"):
+            print("held", flush=True)
+            time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = run_import(platform_with_catalog, PENALTY_SAMPLE)
+        assert r.exit_code == 75 and "record-import" in r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# --- resume -----------------------------------------------------------------------------------------------
+
+def test_a_killed_import_resumes_after_its_last_committed_batch_without_duplicates(
+        platform_with_catalog, tmp_path) -> None:
+    path = gen_penalty.write(tmp_path / "big.csv", 2000, bad_percent=2)
+    report = tmp_path / "r.csv"
+    env = {**os.environ, "LYCREDIT_KEY_PASSPHRASE": os.environ["LYCREDIT_KEY_PASSPHRASE"]}
+    command = [sys.executable, "-m", "lycredit", "--db", platform_with_catalog.url, "--key",
+               str(platform_with_catalog.keys["market"]), *AS_OF, "record", "import", str(path), "--layout", "penalty",
+               "--batch-size", "10", "--rejects", str(report)]  # 200 signed batches: killed long before the end
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    done = 0
+    while time.monotonic() < deadline and child.poll() is None:
+        done = scalar(platform_with_catalog, "SELECT coalesce(max(rows_done), 0) FROM import_run")
+        if done > 0:
+            break
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert 0 < done < 2001, "the import was killed after its first committed batch and before its end"
+    assert run_import(platform_with_catalog, path).exit_code == 2
+    out = summary(run_import(platform_with_catalog, path, "--resume", "--batch-size", "500"))
+    assert out["read"] == 2000 and out["accepted"] + out["rejected"] == 2000
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == out["accepted"]
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record_history") == out["accepted"]
+    assert scalar(platform_with_catalog, "SELECT status FROM import_run") == "done"
+    lines = rejects(report)
+    assert len({x["row"] for x in lines}) == out["rejected"]
+    assert len({(x["row"], x["field"], x["rule"]) for x in lines}) == len(lines), "no reject written twice"
+    verify(platform_with_catalog)
+
+
+# --- the bulk rows hash exactly as the log reads them back -------------------------------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=30)
+
+
+@pytest.fixture(scope="module")
+def penalty_item(tmp_path_factory):
+    return parse_catalog(write_test_catalog(tmp_path_factory.mktemp("c") / "c.csv"))[2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(document=_TEXT, value=_TEXT, guessed=st.booleans(), late=st.integers(0, 400),
+       publicity=st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2040, 1, 1))))
+def test_a_bulk_row_hashes_like_the_generic_row_hash(penalty_item, document, value, guessed, late, publicity) -> None:
+    item = penalty_item
+    fields = json.dumps({"说明": value, "quote\"\\": "\n\t\x01"}, ensure_ascii=False)
+    decided = dt.date(2026, 11, 18)
+    row = Checked(2, "", Entry(4, item), "91211382MA0Y7K2R12", SubjectKind.legal_person, "某公司", document, decided,
+                  decided, None, publicity, publicity, decided, guessed, late, fields, "统一社会信用代码")
+    fast = FastRows("sqlite", MARKET, "market", 3, dt.datetime.now(dt.UTC))
+    fast.add(row, 10, 20, 7)
+    fast.self_check()

@@ -1,0 +1,467 @@
+"""Specification of a credit record's rules (Art. 9-12, 15, 46) and of the single-record commands.
+
+The row rules are specified on :class:`lycredit.records.RowChecker` directly, over the test
+catalog (the shipped 2026 catalog plus three items of our own); the commands run on SQLite and
+on PostgreSQL through the real CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lycredit.catalog import Version, parse_catalog
+from lycredit.errors import DataError
+from lycredit.periods import add_months
+from lycredit.records import (
+    GENERIC,
+    LAYOUTS,
+    LICENSE,
+    PENALTY,
+    Checked,
+    Entry,
+    ForbiddenColumn,
+    RowChecker,
+    check_header,
+    disclosure_until,
+    parse_amount,
+    parse_date,
+)
+from lycredit.workdays import WorkCalendar
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CATALOG = ROOT / "samples" / "catalog" / "catalog-2026.csv"
+MARKET, APPROVAL, HRSS, ASSOC = "11211382013786428K", "11211382MB1529301Y", "11211382001085405G", "51211382MJ0558206W"
+COMPANY, COMPANY_NAME = "91211382MA0Y7K2R12", "凌源市鑫源商贸有限公司"
+SHOP = "92211382MA0R5GHJ57"
+PERSON, PERSON_NAME = "110101199003074477", "张三"
+AS_OF = dt.date(2026, 11, 27)
+EXTRA_ITEMS = [
+    "GEN-001,抽查检查结果信息,凌源市市场监督管理局,11211382013786428K,其他,检查结果:枚举(合格|不合格):必填; "
+    "检查日期:日期:必填; 检查项目数:整数:选填; 抽检金额（万元）:数值:选填; 被检单位代码:信用代码:选填; 月收入:数值:选填,"
+    "政务共享,2年,否,,自然人、法人、非法人组织、个体工商户",
+    "MKT-001,会员个人违约信息,凌源市建筑业协会,51211382MJ0558206W,市场信用信息,违约事由:文本:必填,授权查询,2年,是,一般,自然人",
+    "DIS-001,严重违法失信信息,凌源市市场监督管理局,11211382013786428K,行政行为,失信事由:文本:必填,社会公开,5年,是,严重,"
+    "法人、非法人组织",
+]
+
+
+def write_test_catalog(path: Path) -> Path:
+    """The shipped 2026 catalog plus GEN-001 (every field type, a consent field), MKT-001 and DIS-001."""
+    text = SAMPLE_CATALOG.read_text(encoding="utf-8-sig").rstrip("\n")
+    path.write_text(text + "\n" + "\n".join(EXTRA_ITEMS) + "\n", encoding="utf-8")
+    return path
+
+
+class FakeCatalog:
+    """One catalog version in force from ``effective`` (the database's CatalogIndex, without a database)."""
+
+    def __init__(self, path: Path, effective: dt.date = dt.date(2025, 1, 1)):
+        items = parse_catalog(path)
+        self.version = Version(1, "test", effective, None, path.name, "", dt.datetime.now(dt.UTC), len(items))
+        self._items = {item.code: Entry(number, item) for number, item in enumerate(items, 1)}
+
+    def version_on(self, day: dt.date) -> Version | None:
+        return self.version if day >= self.version.effective_from else None
+
+    def items(self, version: Version) -> dict[str, Entry]:
+        return self._items
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> FakeCatalog:
+    return FakeCatalog(write_test_catalog(tmp_path_factory.mktemp("catalog") / "catalog.csv"))
+
+
+def penalty_row(**changes: str | None) -> dict[str, str | None]:
+    row = {
+        "行政相对人名称": COMPANY_NAME, "行政相对人类别": "法人及非法人组织", "统一社会信用代码": COMPANY,
+        "法定代表人": "王建华", "行政处罚决定书文号": "凌市监罚〔2026〕301号", "违法行为类型": "销售过期药品",
+        "违法事实": "经查，当事人销售过期药品。", "处罚依据": "《中华人民共和国药品管理法》第一百一十七条",
+        "处罚类别": "罚款", "处罚内容": "罚款人民币3万元", "罚款金额（万元）": "3", "处罚决定日期": "2026-11-18",
+        "处罚有效期": "2027-11-18", "公示截止期": "2027-11-18", "处罚机关": "凌源市市场监督管理局",
+        "处罚机关统一社会信用代码": MARKET, "数据来源单位": "凌源市市场监督管理局",
+        "数据来源单位统一社会信用代码": MARKET,
+    }
+    row.update(changes)
+    return row
+
+
+def generic_row(**changes: str | None) -> dict[str, str | None]:
+    row = {"事项编码": "GEN-001", "主体代码": COMPANY, "主体名称": COMPANY_NAME, "文书号": "凌市监查〔2026〕7号",
+           "决定日期": "2026-11-20", "检查结果": "合格", "检查日期": "2026-11-19"}
+    row.update(changes)
+    return row
+
+
+def check(catalog: FakeCatalog, row: dict, *, layout=PENALTY, provider: str = MARKET, as_of: dt.date = AS_OF,
+          calendar: WorkCalendar | None = None):
+    checker = RowChecker(layout, list(row), provider=provider, as_of=as_of, calendar=calendar or WorkCalendar(),
+                         catalog=catalog, source="test.csv")
+    return checker.check(2, row, "raw")
+
+
+def rules(result) -> list[tuple[str, str]]:
+    assert isinstance(result, list), f"expected a rejection, got {result}"
+    return [(p.field, p.rule) for p in result]
+
+
+# --- a good row --------------------------------------------------------------------------------------
+
+def test_a_complete_penalty_row_becomes_a_record_of_the_providers_penalty_item(catalog) -> None:
+    result = check(catalog, penalty_row())
+    assert isinstance(result, Checked)
+    assert result.entry.item.code == "XZCF-001" and result.code == COMPANY and result.document_no.endswith("301号")
+    assert result.decision == result.concluded == dt.date(2026, 11, 18)
+    assert (result.due, result.late, result.guessed) == (dt.date(2026, 11, 27), 0, False)
+    fields = json.loads(result.fields)
+    assert fields["罚款金额（万元）"] == "3" and fields["处罚类别"] == "罚款"
+    assert "行政相对人名称" not in fields and "统一社会信用代码" not in fields  # the subject holds them
+
+
+def test_a_penalty_is_disclosed_until_its_publicity_end_when_that_is_earliest(catalog) -> None:
+    assert check(catalog, penalty_row()).disclosure == dt.date(2027, 11, 18)
+    assert check(catalog, penalty_row(公示截止期="2030-01-01")).disclosure == dt.date(2029, 11, 18)  # 3 years
+
+
+def test_english_headers_name_the_same_fields_as_the_national_ones(catalog) -> None:
+    english = {"subject_name": COMPANY_NAME, "uscc": COMPANY, "document_no": "凌市监罚〔2026〕9号",
+               "violation_type": "虚假宣传", "violation_facts": "虚假宣传。", "legal_basis": "《反不正当竞争法》",
+               "penalty_category": "警告", "penalty_content": "警告", "decision_date": "2026-11-18",
+               "publicity_until": "2027-11-18", "authority": "凌源市市场监督管理局", "authority_uscc": MARKET,
+               "source_unit": "凌源市市场监督管理局", "source_unit_uscc": MARKET, "subject_category": "法人及非法人组织"}
+    result = check(catalog, english)
+    assert isinstance(result, Checked), result
+    assert json.loads(result.fields)["处罚类别"] == "警告"
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS.values()), ids=list(LAYOUTS))
+def test_every_alias_of_every_layout_names_exactly_one_field(layout) -> None:
+    from lycredit.readers import map_headers
+
+    for f in layout.fields:
+        for alias in f.aliases:
+            assert dict(map_headers([alias], layout.aliases)) == {f.name: alias}
+
+
+# --- each rule: a bad row rejected, naming the column and the rule ---------------------------------------
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"统一社会信用代码": COMPANY[:17] + "0"}, ("统一社会信用代码", "subject_code_invalid")),
+    ({"统一社会信用代码": None}, ("统一社会信用代码", "required")),
+    ({"统一社会信用代码": PERSON}, ("统一社会信用代码", "subject_code_invalid")),
+    ({"行政相对人名称": ""}, ("行政相对人名称", "required")),
+    ({"行政相对人名称": "名" * 201}, ("行政相对人名称", "subject_name_invalid")),
+    ({"行政相对人类别": "自然人"}, ("行政相对人类别", "subject_category_mismatch")),
+    ({"行政相对人类别": "法人"}, ("行政相对人类别", "not_in_enum")),
+    ({"行政处罚决定书文号": None}, ("行政处罚决定书文号", "required")),
+    ({"行政处罚决定书文号": "号" * 129}, ("行政处罚决定书文号", "document_no_invalid")),
+    ({"处罚决定日期": "2026-02-30"}, ("处罚决定日期", "invalid_date")),
+    ({"处罚决定日期": "18/11/2026"}, ("处罚决定日期", "invalid_date")),
+    ({"处罚决定日期": "2026-11-28"}, ("处罚决定日期", "decision_in_future")),
+    ({"公示截止期": "2026-11-17"}, ("公示截止期", "publicity_before_decision")),
+    ({"处罚有效期": "2026-01-01"}, ("处罚有效期", "validity_before_decision")),
+    ({"处罚类别": "打板子"}, ("处罚类别", "not_in_enum")),
+    ({"罚款金额（万元）": None}, ("罚款金额（万元）", "fine_required")),
+    ({"罚款金额（万元）": "1.2.3"}, ("罚款金额（万元）", "invalid_decimal")),
+    ({"罚款金额（万元）": "1e3"}, ("罚款金额（万元）", "invalid_decimal")),
+    ({"罚款金额（万元）": "-1"}, ("罚款金额（万元）", "invalid_amount")),
+    ({"罚款金额（万元）": "0.0000001"}, ("罚款金额（万元）", "invalid_amount")),
+    ({"违法事实": None}, ("违法事实", "required")),
+    ({"处罚机关统一社会信用代码": "12345"}, ("处罚机关统一社会信用代码", "invalid_code")),
+    ({"数据来源单位统一社会信用代码": APPROVAL}, ("数据来源单位统一社会信用代码", "source_unit_mismatch")),
+    ({"开户银行": "凌源农商行"}, ("开户银行", "field_not_in_standard")),
+    ({"事项编码": "BZ-001"}, ("事项编码", "item_layout_mismatch")),
+    ({"事项编码": "NOPE-1"}, ("事项编码", "item_not_in_catalog")),
+    ({"办结日期": "2026-11-17"}, ("办结日期", "concluded_before_decision")),
+])
+def test_a_penalty_row_breaking_a_rule_is_rejected_naming_column_and_rule(catalog, changes, expected) -> None:
+    found = rules(check(catalog, penalty_row(**changes)))
+    assert expected in found, found
+
+
+def test_an_empty_column_that_no_field_names_is_ignored(catalog) -> None:
+    assert isinstance(check(catalog, penalty_row(开户银行="")), Checked)
+
+
+def test_a_provider_without_a_penalty_item_has_its_penalty_rows_rejected(catalog) -> None:
+    assert rules(check(catalog, penalty_row(数据来源单位统一社会信用代码=APPROVAL), provider=APPROVAL)) == [
+        ("事项编码", "item_not_in_catalog")]
+
+
+def test_a_row_with_several_faults_reports_every_one(catalog) -> None:
+    found = rules(check(catalog, penalty_row(违法事实=None, 处罚类别="打板子", 处罚决定日期="2027-01-01")))
+    assert {("违法事实", "required"), ("处罚类别", "not_in_enum"), ("处罚决定日期", "decision_in_future")} <= set(found)
+
+
+@pytest.mark.parametrize("changes, provider, expected", [
+    ({"事项编码": "BZ-001"}, MARKET, ("事项编码", "item_not_owned")),
+    ({"事项编码": "NOPE-1"}, MARKET, ("事项编码", "item_not_in_catalog")),
+    ({"事项编码": None}, MARKET, ("事项编码", "required")),
+    ({"决定日期": "2024-12-31"}, MARKET, ("事项编码", "no_catalog_in_force")),
+    ({"事项编码": "DIS-001", "失信事由": "虚假注册", "主体代码": SHOP, "检查结果": None}, MARKET, ("主体代码", "subject_kind_not_allowed")),
+    ({"检查项目数": "3.5"}, MARKET, ("检查项目数", "invalid_integer")),
+    ({"检查结果": None}, MARKET, ("检查结果", "required")),
+    ({"被检单位代码": "91211382MA0Y7K2R10"}, MARKET, ("被检单位代码", "invalid_code")),
+    ({"主体代码": "11010119900307447X"}, MARKET, ("主体代码", "subject_code_invalid")),
+    ({"主体代码": COMPANY, "统一社会信用代码": SHOP}, MARKET, ("统一社会信用代码", "subject_code_conflict")),
+])
+def test_a_generic_row_breaking_a_rule_is_rejected(catalog, changes, provider, expected) -> None:
+    found = rules(check(catalog, generic_row(**changes), layout=GENERIC, provider=provider))
+    assert expected in found, found
+
+
+def test_a_natural_persons_number_is_never_repeated_in_a_message(catalog) -> None:
+    wrong = PERSON[:17] + ("0" if PERSON[17] != "0" else "1")
+    found = check(catalog, generic_row(主体代码=wrong), layout=GENERIC)
+    assert all(wrong not in p.message for p in found)
+
+
+@pytest.mark.parametrize("text, day", [
+    ("2026-03-05", dt.date(2026, 3, 5)), ("2026/3/5", dt.date(2026, 3, 5)), ("2026.03.05", dt.date(2026, 3, 5)),
+    ("2026年3月5日", dt.date(2026, 3, 5)), ("20260305", dt.date(2026, 3, 5)),
+    ("2026-03-05 00:00:00", dt.date(2026, 3, 5)), ("46086", dt.date(2026, 3, 5)),
+])
+def test_dates_are_read_as_iso_or_as_excel_writes_them(text, day) -> None:
+    assert parse_date(text) == day
+
+
+@given(st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
+def test_an_amount_of_at_most_six_decimals_reads_back_as_the_same_number(value) -> None:
+    from decimal import Decimal
+
+    assert Decimal(parse_amount(format(value, "f"))) == value
+
+
+# --- Art. 12: forbidden and consent-only fields --------------------------------------------------------
+
+@pytest.mark.parametrize("column", ["血型", "宗教信仰", "指纹信息", "Blood Type", "病史"])
+def test_a_forbidden_column_anywhere_in_the_header_rejects_the_whole_file(column) -> None:
+    with pytest.raises(ForbiddenColumn) as caught:
+        check_header(PENALTY, [*penalty_row(), column], "p.csv")
+    assert caught.value.column == column and column in caught.value.message and "Art. 12" in caught.value.message
+
+
+def test_a_header_without_the_layouts_required_columns_is_rejected_naming_them() -> None:
+    with pytest.raises(DataError, match="行政处罚决定书文号"):
+        check_header(PENALTY, ["行政相对人名称", "统一社会信用代码", "处罚决定日期"], "p.csv")
+    with pytest.raises(DataError, match="统一社会信用代码"):
+        check_header(LICENSE, ["行政相对人名称", "行政许可决定文书号", "许可决定日期"], "l.csv")
+
+
+def test_a_persons_income_needs_consent_and_an_organisations_does_not(catalog) -> None:
+    person = check(catalog, generic_row(主体代码=PERSON, 主体名称=PERSON_NAME, 月收入="0.8"), layout=GENERIC)
+    assert person.consent == (("月收入", "income"),)
+    company = check(catalog, generic_row(月收入="80"), layout=GENERIC)
+    assert company.consent == ()
+    empty = check(catalog, generic_row(主体代码=PERSON, 主体名称=PERSON_NAME, 月收入=""), layout=GENERIC)
+    assert empty.consent == ()
+
+
+def test_market_information_about_a_person_needs_consent(catalog) -> None:
+    row = generic_row(事项编码="MKT-001", 主体代码=PERSON, 主体名称=PERSON_NAME, 违约事由="拖欠会费",
+                      检查结果=None, 检查日期=None)
+    result = check(catalog, row, layout=GENERIC, provider=ASSOC)
+    assert result.consent == (("主体代码", "market"),)
+
+
+def test_a_persons_name_and_number_are_not_kept_in_the_records_fields(catalog) -> None:
+    row = generic_row(事项编码="MKT-001", 主体代码=PERSON, 主体名称=PERSON_NAME, 违约事由=f"{PERSON_NAME}拖欠会费",
+                      检查结果=None, 检查日期=None)
+    result = check(catalog, row, layout=GENERIC, provider=ASSOC)
+    assert PERSON not in result.fields and f'"{PERSON_NAME}"' not in result.fields
+
+
+# --- Art. 10 and 46: the deadline in working days ------------------------------------------------------
+
+@pytest.mark.parametrize("decided, as_of, due, late", [
+    ("2026-09-28", "2026-10-13", "2026-10-13", 0),   # National Day: two days before, five after
+    ("2026-09-28", "2026-10-14", "2026-10-13", 1),
+    ("2026-10-09", "2026-10-19", "2026-10-19", 0),   # the make-up Saturday 10-10 is a working day
+    ("2026-10-09", "2026-10-24", "2026-10-19", 5),   # submitted on a Saturday: counts from the next working day
+    ("2026-02-12", "2026-02-28", "2026-02-28", 0),   # Spring Festival with make-up Saturdays 02-14 and 02-28
+    ("2026-02-12", "2026-03-02", "2026-02-28", 1),
+])
+def test_the_deadline_is_seven_working_days_after_the_conclusion(catalog, decided, as_of, due, late) -> None:
+    day = dt.date.fromisoformat(decided)
+    row = penalty_row(处罚决定日期=decided, 处罚有效期=None, 公示截止期=str(day.replace(year=2027)))
+    result = check(catalog, row, as_of=dt.date.fromisoformat(as_of))
+    assert (result.due, result.late) == (dt.date.fromisoformat(due), late)
+
+
+def test_a_deadline_in_a_year_without_schedule_rejects_the_row_unless_weekends_are_assumed(catalog) -> None:
+    row = penalty_row(处罚决定日期="2026-12-28", 处罚有效期=None, 公示截止期="2027-12-28")
+    rejected = check(catalog, row, as_of=dt.date(2026, 12, 30))
+    assert rules(rejected) == [("处罚决定日期", "calendar_year_missing")]
+    assert "2027" in rejected[0].message and "calendar import" in rejected[0].message
+    guessed = check(catalog, row, as_of=dt.date(2026, 12, 30), calendar=WorkCalendar(assume_weekends=True))
+    assert (guessed.due, guessed.guessed, guessed.late) == (dt.date(2027, 1, 6), True, 0)
+
+
+# --- Art. 15: the disclosure period ----------------------------------------------------------------------
+
+def test_dishonesty_information_is_disclosed_five_years_from_the_end_of_the_act_at_most(catalog) -> None:
+    row = generic_row(事项编码="DIS-001", 失信事由="虚假注册", 决定日期="2026-11-20", 失信行为终止日期="2021-11-27",
+                      检查结果=None, 检查日期=None)
+    assert check(catalog, row, layout=GENERIC).disclosure == dt.date(2026, 11, 27)
+
+
+@given(decision=st.dates(dt.date(2000, 1, 1), dt.date(2090, 12, 31)), months=st.one_of(st.none(), st.integers(1, 60)),
+       dishonest=st.booleans(), publicity_days=st.one_of(st.none(), st.integers(0, 4000)))
+def test_the_disclosure_end_is_the_earliest_limit_and_never_past_five_years_for_dishonesty(
+        catalog, decision, months, dishonest, publicity_days) -> None:
+    item = catalog.items(catalog.version)["XZCF-001"].item
+    item = type(item)(**{**item.__dict__, "validity_months": months, "dishonesty": dishonest})
+    publicity = None if publicity_days is None else decision + dt.timedelta(days=publicity_days)
+    until = disclosure_until(item, decision, None, publicity)
+    limits = [d for d in (publicity, months and add_months(decision, months),
+                          dishonest and add_months(decision, 60)) if d]
+    assert until == (min(limits) if limits else None)
+    if dishonest:
+        assert until <= add_months(decision, 60)
+
+
+# --- the commands, on SQLite and PostgreSQL ----------------------------------------------------------------
+
+@pytest.fixture
+def records_platform(platform, tmp_path):
+    """The platform with the test catalog in force from 2025-01-01 and one provider operator per unit."""
+    path = write_test_catalog(tmp_path / "catalog.csv")
+    r = platform.run("catalog", "import", str(path), "--version", "2026", "--effective", "2025-01-01")
+    assert r.exit_code == 0, r.output
+    platform.add_operator("market", "provider", unit=MARKET, unit_name="凌源市市场监督管理局")
+    platform.add_operator("assoc", "provider", unit=ASSOC, unit_name="凌源市建筑业协会")
+    return platform
+
+
+def submit(platform, *args: str, key: str = "market", as_of: str = "2026-11-27"):
+    return platform.run("--as-of", as_of, "--format", "json", "record", "submit", *args, key=key)
+
+
+GEN = ("--item", "GEN-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--document-no", "凌市监查〔2026〕7号",
+       "--decision-date", "2026-11-20", "--field", "检查结果=合格", "--field", "检查日期=2026-11-19")
+
+
+def scalar(platform, sql: str, **params):
+    with platform.engine().connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar()
+
+
+def verify(platform) -> None:
+    r = platform.run("audit", "verify", key=None)
+    assert r.exit_code == 0, r.output
+
+
+def test_a_submitted_record_is_shown_with_its_fields_and_its_submit_revision(records_platform) -> None:
+    r = submit(records_platform, *GEN)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["action"] == "submitted" and out["late_days"] == 0 and out["disclosure_until"] == "2028-11-20"
+    shown = json.loads(records_platform.run("--format", "json", "record", "show", str(out["id"]), key=None).stdout)
+    assert shown["fields"]["检查结果"] == "合格" and shown["subject"] == COMPANY
+    assert [h["change"] for h in shown["history"]] == ["submit"]
+    verify(records_platform)
+
+
+def test_resubmitting_the_same_record_changes_nothing_and_logs_no_change(records_platform) -> None:
+    assert submit(records_platform, *GEN).exit_code == 0
+    leaves = scalar(records_platform, "SELECT count(*) FROM oplog_entry")
+    again = submit(records_platform, *GEN)
+    assert json.loads(again.stdout)["action"] == "unchanged"
+    assert scalar(records_platform, "SELECT count(*) FROM oplog_entry") == leaves + 1  # the operation only
+    assert scalar(records_platform, "SELECT count(*) FROM record_history") == 1
+
+
+def test_a_correction_keeps_every_revision_with_its_reason(records_platform) -> None:
+    record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
+    r = records_platform.run("--as-of", "2026-11-27", "--format", "json", "record", "correct", str(record_id),
+                             "--field", "检查结果=不合格", "--reason", "录入错误", key="market")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["revision"] == 2
+    shown = json.loads(records_platform.run("--format", "json", "record", "show", str(record_id), key=None).stdout)
+    assert shown["fields"]["检查结果"] == "不合格"
+    assert [(h["revision"], h["change"], h["reason"]) for h in shown["history"]] == [
+        (1, "submit", None), (2, "correct", "录入错误")]
+    with records_platform.engine().connect() as conn:
+        states = [json.loads(s) for s in conn.execute(sa.text(
+            "SELECT fields FROM record_history WHERE record_id = :id ORDER BY revision"), {"id": record_id}).scalars()]
+    assert states[0] == {} and states[1]["fields"]["检查结果"] == "合格" and states[1]["revision"] == 1
+    verify(records_platform)
+
+
+def test_a_correction_is_checked_by_every_rule_again(records_platform) -> None:
+    record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "检查结果=良好",
+                             "--reason", "x", key="market")
+    assert r.exit_code == 65 and "检查结果" in r.stderr and "not_in_enum" in r.stderr
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "文书号=X-1",
+                             "--reason", "x", key="market")
+    assert r.exit_code == 65 and "withdraw" in r.stderr
+
+
+def test_a_withdrawn_record_is_kept_and_can_no_longer_be_corrected(records_platform) -> None:
+    record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
+    r = records_platform.run("--format", "json", "record", "withdraw", str(record_id), "--reason", "重复报送",
+                             key="market")
+    assert r.exit_code == 0 and json.loads(r.stdout)["status"] == "withdrawn"
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "检查结果=不合格",
+                             "--reason", "x", key="market")
+    assert r.exit_code == 65 and "withdrawn" in r.stderr
+    listed = json.loads(records_platform.run("--format", "json", "record", "list", "--status", "withdrawn",
+                                             key=None).stdout)
+    assert [row["id"] for row in listed] == [record_id]
+    verify(records_platform)
+
+
+def test_a_rejected_submission_exits_65_naming_field_and_rule(records_platform) -> None:
+    r = submit(records_platform, *GEN, "--field", "检查项目数=很多")
+    assert r.exit_code == 65 and "检查项目数" in r.stderr and "invalid_integer" in r.stderr
+    assert scalar(records_platform, "SELECT count(*) FROM record") == 0
+
+
+def test_a_provider_submits_only_for_its_own_unit_and_only_its_own_items(records_platform) -> None:
+    r = submit(records_platform, *GEN, "--provider", ASSOC)
+    assert r.exit_code == 77 and ASSOC in r.stderr
+    r = submit(records_platform, *GEN, key="assoc")
+    assert r.exit_code == 65 and "item_not_owned" in r.stderr
+    r = submit(records_platform, *GEN, "--provider", MARKET, key="admin")
+    assert r.exit_code == 0, r.output
+
+
+def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
+    record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
+    r = records_platform.run("record", "withdraw", str(record_id), "--reason", "x", key="assoc")
+    assert r.exit_code == 77
+
+
+def test_a_persons_income_is_accepted_only_with_consent_in_force(records_platform, tmp_path) -> None:
+    person = ("--subject", PERSON, "--name", PERSON_NAME, "--field", "月收入=0.8")
+    base = ["--item", "GEN-001", "--document-no", "凌市监查〔2026〕8号", "--decision-date", "2026-11-20",
+            "--field", "检查结果=合格", "--field", "检查日期=2026-11-19", *person]
+    r = submit(records_platform, *base)
+    assert r.exit_code == 65 and "月收入" in r.stderr and "consent_missing" in r.stderr
+    assert PERSON not in r.stderr
+    assert records_platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    r = records_platform.run("authorization", "add", PERSON, "--grantee", MARKET, "--scope", "consent:income",
+                             "--from", "2026-01-01", "--until", "2026-12-31", "--document-ref", "授权书-1",
+                             "--document", str(document))
+    assert r.exit_code == 0, r.output
+    r = submit(records_platform, *base)
+    assert r.exit_code == 0, r.output
+    assert PERSON not in scalar(records_platform, "SELECT fields FROM record")
+    verify(records_platform)
+
+
+def test_market_information_about_a_person_needs_the_persons_consent(records_platform) -> None:
+    args = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕3号",
+            "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
+    r = submit(records_platform, *args, key="assoc")
+    assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr
