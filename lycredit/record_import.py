@@ -431,7 +431,7 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
             continue
         key = hash((result.entry.item.code, result.document_no))
         if key in seen:
-            rejected.append((row.row_number, row.raw, Rejection(run.checker.label("document_no"), "duplicate_in_file",
+            rejected.append((row.row_number, row.raw, Rejection(result.document_field, "duplicate_in_file",
                                                                 _("the document number {number} of item {item} is "
                                                                   "already in this file").format(
                                                                     number=result.document_no,

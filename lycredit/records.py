@@ -440,6 +440,7 @@ class Checked:
     late: int
     fields: str
     code_field: str
+    document_field: str
     consent: tuple[tuple[str, str], ...] = ()
 
     def content(self, subject_id: int | None) -> tuple:
@@ -562,7 +563,8 @@ class RowChecker:
         if disclosure is False:
             disclosure = self._disclosures[key] = disclosure_until(entry.item, decision, act_ended, publicity)
         return Checked(row, raw, entry, code, kind, name, document_no, decision, concluded, act_ended, publicity,
-                       disclosure, due, guessed, late, _FIELDS_JSON(stored), code_field, consent)
+                       disclosure, due, guessed, late, _FIELDS_JSON(stored), code_field, self.label(DOCUMENT_NO),
+                       consent)
 
     def _subject(self, get: Any, problems: list[Rejection]) -> tuple[str, SubjectKind | None, str]:
         given = [(role, column, text) for role, column in self._code_columns if (text := get(column))]
@@ -974,13 +976,13 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
         if existing is None:
             out.new.append(row)
         elif run_id is not None and existing["import_run_id"] == run_id:
-            out.rejected.append((row.row, row.raw, Rejection(row.code_field, "duplicate_in_file", _(
+            out.rejected.append((row.row, row.raw, Rejection(row.document_field, "duplicate_in_file", _(
                 "the document number {number} of item {item} is already in this file").format(
                 number=row.document_no, item=row.entry.item.code))))
         elif row.content(known.get(row.code)) == stored_content(existing):
             out.unchanged.append((row, existing))
         elif existing["status"] != ACTIVE:
-            out.rejected.append((row.row, row.raw, Rejection(row.code_field, "record_not_active", _(
+            out.rejected.append((row.row, row.raw, Rejection(row.document_field, "record_not_active", _(
                 "record {id} with this document number is {status}; it cannot be corrected").format(
                 id=existing["id"], status=existing["status"]))))
         else:

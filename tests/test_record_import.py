@@ -195,7 +195,8 @@ def test_a_document_number_twice_in_one_file_is_rejected_the_second_time(platfor
     path.write_text("\n".join([*lines[:3], lines[1]]) + "\n", encoding="utf-8")
     out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"), "--batch-size", "2"))
     assert counts(out)[:5] == (3, 2, 0, 0, 1)
-    assert [(r["row"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [("4", "duplicate_in_file")]
+    assert [(r["row"], r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [
+        ("4", "行政处罚决定书文号", "duplicate_in_file")]
 
 
 # --- whole-file rejections and limits ----------------------------------------------------------------------
@@ -324,7 +325,37 @@ def test_a_bulk_row_hashes_like_the_generic_row_hash(penalty_item, document, val
     fields = json.dumps({"说明": value, "quote\"\\": "\n\t\x01"}, ensure_ascii=False)
     decided = dt.date(2026, 11, 18)
     row = Checked(2, "", Entry(4, item), "91211382MA0Y7K2R12", SubjectKind.legal_person, "某公司", document, decided,
-                  decided, None, publicity, publicity, decided, guessed, late, fields, "统一社会信用代码")
+                  decided, None, publicity, publicity, decided, guessed, late, fields, "统一社会信用代码",
+                  "行政处罚决定书文号")
     fast = FastRows("sqlite", MARKET, "market", 3, dt.datetime.now(dt.UTC))
     fast.add(row, 10, 20, 7)
     fast.self_check()
+
+
+def _unit_of_work():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lycredit.oplog.log import Signer, UnitOfWork
+
+    conn = sa.create_engine("sqlite://").connect()
+    return UnitOfWork(conn, Signer(1, "bulk", "provider", "00000000", Ed25519PrivateKey.generate()),
+                      command="record import", action="record.import")
+
+
+@given(keys=st.lists(st.one_of(st.integers(1, 10**12).map(str), _TEXT), min_size=1, max_size=5, unique=True),
+       digest=st.binary(min_size=32, max_size=32).map(bytes.hex))
+def test_bulk_insert_leaves_are_byte_for_byte_the_leaves_of_single_changes(keys, digest) -> None:
+    from lycredit.oplog.canonical import is_canonical
+
+    one, bulk = _unit_of_work(), _unit_of_work()
+    for key in keys:
+        one.record_change("record", key, None, digest)
+    bulk.record_inserts("record", [(key, digest) for key in keys])
+    assert bulk._entry_bytes == one._entry_bytes
+    assert all(is_canonical(entry) for entry in bulk._entry_bytes)
+
+
+@pytest.mark.parametrize("digest", ["ABCD" * 16, "0" * 63, "0" * 63 + '"', ""])
+def test_a_malformed_row_hash_is_refused_by_the_bulk_leaf_path(digest) -> None:
+    with pytest.raises(ValueError, match="64 lower-case hex"):
+        _unit_of_work().record_inserts("record", [("1", "0" * 64), ("2", digest)])

@@ -47,7 +47,7 @@ def timestamp(value: dt.datetime) -> str:
 
 
 _ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-_HASH_HEX = re.compile(r"[0-9a-f]{64}")
+_HEX_RUN = re.compile(r"[0-9a-f]*")
 
 
 def row_hash(table_name: str, values: Mapping[str, str | None]) -> str:
@@ -138,11 +138,12 @@ class UnitOfWork:
             raise RuntimeError("unit of work already closed")
         template = ('{"after":"%s","before":null,"key":%s,"table":' + _ROW_ENCODER.encode(table_name)
                     + f',"type":"change","v":{ENTRY_VERSION}}}')
-        encode, hex64 = json.encoder.encode_basestring, _HASH_HEX.fullmatch  # the C string encoder
-        for key, after in inserted:
-            if hex64(after) is None:
-                raise ValueError(f"row hash {after!r} of {table_name} {key} is not 64 lower-case hex digits")
-            self._entry_bytes.append((template % (after, encode(key))).encode())
+        pairs = list(inserted)
+        hashes = [after for _key, after in pairs]
+        if any(len(after) != 64 for after in hashes) or _HEX_RUN.fullmatch("".join(hashes)) is None:
+            raise ValueError(f"a row hash of {table_name} is not 64 lower-case hex digits")
+        encode = json.encoder.encode_basestring  # the C string encoder
+        self._entry_bytes.extend((template % (after, encode(key))).encode() for key, after in pairs)
 
     def event(self, event: str, **fields: Any) -> None:
         """Record something that is not a row change: a key event, a query of non-public data."""
