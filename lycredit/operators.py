@@ -21,7 +21,7 @@ from lycredit.errors import DataError, NotFound, PermissionDenied
 from lycredit.i18n import _
 from lycredit.models import Operator, OperatorKey, PlatformMeta, Unit
 from lycredit.models.base import utcnow
-from lycredit.oplog.log import Signer, UnitOfWork, timestamp
+from lycredit.oplog.log import Signer, UnitOfWork, require_key_window, timestamp
 from lycredit.oplog.note import key_id as note_key_id
 from lycredit.roles import ADMIN, validate_role
 
@@ -220,11 +220,5 @@ def signer_for(conn: sa.Connection, private_key: Ed25519PrivateKey, now: dt.date
         raise PermissionDenied(_("This key is not registered to any operator"))
     if row["status"] != "active":
         raise PermissionDenied(_("Operator {name} is revoked").format(name=row["name"]))
-    if row["valid_from"] > now or (row["valid_until"] is not None and row["valid_until"] <= now):
-        raise PermissionDenied(
-            _("The key {key_id} of operator {name} is not valid now (valid {start} to {end})").format(
-                key_id=row["key_id"], name=row["name"], start=timestamp(row["valid_from"]),
-                end=timestamp(row["valid_until"]) if row["valid_until"] else "-",
-            )
-        )
+    require_key_window(row["name"], row["key_id"], row["valid_from"], row["valid_until"], now)
     return Signer(row["operator_id"], row["name"], row["role"], row["key_id"], private_key)

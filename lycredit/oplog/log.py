@@ -275,14 +275,21 @@ def _require_key_valid_at(conn: sa.Connection, signer: Signer, at: dt.datetime) 
     ).first()
     if row is None:
         return  # bootstrap: the key is registered by this very operation
-    if row.valid_from > at or (row.valid_until is not None and row.valid_until <= at):
+    require_key_window(signer.name, signer.key_id, row.valid_from, row.valid_until, at)
+
+
+def require_key_window(
+    operator: str, key_id: str, valid_from: dt.datetime, valid_until: dt.datetime | None, at: dt.datetime
+) -> None:
+    """Exit 77 unless ``at`` lies in the key's window [valid_from, valid_until)."""
+    if valid_from > at or (valid_until is not None and valid_until <= at):
         from lycredit.errors import PermissionDenied
         from lycredit.i18n import _
 
         raise PermissionDenied(
             _("The key {key_id} of operator {name} is not valid now (valid {start} to {end})").format(
-                key_id=signer.key_id, name=signer.name, start=timestamp(row.valid_from),
-                end=timestamp(row.valid_until) if row.valid_until else "-",
+                key_id=key_id, name=operator, start=timestamp(valid_from),
+                end=timestamp(valid_until) if valid_until else "-",
             )
         )
 
