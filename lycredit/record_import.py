@@ -3,7 +3,7 @@
 A file (CSV in UTF-8, UTF-8 with BOM or GB18030, XLSX, JSON, NDJSON, Parquet) in one of the
 layouts of :mod:`lycredit.records` is read in batches (default 10,000 rows). Each batch is ONE
 transaction and ONE signed operation whose leaves are the per-row change hashes (oplog.md,
-"Scale"): new records and their 'submit' revisions are written with bulk SQL (``executemany`` on
+"Scale"): new records are written with bulk SQL (``executemany`` on
 SQLite, ``COPY`` on PostgreSQL) under ids taken while holding the log's lock; corrections go
 through the unit of work one by one. A row whose content is already stored changes nothing and
 leaves no leaf.
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from lycredit import roles
+from lycredit import forked, roles
 from lycredit.errors import DataError, UsageError
 from lycredit.i18n import _
 from lycredit.models import ImportRun
@@ -45,8 +45,6 @@ from lycredit.models.base import hashed_columns, utcnow
 from lycredit.oplog.log import row_hash
 from lycredit.readers import DEFAULT_BATCH_SIZE, Row, open_table
 from lycredit.records import (
-    NOTHING_BEFORE,
-    T_HISTORY,
     T_RECORD,
     CatalogIndex,
     Checked,
@@ -69,6 +67,10 @@ ACTION = "record.import"
 LOCK_NAME = "record-import"
 KIND = "record"
 REJECTS_COLUMNS = ("file", "row", "field", "rule", "message", "raw")
+PARALLEL_FORMATS = frozenset({"csv", "tsv", "json", "ndjson"})
+"""The formats read in pure Python, so that the reading child can be forked (no native thread pools)."""
+PARALLEL_MIN_BYTES = 4 << 20
+"""Below this a file is read and checked in-process: forking would cost more than it saves."""
 PHASES_ENV = "LYCREDIT_IMPORT_PHASES"
 """Set to 1 to have the importer report the time spent in each phase (for the benchmark)."""
 
@@ -164,87 +166,97 @@ def file_sha256(path: Path) -> str:
 _encode = json.encoder.encode_basestring  # the C encoder: RFC 8785 escapes for these strings
 
 
-def _template(table: sa.Table) -> tuple[str, list[str]]:
-    """The canonical JSON of ``{"row": ..., "table": ...}`` with a ``%s`` per column (sorted, ASCII names)."""
-    columns = hashed_columns(table)
-    return '{"row":{' + ",".join(f'"{c}":%s' for c in columns) + '},"table":"' + table.name + '"}', columns
-
-
-_RECORD_TEMPLATE, _RECORD_COLUMNS = _template(T_RECORD)
-_HISTORY_TEMPLATE, _HISTORY_COLUMNS = _template(T_HISTORY)
-_INSERT_COLUMNS = [c.name for c in T_RECORD.columns]
-_HISTORY_INSERT_COLUMNS = [c.name for c in T_HISTORY.columns]
 _ROW_LABEL = b"lycredit/row/v1\n"
 _sha256 = hashlib.sha256
+_MARK = "\x00"
+
+#: The columns a new record's row text gets only when it is written: its ids, then the batch's constants.
+_LATE = ("id", "import_run_id", "subject_id", "submitted_at", "submitted_by")
+#: The bulk INSERT's column order: the row's own values (prepared early), then the late ones, then the rest.
+_OWN_COLUMNS = ("item_code", "document_no", "catalog_item_id", "decision_date", "concluded_on", "act_ended_on",
+                "publicity_until", "disclosure_until", "fields", "status", "revision", "due_date", "due_guessed",
+                "late_days", "provider_uscc")
+_INSERT_COLUMNS = (*_OWN_COLUMNS, "id", "subject_id", "submitted_at", "submitted_by", "import_run_id", "archived_on")
+_RECORD_COLUMNS = hashed_columns(T_RECORD)
+if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS) or [c for c in _RECORD_COLUMNS if c in _LATE] != list(_LATE):
+    raise RuntimeError("the record table's columns changed: update lycredit.record_import's bulk rows")
+_RECORD_TEMPLATE = '{"row":{' + ",".join(f'"{c}":%s' for c in _RECORD_COLUMNS) + '},"table":"record"}'
+_SPLIT = (_RECORD_TEMPLATE % tuple(_MARK if c in _LATE else "%s" for c in _RECORD_COLUMNS)).split(_MARK)
+#: The row text around the late columns: own values | id | import_run_id | own values | subject_id | ... | end.
+_HEAD, _AFTER_ID, _MIDDLE, _AFTER_SUBJECT, _AFTER_AT, _END = _SPLIT
+_HEAD_OWN = _RECORD_COLUMNS[:_RECORD_COLUMNS.index("fields")]  # the fields' text is joined in by the writer
+_BEFORE_FIELDS, _AFTER_FIELDS = _HEAD.rsplit("%s", 1)
+if _RECORD_COLUMNS.index("fields") + 1 != _RECORD_COLUMNS.index("id"):
+    raise RuntimeError("the record table's columns changed: update lycredit.record_import's bulk rows")
+_MIDDLE_OWN = tuple(c for c in _RECORD_COLUMNS[_RECORD_COLUMNS.index("import_run_id") + 1:
+                                               _RECORD_COLUMNS.index("subject_id")])
 
 
-#: How each variable column of a new record is written into its row text, in column order.
-_RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": '"%s"', "decision_date": '"%s"',
-                 "disclosure_until": "%s", "document_no": "%s", "due_date": "%s", "due_guessed": '"%s"',
-                 "fields": "%s", "id": '"%d"', "item_code": "%s", "late_days": '"%d"', "publicity_until": "%s",
-                 "subject_id": '"%d"'}
+_HEAD_ORDER = ("act_ended_on", "archived_on", "catalog_item_id", "concluded_on", "decision_date", "disclosure_until",
+               "document_no", "due_date", "due_guessed")
+_MIDDLE_ORDER = ("item_code", "late_days", "provider_uscc", "publicity_until", "revision", "status")
+if (_HEAD_OWN, _MIDDLE_OWN) != (_HEAD_ORDER, _MIDDLE_ORDER):
+    raise RuntimeError("the record table's columns changed: update lycredit.record_import.prepare")
+
+
+def prepare(row: Checked, dialect: str, provider: str) -> tuple:
+    """A checked row's own part of its new record: the bulk values and the row text around the late columns.
+
+    Built where the row is checked (in the reading child of a large import), so that the
+    writer only joins in the ids, the fields' text and the batch's constants
+    (:meth:`FastRows.add`). The row text's parts follow :data:`_HEAD_ORDER` and
+    :data:`_MIDDLE_ORDER`, the record's columns in sorted order (checked when this module loads).
+    """
+    act, pub, dis, due = row.act_ended, row.publicity, row.disclosure, row.due
+    dec, con = row.decision.isoformat(), row.concluded.isoformat()
+    act = None if act is None else act.isoformat()
+    pub = None if pub is None else pub.isoformat()
+    dis = None if dis is None else dis.isoformat()
+    due = None if due is None else due.isoformat()
+    item, entry_id = row.entry.item.code, row.entry.id
+    if dialect == "postgresql":
+        values = (item, row.document_no, entry_id, row.decision, row.concluded, row.act_ended, row.publicity,
+                  row.disclosure, row.fields, "active", 1, row.due, row.guessed, row.late, provider)
+    else:
+        values = (item, row.document_no, entry_id, dec, con, act, pub, dis, row.fields, "active", 1, due,
+                  int(row.guessed), row.late, provider)
+    head = _BEFORE_FIELDS % (
+        "null" if act is None else f'"{act}"', "null", f'"{entry_id}"', f'"{con}"', f'"{dec}"',
+        "null" if dis is None else f'"{dis}"', _encode(row.document_no), "null" if due is None else f'"{due}"',
+        '"true"' if row.guessed else '"false"')
+    middle = _MIDDLE % (_encode(item), f'"{row.late}"', _encode(provider), "null" if pub is None else f'"{pub}"',
+                        '"1"', '"active"')
+    return values, head, middle
 
 
 class FastRows:
-    """New records and their 'submit' revisions as bulk rows, with the hashes the log records for them.
+    """New records as bulk rows, with the row hashes the log records for them.
 
     The row hash is the one :func:`lycredit.oplog.log.row_hash` computes over
     :func:`lycredit.models.base.row_values` of the row read back; :meth:`self_check`
-    proves it on the first row of every batch.
+    proves it on the first row of every batch. A record's submission (revision 1) is the
+    record itself: no ``record_history`` row (:func:`lycredit.records.with_submission`).
     """
 
     def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime):
         self.dialect = dialect
         self.provider = provider
-        self.operator = operator
-        self.run_id = run_id
-        self.now = now
         self.records: list[tuple] = []
-        self.history: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
-        self.history_hashes: list[tuple[str, str]] = []
         stamp = now.astimezone(dt.UTC)
-        self._now_text = stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        self._now_db: Any = now if dialect == "postgresql" else stamp.replace(tzinfo=None).strftime(
-            "%Y-%m-%d %H:%M:%S.%f")
-        constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
-                     "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
-                     "submitted_at": f'"{self._now_text}"', "submitted_by": _encode(operator)}
-        if set(_RECORD_COLUMNS) != constants.keys() | _RECORD_SLOTS.keys():
-            raise RuntimeError("the record table's columns changed: update FastRows")
-        constants = {name: text.replace("%", "%%") for name, text in constants.items()}
-        self._record_text = _RECORD_TEMPLATE % tuple(constants.get(c) or _RECORD_SLOTS[c] for c in _RECORD_COLUMNS)
-        self._history_text = _HISTORY_TEMPLATE % tuple(
-            {"change": '"submit"', "changed_at": f'"{self._now_text}"',
-             "changed_by": _encode(operator).replace("%", "%%"), "fields": _encode(NOTHING_BEFORE), "id": '"%d"',
-             "reason": "null", "record_id": '"%d"', "revision": '"1"'}[c] for c in _HISTORY_COLUMNS)
+        now_db: Any = now if dialect == "postgresql" else stamp.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        self._late = (now_db, operator, run_id, None)  # submitted_at, submitted_by, import_run_id, archived_on
+        run = "null" if run_id is None else f'"{run_id}"'
+        at, by = f'"{stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"', _encode(operator)
+        esc = str.maketrans({"%": "%%"})
+        self._text = ('%s%s' + _AFTER_FIELDS.translate(esc) + '"%d"' + (_AFTER_ID + run).translate(esc) + '%s"%d"'
+                      + (_AFTER_SUBJECT + at + _AFTER_AT + by + _END).translate(esc))
 
-    def add(self, row: Checked, record_id: int, history_id: int, subject_id: int) -> None:
-        dec, con = row.decision.isoformat(), row.concluded.isoformat()
-        act = None if row.act_ended is None else row.act_ended.isoformat()
-        pub = None if row.publicity is None else row.publicity.isoformat()
-        dis = None if row.disclosure is None else row.disclosure.isoformat()
-        due = None if row.due is None else row.due.isoformat()
-        item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
-        if self.dialect == "postgresql":
-            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
-                                 row.concluded, row.act_ended, row.publicity, row.disclosure, fields, "active", 1,
-                                 row.due, row.guessed, row.late, self.now, self.operator, self.run_id, None))
-            self.history.append((history_id, record_id, 1, "submit", NOTHING_BEFORE, None, self.now,
-                                 self.operator))
-        else:
-            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, dec, con, act, pub,
-                                 dis, fields, "active", 1, due, int(row.guessed), row.late, self._now_db,
-                                 self.operator, self.run_id, None))
-            self.history.append((history_id, record_id, 1, "submit", NOTHING_BEFORE, None, self._now_db,
-                                 self.operator))
-        text = self._record_text % (
-            "null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
-            _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
-            _encode(fields), record_id, _encode(item), row.late, "null" if pub is None else f'"{pub}"', subject_id)
+    def add(self, row: Checked, record_id: int, subject_id: int) -> None:
+        values, head, middle = row.prepared or prepare(row, self.dialect, self.provider)
+        self.records.append(values + (record_id, subject_id) + self._late)
+        text = self._text % (head, _encode(row.fields), record_id, middle, subject_id)
         self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
-        text = self._history_text % (history_id, record_id)
-        self.history_hashes.append((str(history_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
 
     def self_check(self) -> None:
         """The first row's fast hash equals the generic one of the same values (a guard against drift)."""
@@ -252,32 +264,27 @@ class FastRows:
 
         if not self.records:
             return
-        for table, columns, values, hashes in ((T_RECORD, _INSERT_COLUMNS, self.records[0], self.record_hashes),
-                                               (T_HISTORY, _HISTORY_INSERT_COLUMNS, self.history[0],
-                                                self.history_hashes)):
-            typed = dict(zip(columns, values, strict=True))
-            for column in table.columns:
-                typed[column.name] = _typed(column, typed[column.name])
-            if row_hash(table.name, row_values(table, typed)) != hashes[0][1]:
-                raise RuntimeError(f"bulk row hash of {table.name} differs from the generic row hash")
+        typed = dict(zip(_INSERT_COLUMNS, self.records[0], strict=True))
+        for column in T_RECORD.columns:
+            typed[column.name] = _typed(column, typed[column.name])
+        if row_hash(T_RECORD.name, row_values(T_RECORD, typed)) != self.record_hashes[0][1]:
+            raise RuntimeError("bulk row hash of record differs from the generic row hash")
 
     def write(self, conn: sa.Connection) -> None:
         """Insert the rows with the driver's own bulk path."""
+        if not self.records:
+            return
         driver = conn.connection.driver_connection
-        for table, columns, rows in ((T_RECORD, _INSERT_COLUMNS, self.records),
-                                     (T_HISTORY, _HISTORY_INSERT_COLUMNS, self.history)):
-            if not rows:
-                continue
-            if self.dialect == "postgresql":
-                with driver.cursor() as cursor, cursor.copy(
-                        f'COPY {table.name} ({", ".join(columns)}) FROM STDIN') as copy:
-                    for values in rows:
-                        copy.write_row(values)
-            else:
-                cursor = driver.cursor()
-                cursor.executemany(f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES '
-                                   f'({", ".join("?" * len(columns))})', rows)
-                cursor.close()
+        columns = ", ".join(_INSERT_COLUMNS)
+        if self.dialect == "postgresql":
+            with driver.cursor() as cursor, cursor.copy(f"COPY record ({columns}) FROM STDIN") as copy:
+                for values in self.records:
+                    copy.write_row(values)
+        else:
+            cursor = driver.cursor()
+            cursor.executemany(f'INSERT INTO record ({columns}) VALUES ({", ".join("?" * len(_INSERT_COLUMNS))})',
+                               self.records)
+            cursor.close()
 
 
 def _typed(column: sa.Column, value: Any) -> Any:
@@ -290,6 +297,9 @@ def _typed(column: sa.Column, value: Any) -> Any:
     if isinstance(kind, sa.Date):
         return dt.date.fromisoformat(value)
     return value
+
+
+Rejected = list[tuple[int, str, Rejection]]
 
 
 # --- the import ----------------------------------------------------------------------------------------
@@ -305,6 +315,8 @@ class _Run:
     dry_run: bool
     summary: ImportSummary
     rejects: RejectsFile
+    parallel: bool = False
+    dialect: str = "sqlite"
     run_id: int | None = None
     start_row: int = 0
     seen: set[int] = field(default_factory=set)
@@ -330,8 +342,14 @@ def import_file(
     assume_weekends: bool = False,
     progress_callback: Progress | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    parallel: bool | None = None,
 ) -> ImportSummary:
     """Import a file of records in ``layout`` (``penalty``, ``license`` or ``generic``); the summary.
+
+    ``parallel`` reads and checks in a forked child process while this one writes (see
+    :func:`_checked`); by default it does so for a text file of at least
+    :data:`PARALLEL_MIN_BYTES` (any size with ``LYCREDIT_PIPELINE=1``) where
+    :func:`lycredit.forked.available` allows it (never with ``LYCREDIT_PIPELINE=0``).
 
     Raises DataError (65) for a file that cannot be imported (an Art. 12 forbidden column, a
     missing required column, more rejected rows than ``max_rejects``), Locked (75) when another
@@ -374,7 +392,11 @@ def import_file(
                                                                       forbidden.message))])
                 rejects.close()
                 raise
-        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects)
+        if parallel is None:
+            parallel = table.format in PARALLEL_FORMATS and (
+                table.bytes_total >= PARALLEL_MIN_BYTES or forked.forced())
+        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects, parallel=parallel and forked.available(),
+                   dialect=engine.dialect.name)
         if previous is not None:
             run.run_id, run.start_row = previous["id"], previous["rows_done"]
             summary.run_id, summary.resumed_from = run.run_id, run.start_row
@@ -386,7 +408,7 @@ def import_file(
         finally:
             rejects.close()
     if os.environ.get(PHASES_ENV) == "1":
-        summary.phases = dict(run.phases)
+        summary.phases = {**run.phases, "forked_reader": float(run.parallel)}
     return summary
 
 
@@ -396,27 +418,52 @@ def _running(conn: sa.Connection, digest: str, layout: str) -> sa.RowMapping | N
         .order_by(T_RUN.c.id.desc())).mappings().first()
 
 
-def _rows(run: _Run, table: Any) -> Iterator[list[Row]]:
-    """The batches still to do (rows after the last committed one), timing the reading."""
+@dataclass(frozen=True)
+class _Batch:
+    """One batch read and checked: where it lies in the file, its checked rows and its rejections."""
+
+    first_row: int
+    last_row: int
+    count: int
+    bytes_read: int
+    checked: list[Checked]
+    rejected: Rejected
+    read_seconds: float
+    check_seconds: float
+
+
+def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
+    """The batches still to do (rows after the last committed one), read and checked, with their times."""
     started = time.perf_counter()
     for batch in table.batches():
         if batch[-1].row_number > run.start_row:
             rows = batch if batch[0].row_number > run.start_row else [r for r in batch if r.row_number > run.start_row]
-            run.clock("read", started)
-            yield rows
+            read = time.perf_counter()
+            checked, rejected = _check(run, rows)
+            done = time.perf_counter()
+            yield _Batch(rows[0].row_number, rows[-1].row_number, len(rows), table.bytes_read, checked, rejected,
+                         read - started, done - read)
         started = time.perf_counter()
 
 
-Rejected = list[tuple[int, str, Rejection]]
+def _checked(run: _Run, table: Any) -> Iterator[_Batch]:
+    """The batches still to do, checked: in a forked child while this process writes (two cores), or here.
 
-
-def _checked(run: _Run, table: Any) -> Iterator[tuple[list[Row], list[Checked], Rejected]]:
-    """The batches still to do, each with its checked rows and its rejections."""
-    for rows in _rows(run, table):
-        started = time.perf_counter()
-        checked, rejected = _check(run, rows)
-        run.clock("check", started)
-        yield rows, checked, rejected
+    Reading and checking need no database, so on a machine with two cores they run one batch
+    ahead of the writing, in a child process (:mod:`lycredit.forked`); the rows, rules and
+    rejections are the same either way.
+    """
+    if run.parallel:
+        batches = forked.iterate(lambda: _read_and_check(run, table))
+    else:
+        batches = _read_and_check(run, table)
+    waited = time.perf_counter()
+    for batch in batches:
+        run.clock("wait", waited)
+        run.phases["read"] = run.phases.get("read", 0.0) + batch.read_seconds
+        run.phases["check"] = run.phases.get("check", 0.0) + batch.check_seconds
+        yield batch
+        waited = time.perf_counter()
 
 
 def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
@@ -438,6 +485,7 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
                                                                     item=result.entry.item.code))))
             continue
         seen.add(key)
+        result.prepared = prepare(result, run.dialect, run.provider)
         checked.append(result)
     return checked, rejected
 
@@ -447,8 +495,9 @@ def _validation_pass(run: _Run, table: Any, max_rejects: int) -> None:
     start = run.rejects.offset
     rejected_rows = set()
     with run.ctx.reading() as conn:
-        for _batch_rows, checked, rejected in _checked(run, table):
-            found = assess(conn, checked, provider=run.provider, run_id=run.run_id, known_subjects=run.subjects)
+        for batch in _checked(run, table):
+            rejected = list(batch.rejected)
+            found = assess(conn, batch.checked, provider=run.provider, run_id=run.run_id, known_subjects=run.subjects)
             rejected += found.rejected
             run.rejects.write(rejected)
             rejected_rows.update(row for row, _raw, _problem in rejected)
@@ -462,12 +511,12 @@ def _validation_pass(run: _Run, table: Any, max_rejects: int) -> None:
 
 
 def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -> None:
-    for number, (rows, checked, rejected) in enumerate(_checked(run, table), 1):
-        _batch(run, rows, checked, rejected, digest)
+    for number, batch in enumerate(_checked(run, table), 1):
+        _batch(run, batch, digest)
         if number & (number - 1) == 0:
             _refresh_statistics(run)
         if progress is not None:
-            progress(table.bytes_read, table.bytes_total, run.summary.counts())
+            progress(batch.bytes_read, table.bytes_total, run.summary.counts())
     if not run.dry_run:
         _finish(run, digest)
 
@@ -485,26 +534,27 @@ def _refresh_statistics(run: _Run) -> None:
     run.clock("analyze", started)
 
 
-def _batch(run: _Run, rows: list[Row], checked: list[Checked], rejected: Rejected, digest: str) -> None:
+def _batch(run: _Run, batch: _Batch, digest: str) -> None:
     """One batch: one transaction, one signed operation."""
     started = time.perf_counter()
-    reason = f"{run.path.name}, rows {rows[0].row_number}-{rows[-1].row_number}"  # data, not a message
+    reason = f"{run.path.name}, rows {batch.first_row}-{batch.last_row}"  # data, not a message
+    rejected = list(batch.rejected)
     with run.ctx.operation(ACTION, reason=reason, dry_run=run.dry_run) as uow:
         started = run.clock("begin", started)
         if run.run_id is None and not run.dry_run:
             run.run_id = run.summary.run_id = _start_run(uow, run, digest)
-        found = assess(uow.conn, checked, provider=run.provider, run_id=run.run_id,
+        found = assess(uow.conn, batch.checked, provider=run.provider, run_id=run.run_id,
                        known_subjects=run.subjects if not run.dry_run else dict(run.subjects))
         rejected += found.rejected
         started = run.clock("assess", started)
         counts = _apply(run, uow, found)
         counts["rejected"] = len({row for row, _raw, _problem in rejected})
-        counts["read"] = len(rows)
+        counts["read"] = batch.count
         run.summary.add(counts)
         started = run.clock("write", started)
         offset = run.rejects.write(rejected)
         if run.run_id is not None:
-            _progress_run(uow, run, rows[-1].row_number, offset)
+            _progress_run(uow, run, batch.last_row, offset)
         uow.summary.update(batch=counts, total=run.summary.counts(), provider=run.provider)
         started = run.clock("other", started)
         uow.close()
@@ -526,15 +576,14 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
             run.subjects.update(ids)
     started = run.clock("subjects", started)
     fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow())
-    record_id, history_id = next_id(uow.conn, T_RECORD), next_id(uow.conn, T_HISTORY)
+    record_id = next_id(uow.conn, T_RECORD)
     for offset, row in enumerate(found.new):
-        fast.add(row, record_id + offset, history_id + offset, ids[row.code])
+        fast.add(row, record_id + offset, ids[row.code])
     fast.self_check()
     started = run.clock("rows", started)
     fast.write(uow.conn)
     started = run.clock("sql", started)
     uow.record_inserts(T_RECORD.name, fast.record_hashes)
-    uow.record_inserts(T_HISTORY.name, fast.history_hashes)
     started = run.clock("leaves", started)
     for row, existing in found.corrections:
         apply_correction(uow, row, existing, ids[row.code], f"{run.path.name}, row {row.row}", run.run_id)

@@ -10,9 +10,10 @@ real estate and tax amounts of a person need the person's authorisation. Art. 15
 information (失信信息) is disclosed for at most five years from the day the act ended; the
 catalog item's period or the record's own 公示截止期 may be shorter (:func:`disclosure_until`).
 Art. 30: corrections and withdrawals keep every revision in ``record_history``: one row per change
-(submit, correct, withdraw) with its reason, holding the record as it was BEFORE that change
-(``{}`` for a submission). The current revision is the record itself, so each revision's content
-is stored exactly once.
+(correct, withdraw, ...) with its reason, holding the record as it was BEFORE that change. The
+submission (revision 1) has nothing before it and is the record's own ``submitted_at`` and
+``submitted_by``: outputs show it first (:func:`with_submission`) without a row of its own. The
+current revision is the record itself, so each revision's content is stored exactly once.
 
 Three layouts name a row's columns (Chinese national names, English aliases): ``penalty`` and
 ``license`` (the 双公示 administrative penalty and licensing layouts) and ``generic`` (item code,
@@ -442,6 +443,16 @@ class Checked:
     code_field: str
     document_field: str
     consent: tuple[tuple[str, str], ...] = ()
+    prepared: tuple | None = None
+    """The new record's bulk row and row-text parts (``lycredit.record_import.prepare``), when built early."""
+
+    def __reduce__(self) -> tuple:
+        """Pickle as one constructor call (a large import sends checked rows between processes; the
+        generated state functions of a slotted dataclass cost several times more)."""
+        return (Checked, (self.row, self.raw, self.entry, self.code, self.kind, self.name, self.document_no,
+                          self.decision, self.concluded, self.act_ended, self.publicity, self.disclosure, self.due,
+                          self.guessed, self.late, self.fields, self.code_field, self.document_field, self.consent,
+                          self.prepared))
 
     def content(self, subject_id: int | None) -> tuple:
         """What the provider said: compared with a stored record to tell unchanged from a correction."""
@@ -1025,7 +1036,28 @@ def _day(value: dt.date | None) -> str:
 
 
 NOTHING_BEFORE = "{}"
-"""The state ``record_history`` keeps for a submission: there was no record before it."""
+"""The state before a submission: there was no record before it."""
+
+
+def submission_entry(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Revision 1 of a record, its submission, as a ``record_history`` row would hold it.
+
+    ``record_history`` keeps the state *before* each later change (correction, withdrawal,
+    repair). The submission itself is not stored there: there is nothing before it, and
+    when and by whom it was made are the record's own ``submitted_at`` and
+    ``submitted_by``, which no later change alters. Outputs show it as the first entry of
+    a record's history (:func:`with_submission`).
+    """
+    return {"id": None, "record_id": record["id"], "revision": 1, "change": "submit", "fields": NOTHING_BEFORE,
+            "reason": None, "changed_at": record["submitted_at"], "changed_by": record["submitted_by"]}
+
+
+def with_submission(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A record's history rows, oldest first, led by its submission (unless stored as a row, as it once was)."""
+    rows = list(history)
+    if rows and rows[0]["revision"] == 1:
+        return rows
+    return [submission_entry(record), *rows]
 
 
 def snapshot(record: Mapping[str, Any]) -> str:
@@ -1049,15 +1081,10 @@ def next_id(conn: sa.Connection, table: sa.Table) -> int:
 
 def insert_record(uow: UnitOfWork, row: Checked, subject_id: int, provider: str,
                   import_run_id: int | None = None) -> dict[str, Any]:
-    """Insert one new record and its 'submit' history revision through the unit of work."""
-    now = utcnow()
-    stored = uow.insert(T_RECORD, record_values(
-        row, record_id=next_id(uow.conn, T_RECORD), subject_id=subject_id, provider=provider, submitted_at=now,
-        submitted_by=uow.signer.name, import_run_id=import_run_id))
-    uow.insert(T_HISTORY, history_values(
-        history_id=next_id(uow.conn, T_HISTORY), record_id=stored["id"], revision=1, change="submit",
-        state=NOTHING_BEFORE, reason=None, changed_at=now, changed_by=uow.signer.name))
-    return stored
+    """Insert one new record through the unit of work (its submission is the record's revision 1)."""
+    return uow.insert(T_RECORD, record_values(
+        row, record_id=next_id(uow.conn, T_RECORD), subject_id=subject_id, provider=provider,
+        submitted_at=utcnow(), submitted_by=uow.signer.name, import_run_id=import_run_id))
 
 
 def apply_correction(uow: UnitOfWork, row: Checked, existing: Mapping[str, Any], subject_id: int, reason: str,
@@ -1248,7 +1275,8 @@ def show(conn: sa.Connection, key: str | int, provider: str | None = None) -> di
             "submitted_at": record["submitted_at"], "submitted_by": record["submitted_by"],
             "import_run_id": record["import_run_id"], "fields": json.loads(record["fields"]),
             "history": [{"revision": h["revision"], "change": h["change"], "reason": h["reason"],
-                         "changed_at": h["changed_at"], "changed_by": h["changed_by"]} for h in history]}
+                         "changed_at": h["changed_at"], "changed_by": h["changed_by"]}
+                        for h in with_submission(record, history)]}
 
 
 def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None = None, subject: str | None = None,

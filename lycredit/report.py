@@ -77,6 +77,12 @@ _HISTORY = sa.table(
     sa.column("changed_at", sa.DateTime),
     sa.column("changed_by", sa.String),
 )
+_SUBMITTED = sa.table(
+    "record",
+    sa.column("id", sa.Integer),
+    sa.column("submitted_at", sa.DateTime),
+    sa.column("submitted_by", sa.String),
+)
 _OPERATION = sa.table(
     "oplog_operation",
     sa.column("seq", sa.Integer),
@@ -167,8 +173,9 @@ def _masked_state(state: Any, ric_names: frozenset[str]) -> Any:
 def _histories(conn: sa.Connection, records: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, Any]]]:
     """Each record's changes, oldest first: what changed, why, when and by whom (Art. 30).
 
-    A ``record_history`` row keeps the state *before* its change (``{}`` before a
-    submission); the state after it is the next row's, or the record as it is now.
+    A ``record_history`` row keeps the state *before* its change; the state after it is the
+    next row's, or the record as it is now. The submission leads, from the record's own
+    ``submitted_at`` and ``submitted_by`` (:func:`lycredit.records.with_submission`).
     """
     by_record: dict[int, list[dict[str, Any]]] = {r["id"]: [] for r in records}
     if not by_record:
@@ -180,8 +187,20 @@ def _histories(conn: sa.Connection, records: Sequence[Mapping[str, Any]]) -> dic
         .order_by(_HISTORY.c.record_id, _HISTORY.c.revision)
     ).mappings():
         rows[row["record_id"]].append(row)
+    from lycredit.records import with_submission
+
+    submitted = {
+        row.id: row
+        for row in conn.execute(
+            sa.select(_SUBMITTED).where(_SUBMITTED.c.id.in_(list(by_record)))
+        )
+    }
     for record in records:
-        changes = rows[record["id"]]
+        submission = submitted[record["id"]]
+        changes = with_submission(
+            {"id": record["id"], "submitted_at": submission.submitted_at, "submitted_by": submission.submitted_by},
+            rows[record["id"]],
+        )
         states = [_loads(row["fields"]) for row in changes] + [_current_state(record)]
         ric_names = ric_fields(record["data_standard"])
         for n, row in enumerate(changes):

@@ -1,0 +1,160 @@
+"""Run a producer in a forked child process and consume its items in the parent: a two-stage pipeline.
+
+A bulk import spends about as long reading and checking rows (pure Python, no
+database) as writing them (the database, the hashes, the log). On a machine with
+two cores the two halves can overlap: :func:`iterate` forks, the child runs the
+producer and streams each item back through a pipe (length-prefixed pickles), and
+the parent yields them as they come. The pipe is the only channel: the child
+never touches the parent's database connections, files or locks, and leaves with
+``os._exit`` so that nothing of the parent's is flushed or closed twice.
+
+* Back-pressure: the child blocks on the pipe while the parent is busy, so at most
+  about one item is in flight besides the one being consumed (memory stays flat).
+* An exception in the producer is raised in the parent, with its type and message
+  (a ``DataError`` for a malformed row stays a ``DataError`` naming the row).
+* The child dies with the parent (``PR_SET_PDEATHSIG`` on Linux): a killed import
+  leaves no child holding the run lock behind. When the parent stops early (an
+  exception, a generator closed), the child is killed and reaped.
+
+Fork is only safe while the parent has no other thread: :func:`available` says no
+when it has (a library's native pool, such as pyarrow's after it read a Parquet
+file), and callers then run the producer in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_HEADER = struct.Struct("<Q")
+_ITEM, _END, _ERROR = 0, 1, 2
+_PR_SET_PDEATHSIG = 1
+ENV = "LYCREDIT_PIPELINE"
+"""``0`` turns the two-process pipeline off (``1`` forces it on where fork is possible)."""
+
+
+def forced() -> bool:
+    """``LYCREDIT_PIPELINE=1``: use the pipeline wherever it is possible, whatever the input's size (tests)."""
+    return os.environ.get(ENV) == "1"
+
+
+def available() -> bool:
+    """Whether :func:`iterate` may fork here: Linux, two cores or more, no native thread pools loaded."""
+    setting = os.environ.get(ENV)
+    if setting == "0" or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if _threads() != 1:  # another thread (a library's native pool) could hold a lock the child needs
+        return False
+    return setting == "1" or (os.cpu_count() or 1) > 1
+
+
+def _threads() -> int:
+    """The process's OS threads (Python's and native ones, such as pyarrow's pools)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux's libc: the broken pipe still ends the child
+        pass
+
+
+def _send(out: int, kind: int, payload: object) -> None:
+    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(out, view):]
+
+
+def _child(out: int, produce: Callable[[], Iterator[T]], parent: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and then kills the child
+    try:
+        for item in produce():
+            _send(out, _ITEM, item)
+    except BrokenPipeError:
+        return
+    except BaseException as error:  # noqa: BLE001 - every failure goes to the parent
+        try:
+            pickle.dumps(error)
+        except Exception:  # noqa: BLE001 - an exception that cannot cross the pipe
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+        try:
+            _send(out, _ERROR, error)
+        except BrokenPipeError:
+            pass
+        return
+    try:
+        _send(out, _END, None)
+    except BrokenPipeError:
+        pass
+
+
+def _read_exact(stream, size: int) -> bytes:  # noqa: ANN001
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
+
+
+def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """Yield the items of ``produce()``, computed in a forked child while the caller works on the last one."""
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            os.close(read_end)
+            _child(write_end, produce, parent)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    finished = False
+    stream = os.fdopen(read_end, "rb", buffering=1 << 20)
+    try:
+        while True:
+            try:
+                (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
+                kind, payload = pickle.loads(_read_exact(stream, size))
+            except EOFError:
+                finished = True
+                _, status = os.waitpid(pid, 0)
+                raise RuntimeError(f"the reading process ended unexpectedly (wait status {status})") from None
+            if kind == _ITEM:
+                yield payload
+            elif kind == _END:
+                finished = True
+                os.waitpid(pid, 0)
+                return
+            else:
+                finished = True
+                os.waitpid(pid, 0)
+                raise payload
+    finally:
+        if not finished:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        stream.close()
