@@ -342,15 +342,44 @@ def _existing_ids(conn: sa.Connection, usccs: Sequence[str], indexes: Mapping[st
 
 
 def _insert_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[int]:
-    """INSERT the rows in one executemany and record each as a change, as UnitOfWork.insert does."""
+    """INSERT the rows with the driver's bulk path and record each as a change, as UnitOfWork.insert does.
+
+    The ids come from the table's own sequence on PostgreSQL (one ``nextval`` per row, in one
+    query) and follow the largest id on SQLite (the operation holds the write lock); each row's
+    hash is the generic one of the values inserted, which are the values read back.
+    """
     if not rows:
         return []
-    stmt = sa.insert(T_SUBJECT).returning(*T_SUBJECT.c, sort_by_parameter_order=True)
-    stored = uow.conn.execute(stmt, rows).mappings().all()
-    uow.record_changes(T_SUBJECT.name, ((row_key(T_SUBJECT, row), None,
-                                         row_hash(T_SUBJECT.name, row_values(T_SUBJECT, row))) for row in stored))
+    conn = uow.conn
+    driver = conn.connection.driver_connection
+    columns = [c.name for c in T_SUBJECT.columns]
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('subject', 'id')) FROM generate_series(1, {len(rows)})").scalars())
+    else:
+        first = (conn.execute(sa.select(sa.func.max(T_SUBJECT.c.id))).scalar() or 0) + 1
+        ids = list(range(first, first + len(rows)))
+    stored = [{**row, "id": subject_id} for row, subject_id in zip(rows, ids, strict=True)]
+    if conn.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(f"COPY subject ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in stored:
+                copy.write_row([row[c] for c in columns])
+    else:
+        def stored_value(value: Any) -> Any:
+            if isinstance(value, dt.datetime):
+                return value.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return int(value) if isinstance(value, bool) else value
+
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO subject ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                               [[stored_value(row[c]) for c in columns] for row in stored])
+        finally:
+            cursor.close()
+    uow.record_inserts(T_SUBJECT.name, ((row_key(T_SUBJECT, row), row_hash(T_SUBJECT.name, row_values(T_SUBJECT, row)))
+                                        for row in stored))
     uow.summary["subjects_created"] = uow.summary.get("subjects_created", 0) + len(stored)
-    return [row["id"] for row in stored]
+    return ids
 
 
 @dataclass(frozen=True)
@@ -421,6 +450,17 @@ def resolve_subjects_bulk(uow: UnitOfWork, items: Iterable[tuple[str, str]], *,
                 code=display_code(compact), problem=error.message)) from None
         wanted[compact] = NewSubject(compact, kind, name)
     ids, _created = _resolve(uow, wanted, unchecked, protector())
+    return ids
+
+
+def register_checked(uow: UnitOfWork, subjects: Mapping[str, tuple[SubjectKind, str]]) -> dict[str, int]:
+    """Ids of subjects whose codes a row checker already validated and compacted: ``{code: (kind, name)}``.
+
+    :func:`resolve_subjects_bulk` without validating each code again (a bulk import's rows were
+    checked by :class:`lycredit.records.RowChecker`, which validates with the same function).
+    """
+    wanted = {code: NewSubject(code, kind, name) for code, (kind, name) in subjects.items()}
+    ids, _created = _resolve(uow, wanted, {}, protector())
     return ids
 
 
