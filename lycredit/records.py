@@ -916,38 +916,66 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
+def _driver_rows(conn: sa.Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Rows of one plain query through the driver (``?`` placeholders): the bulk lookups' hot path."""
+    if conn.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _in_list(count: int) -> str:
+    return ", ".join("?" * count)
+
+
 def subject_ids(conn: sa.Connection, codes: Mapping[str, SubjectKind]) -> dict[str, int]:
     """Ids of the subjects already registered with these codes (a person's found by its blind index)."""
-    from lycredit.subjects import T_SUBJECT, protector
+    from lycredit.subjects import protector
 
     found: dict[str, int] = {}
     orgs = [c for c, k in codes.items() if k != SubjectKind.natural_person]
-    for chunk in _chunks(orgs):
-        found.update((uscc, sid) for sid, uscc in conn.execute(
-            sa.select(T_SUBJECT.c.id, T_SUBJECT.c.uscc).where(T_SUBJECT.c.uscc.in_(chunk))))
+    for chunk in _chunks(orgs, _LOOKUP_CHUNK):
+        found.update((uscc, sid) for sid, uscc in _driver_rows(
+            conn, f"SELECT id, uscc FROM subject WHERE uscc IN ({_in_list(len(chunk))})", chunk))
     persons = [c for c, k in codes.items() if k == SubjectKind.natural_person]
     if persons:
         pii = protector()
         indexes = {pii.blind_index(c): c for c in persons}
-        for chunk in _chunks(list(indexes)):
-            found.update((indexes[ix], sid) for sid, ix in conn.execute(
-                sa.select(T_SUBJECT.c.id, T_SUBJECT.c.ric_index).where(T_SUBJECT.c.ric_index.in_(chunk))))
+        for chunk in _chunks(list(indexes), _LOOKUP_CHUNK):
+            found.update((indexes[ix], sid) for sid, ix in _driver_rows(
+                conn, f"SELECT id, ric_index FROM subject WHERE ric_index IN ({_in_list(len(chunk))})", chunk))
     return found
+
+
+_LOOKUP_CHUNK = 2000
+"""Codes or document numbers per ``IN`` list (well under SQLite's 32 766 parameters)."""
 
 
 def existing_records(conn: sa.Connection, provider: str,
                      keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], sa.RowMapping]:
-    """The stored records with these (item code, document number) keys of the provider."""
+    """The stored records with these (item code, document number) keys of the provider.
+
+    A plain query finds which keys are stored (in a new import, usually none); only those
+    are read whole, with their types.
+    """
     by_item: dict[str, list[str]] = {}
     for item, document in keys:
         by_item.setdefault(item, []).append(document)
     found: dict[tuple[str, str], sa.RowMapping] = {}
     for item, documents in by_item.items():
-        for chunk in _chunks(documents):
-            for row in conn.execute(sa.select(T_RECORD).where(
-                    T_RECORD.c.provider_uscc == provider, T_RECORD.c.item_code == item,
-                    T_RECORD.c.document_no.in_(chunk))).mappings():
-                found[(item, row["document_no"])] = row
+        for chunk in _chunks(documents, _LOOKUP_CHUNK):
+            stored = [document for (document,) in _driver_rows(
+                conn, f"SELECT document_no FROM record WHERE provider_uscc = ? AND item_code = ? "
+                      f"AND document_no IN ({_in_list(len(chunk))})", [provider, item, *chunk])]
+            for part in _chunks(stored):
+                for row in conn.execute(sa.select(T_RECORD).where(
+                        T_RECORD.c.provider_uscc == provider, T_RECORD.c.item_code == item,
+                        T_RECORD.c.document_no.in_(part))).mappings():
+                    found[(item, row["document_no"])] = row
     return found
 
 

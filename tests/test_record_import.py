@@ -339,12 +339,12 @@ def test_a_checked_row_crosses_the_pipe_whole(tmp_path) -> None:
 def test_a_killed_import_resumes_after_its_last_committed_batch_without_duplicates(
         platform_with_catalog, tmp_path, pipeline, monkeypatch) -> None:
     monkeypatch.setenv("LYCREDIT_PIPELINE", pipeline)
-    path = gen_penalty.write(tmp_path / "big.csv", 2000, bad_percent=2)
+    path = gen_penalty.write(tmp_path / "big.csv", 4000, bad_percent=2)
     report = tmp_path / "r.csv"
     env = {**os.environ, "LYCREDIT_KEY_PASSPHRASE": os.environ["LYCREDIT_KEY_PASSPHRASE"], "LYCREDIT_PIPELINE": pipeline}
     command = [sys.executable, "-m", "lycredit", "--db", platform_with_catalog.url, "--key",
                str(platform_with_catalog.keys["market"]), *AS_OF, "record", "import", str(path), "--layout", "penalty",
-               "--batch-size", "10", "--rejects", str(report)]  # 200 signed batches: killed long before the end
+               "--batch-size", "5", "--rejects", str(report)]  # 800 signed batches: killed long before the end
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     done = 0
@@ -355,10 +355,10 @@ def test_a_killed_import_resumes_after_its_last_committed_batch_without_duplicat
         time.sleep(0.01)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    assert 0 < done < 2001, "the import was killed after its first committed batch and before its end"
+    assert 0 < done < 4001, "the import was killed after its first committed batch and before its end"
     assert run_import(platform_with_catalog, path).exit_code == 2
     out = summary(run_import(platform_with_catalog, path, "--resume", "--batch-size", "500"))
-    assert out["read"] == 2000 and out["accepted"] + out["rejected"] == 2000
+    assert out["read"] == 4000 and out["accepted"] + out["rejected"] == 4000
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == out["accepted"]
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record_history") == 0
     assert scalar(platform_with_catalog, "SELECT status FROM import_run") == "done"
