@@ -139,7 +139,7 @@ def fail(exc: BaseException) -> int:
         click.echo(_("Error: {message}").format(message=exc.message), err=True)
         return int(exc.exit_code)
     module = type(exc).__module__
-    if module.startswith("sqlalchemy") and type(exc).__name__ == "OperationalError":
+    if module.startswith(("sqlalchemy", "sqlite3", "psycopg")) and type(exc).__name__ == "OperationalError":
         detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         click.echo(_("Error: {message}").format(message=_("Database unavailable: {error}").format(error=detail)),
                    err=True)

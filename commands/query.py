@@ -124,17 +124,18 @@ def cli(subject: str, purpose: str, self_: bool, authorization: int | None, gov_
     mode = _mode(self_, authorization, gov_share)
     disclosure.validate_purpose(purpose)
     action = disclosure.action_for(mode)
+    # The driver connection, not SQLAlchemy: issue #5 wants a query within 1.5x 'lycredit --help'.
     if action is None:
-        with obj.reading() as conn:
-            result = disclosure.query(conn, subject, mode, purpose, as_of=obj.as_of)
+        with obj.reading_db() as db:
+            result = disclosure.query(db, subject, mode, purpose, as_of=obj.as_of)
     else:
         try:
-            with obj.operation(action, reason=purpose) as uow:
+            with obj.appending(action, reason=purpose) as log:
                 result = disclosure.query(
-                    uow, subject, mode, purpose, authorization_id=authorization, as_of=obj.as_of
+                    log, subject, mode, purpose, authorization_id=authorization, as_of=obj.as_of
                 )
         except disclosure.QueryRefused as refusal:
-            with obj.operation(action, reason=purpose) as uow:
-                disclosure.record_refusal(uow, refusal)
+            with obj.appending(action, reason=purpose) as log:
+                disclosure.record_refusal(log, refusal)
             raise
     _render(result, obj.fmt, obj.bom)

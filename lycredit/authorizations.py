@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from lycredit.errors import DataError, InputMissing, NotFound, PermissionDenied, UsageError
+from lycredit.authorization_check import AuthorizationRefused, in_force, query_authorization  # noqa: F401
+from lycredit.errors import DataError, InputMissing, NotFound, UsageError
 from lycredit.i18n import _
 from lycredit.identity import SubjectKind, validate_uscc
 from lycredit.models import Authorization
@@ -37,7 +36,6 @@ from lycredit.subjects import get_subject, subject_by_id, subject_view
 
 T_AUTHORIZATION: sa.Table = Authorization.__table__
 
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
 DOCUMENT_REF_MAX = 200
 REASON_MAX = 1000
 
@@ -53,14 +51,6 @@ TOPIC_SCOPES: dict[str, str] = {
 #: Every scope: Art. 12 consents, Art. 11 market-information consent, Art. 14 query, Art. 11 sharing.
 SCOPES: tuple[str, ...] = (*TOPIC_SCOPES.values(), "consent:market", "query", "share")
 _PERSONAL_SCOPES = frozenset(scope for scope in SCOPES if scope.startswith("consent:"))
-
-
-class AuthorizationRefused(PermissionDenied):
-    """An authorisation that does not cover a query; ``rule`` names the check that failed."""
-
-    def __init__(self, rule: str, message: str):
-        super().__init__(message)
-        self.rule = rule
 
 
 def validate_scope(scope: str) -> str:
@@ -97,19 +87,6 @@ def document_sha256(path: str | Path) -> str:
     if file.stat().st_size == 0:
         raise DataError(_("{file} is empty; an authorisation document must hold the signed text").format(file=file))
     return digest.hexdigest()
-
-
-def _revoked_on(row: Mapping[str, Any]) -> dt.date | None:
-    """The day (Asia/Shanghai) from which a revoked authorisation is no longer in force."""
-    if row["revoked_at"] is None:
-        return None
-    return row["revoked_at"].astimezone(_SHANGHAI).date()
-
-
-def in_force(row: Mapping[str, Any], on: dt.date) -> bool:
-    """Within its validity (both days included) and not revoked on or before ``on``."""
-    revoked = _revoked_on(row)
-    return row["valid_from"] <= on <= row["valid_until"] and (revoked is None or on < revoked)
 
 
 def add(uow: UnitOfWork, subject_code: str, grantee_uscc: str, scope: str, valid_from: dt.date,
@@ -201,39 +178,3 @@ def consent_in_force(conn: sa.Connection, subject_id: int, topic: str, on: dt.da
     if grantee is not None:
         query = query.where(T_AUTHORIZATION.c.grantee == validate_uscc(grantee))
     return any(in_force(row, on) for row in conn.execute(query).mappings())
-
-
-def query_authorization(conn: sa.Connection, authorization_id: int, querier_uscc: str, subject_id: int,
-                        on: dt.date, *, scope: str = "query") -> sa.RowMapping:
-    """The authorisation that lets ``querier_uscc`` query ``subject_id`` on ``on`` (Art. 14).
-
-    Raises :class:`AuthorizationRefused` (exit 77) naming the rule: ``unknown``,
-    ``other_subject``, ``other_grantee``, ``wrong_scope``, ``revoked``, ``not_yet_valid``
-    or ``expired``. Messages name ids, never a person's number.
-    """
-    row = conn.execute(sa.select(T_AUTHORIZATION).where(T_AUTHORIZATION.c.id == authorization_id)).mappings().first()
-    if row is None:
-        raise AuthorizationRefused("unknown", _("Authorisation {id} is not recorded.").format(id=authorization_id))
-    if row["subject_id"] != subject_id:
-        raise AuthorizationRefused("other_subject", _(
-            "Authorisation {id} was given by another subject (id {given}), not by subject {subject}.").format(
-            id=authorization_id, given=row["subject_id"], subject=subject_id))
-    if row["grantee"] != querier_uscc.strip().upper():
-        raise AuthorizationRefused("other_grantee", _(
-            "Authorisation {id} was given to unit {grantee}, not to {querier}.").format(
-            id=authorization_id, grantee=row["grantee"], querier=querier_uscc))
-    if row["scope"] != scope:
-        raise AuthorizationRefused("wrong_scope", _(
-            "Authorisation {id} has scope {found}; this needs scope {scope}.").format(
-            id=authorization_id, found=row["scope"], scope=scope))
-    revoked = _revoked_on(row)
-    if revoked is not None and on >= revoked:
-        raise AuthorizationRefused("revoked", _("Authorisation {id} was revoked on {day}.").format(
-            id=authorization_id, day=revoked.isoformat()))
-    if on < row["valid_from"]:
-        raise AuthorizationRefused("not_yet_valid", _("Authorisation {id} is valid only from {start}.").format(
-            id=authorization_id, start=row["valid_from"].isoformat()))
-    if on > row["valid_until"]:
-        raise AuthorizationRefused("expired", _("Authorisation {id} expired after {until}.").format(
-            id=authorization_id, until=row["valid_until"].isoformat()))
-    return row

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from lycredit.oplog.log import Signer, UnitOfWork
+    from lycredit.dbapi import DB
+    from lycredit.oplog.append import LogAppender, Signer
+    from lycredit.oplog.log import UnitOfWork
 
 KEY_FILE_ENV = "LYCREDIT_KEY_FILE"
 
@@ -70,15 +72,11 @@ class AppContext:
         A SQLite file that does not exist is never created here (only ``db init`` creates one).
         """
         if self._engine is None:
-            from lycredit.database import make_engine, sqlite_path
+            from lycredit.database import make_engine
+            from lycredit.dbapi import require_file
 
-            path = sqlite_path(self.database_url.url)
-            if path is not None and not path.exists() and not self.create_database:
-                from lycredit.errors import SchemaNotAtHead
-
-                raise SchemaNotAtHead(
-                    _("Database file {path} does not exist: run 'lycredit db init'").format(path=path)
-                )
+            if not self.create_database:
+                require_file(self.database_url.url)
             self._engine = make_engine(self.database_url.url)
         return self._engine
 
@@ -117,10 +115,12 @@ class AppContext:
             passphrase = self.passphrase_prompt(path)
         return load_private_key(path, passphrase)
 
-    def signer(self, conn: sa.Connection) -> Signer:
-        from lycredit.operators import signer_for
+    def signer(self, conn: sa.Connection | DB) -> Signer:
+        """The operator whose key this is (:func:`lycredit.oplog.append.find_signer`), on either connection."""
+        from lycredit.dbapi import wrap
+        from lycredit.oplog.append import find_signer
 
-        return signer_for(conn, self.private_key)
+        return find_signer(wrap(conn), self.private_key)
 
     @contextlib.contextmanager
     def operation(
@@ -136,43 +136,141 @@ class AppContext:
         With ``dry_run`` everything runs for real and is rolled back at the end.
         A refusal by the role table is itself logged before exit 77.
         """
-        from lycredit import roles
         from lycredit.oplog.log import UnitOfWork
 
         engine = self.checked_engine
         with engine.connect() as conn:
-            trans = conn.begin()
-            try:
-                signer = self.signer(conn)
-                try:
-                    roles.require(signer.role, action, signer.name)
-                except PermissionDenied as refusal:
-                    trans.rollback()
-                    self._log_refusal(conn, signer, action, refusal)
-                    raise
-                uow = UnitOfWork(conn, signer, command=self.command_name, action=action, reason=reason,
-                                 subject=subject)
+
+            def unit(signer: Signer, **fields: str | None) -> UnitOfWork:
+                return UnitOfWork(conn, signer, command=self.command_name, **fields)
+
+            with self._operate(_EngineTransaction(conn), unit, action, reason, subject, dry_run) as uow:
                 yield uow
-                uow.close()
-            except BaseException:
-                if trans.is_active:
-                    trans.rollback()
+
+    @contextlib.contextmanager
+    def appending(
+        self, action: str, *, reason: str | None = None, subject: str | None = None, dry_run: bool = False
+    ) -> Iterator[LogAppender]:
+        """:meth:`operation` on the driver connection, for work that only reads and appends to the log.
+
+        The same role check, refusal logging, signing and commit, through
+        :class:`lycredit.oplog.append.LogAppender` on a :class:`lycredit.dbapi.DB` (its
+        ``db``), without loading SQLAlchemy: what ``lycredit query`` runs in.
+        """
+        from lycredit.oplog.append import LogAppender
+
+        db = self.open_db(write=True)
+        try:
+
+            def unit(signer: Signer, **fields: str | None) -> LogAppender:
+                return LogAppender(db, signer, command=self.command_name, **fields)
+
+            with self._operate(_DriverTransaction(db), unit, action, reason, subject, dry_run) as appender:
+                yield appender
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _operate(
+        self,
+        tx: _EngineTransaction | _DriverTransaction,
+        unit: Callable[..., LogAppender],
+        action: str,
+        reason: str | None,
+        subject: str | None,
+        dry_run: bool,
+    ) -> Iterator[LogAppender]:
+        """The protocol of an operation, whichever connection it runs on."""
+        from lycredit import roles
+
+        tx.begin()
+        try:
+            signer = self.signer(tx.db)
+            try:
+                roles.require(signer.role, action, signer.name)
+            except PermissionDenied as refusal:
+                tx.rollback()
+                tx.begin()
+                refused = unit(signer, action="refused", reason=refusal.message)
+                refused.summary.update(refused_action=action)
+                refused.close()
+                tx.commit()
                 raise
-            if dry_run:
-                trans.rollback()
-            else:
-                trans.commit()
-
-    def _log_refusal(self, conn: sa.Connection, signer: Signer, action: str, refusal: PermissionDenied) -> None:
-        from lycredit.oplog.log import UnitOfWork
-
-        with conn.begin():
-            uow = UnitOfWork(conn, signer, command=self.command_name, action="refused", reason=refusal.message)
-            uow.summary.update(refused_action=action)
-            uow.close()
+            work = unit(signer, action=action, reason=reason, subject=subject)
+            yield work
+            work.close()
+        except BaseException:
+            if tx.active:
+                tx.rollback()
+            raise
+        if dry_run:
+            tx.rollback()
+        else:
+            tx.commit()
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
         """A read-only connection on the checked engine."""
         with self.checked_engine.connect().execution_options(lycredit_read_only=True) as conn:
             yield conn
+
+    # ---- the driver connection (no SQLAlchemy) --------------------------------------
+    def open_db(self, *, write: bool = False) -> DB:
+        """A driver connection on the resolved URL, checked like :attr:`checked_engine`, in a transaction."""
+        from lycredit.dbapi import open_database
+
+        return open_database(self.database_url.url, write=write)
+
+    @contextlib.contextmanager
+    def reading_db(self) -> Iterator[DB]:
+        """A read-only driver connection (:mod:`lycredit.dbapi`), rolled back and closed at the end."""
+        db = self.open_db(write=False)
+        try:
+            yield db
+        finally:
+            db.close()
+
+
+class _EngineTransaction:
+    """The transaction of an operation on a SQLAlchemy connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        from lycredit.dbapi import wrap
+
+        self.conn = conn
+        self.db = wrap(conn)
+        self._trans: sa.RootTransaction | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._trans is not None and self._trans.is_active
+
+    def begin(self) -> None:
+        self._trans = self.conn.begin()
+
+    def commit(self) -> None:
+        self._trans.commit()
+
+    def rollback(self) -> None:
+        self._trans.rollback()
+
+
+class _DriverTransaction:
+    """The transaction of an operation on a driver connection (already begun by ``open_db``)."""
+
+    def __init__(self, db: DB) -> None:
+        self.db = db
+
+    @property
+    def active(self) -> bool:
+        return self.db.in_transaction
+
+    def begin(self) -> None:
+        if not self.db.in_transaction:
+            self.db.begin()
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def rollback(self) -> None:
+        self.db.rollback()

@@ -10,24 +10,16 @@ the commands that use them.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from lycredit.dbapi import SQLITE_BUSY_TIMEOUT_MS, sqlite_path
 from lycredit.errors import ConfigError, DatabaseUnavailable
 from lycredit.i18n import _
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a SQLite URL, or None for PostgreSQL and in-memory SQLite."""
-    u = sa.engine.make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
+__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "check_connection", "make_engine", "sqlite_path"]
 
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:

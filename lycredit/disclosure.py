@@ -60,10 +60,13 @@ looked and why (Art. 30). A query refused by a rule is logged too, in its own
 operation, as a ``query.refused`` event (:func:`record_refusal`). A public query
 needs no operator and is not logged: it discloses only what is public.
 
-Speed. A public query of one subject is one indexed read of the subject and one
-of its records joined with their catalog items, and imports SQLAlchemy's core
-only: no ORM models, no cryptography (those load lazily, for persons, masking and
-logging).
+Speed. A query of one subject is one indexed read of the subject and one of its
+records joined with their catalog items, on the driver connection
+(:mod:`lycredit.dbapi`): the functions here take a :class:`lycredit.dbapi.DB` or a
+SQLAlchemy connection (whose driver connection they use, in its transaction), and
+a logged query is appended by :class:`lycredit.oplog.append.LogAppender`, so
+``lycredit query`` imports neither SQLAlchemy nor the ORM models; cryptography
+loads only to sign a logged query and to open a person's protected fields.
 """
 
 from __future__ import annotations
@@ -73,18 +76,19 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import sqlalchemy as sa
-
+from lycredit.dbapi import BOOL, DATE, DB, wrap
 from lycredit.errors import NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.periods import ART15_MAX_YEARS, disclosure_until
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from lycredit.identity import PiiProtector
-    from lycredit.oplog.log import UnitOfWork
+    from lycredit.oplog.append import LogAppender
 
 PUBLIC, SELF, AUTHORISED, GOV_SHARE = "public", "self", "authorised", "gov_share"
 MODES = (PUBLIC, SELF, AUTHORISED, GOV_SHARE)
@@ -118,48 +122,6 @@ NATURAL_PERSON = "natural_person"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RIC_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-
-_SUBJECT = sa.table(
-    "subject",
-    sa.column("id", sa.Integer),
-    sa.column("kind", sa.String),
-    sa.column("name", sa.String),
-    sa.column("name_enc", sa.String),
-    sa.column("uscc", sa.String),
-    sa.column("ric_enc", sa.String),
-)
-_RECORD = sa.table(
-    "record",
-    sa.column("id", sa.Integer),
-    sa.column("subject_id", sa.Integer),
-    sa.column("catalog_item_id", sa.Integer),
-    sa.column("provider_uscc", sa.String),
-    sa.column("item_code", sa.String),
-    sa.column("document_no", sa.String),
-    sa.column("decision_date", sa.Date),
-    sa.column("concluded_on", sa.Date),
-    sa.column("act_ended_on", sa.Date),
-    sa.column("publicity_until", sa.Date),
-    sa.column("disclosure_until", sa.Date),
-    sa.column("fields", sa.Text),
-    sa.column("status", sa.String),
-    sa.column("revision", sa.Integer),
-    sa.column("archived_on", sa.Date),
-)
-_ITEM = sa.table(
-    "catalog_item",
-    sa.column("id", sa.Integer),
-    sa.column("name", sa.String),
-    sa.column("provider_name", sa.String),
-    sa.column("disclosure", sa.String),
-    sa.column("dishonesty", sa.Boolean),
-    sa.column("data_standard", sa.Text),
-)
-_OPERATOR = sa.table("operator", sa.column("id", sa.Integer), sa.column("unit_id", sa.Integer))
-_UNIT = sa.table(
-    "unit", sa.column("id", sa.Integer), sa.column("uscc", sa.String), sa.column("name", sa.String)
-)
-
 
 class QueryRefused(PermissionDenied):
     """A query a disclosure rule refuses (exit 77); ``rule`` names the rule, the message its article.
@@ -323,73 +285,78 @@ def action_for(mode: str) -> str | None:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _compact(code: str) -> str:
-    """As ``lycredit.identity`` compacts a code: full-width folded, spaces and hyphens dropped, upper case."""
-    return re.sub(r"[\s\-]+", "", unicodedata.normalize("NFKC", code)).upper()
-
-
-def lookup_public_subject(conn: sa.Connection, code: str) -> Mapping[str, Any]:
+def lookup_public_subject(conn: DB | sa.Connection, code: str) -> Mapping[str, Any]:
     """The organisation a public query names: found by its USCC, else the reason it cannot be shown.
 
     A code that is a resident ID number is refused by Art. 13 para. 4 without looking the
     person up, so a public query does not even tell whether a person is registered.
     """
-    row = conn.execute(sa.select(_SUBJECT).where(_SUBJECT.c.uscc == _compact(code))).mappings().first()
+    from lycredit.identity import _compact
+    from lycredit.subject_lookup import SUBJECT_TYPES, get_subject
+
+    db = wrap(conn)
+    row = db.first("SELECT * FROM subject WHERE uscc = :uscc", {"uscc": _compact(code)}, SUBJECT_TYPES)
     if row is not None:
         return row
-    from lycredit.subjects import get_subject, validate_subject_code
+    from lycredit.subjects import validate_subject_code
 
     kind, _compact_code = validate_subject_code(code)
     public_methods(kind.value)
-    return get_subject(conn, code)
+    return get_subject(db, code)
 
 
-def lookup_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> Mapping[str, Any]:
+def lookup_subject(
+    conn: DB | sa.Connection, code: str, *, pii: PiiProtector | None = None
+) -> Mapping[str, Any]:
     """The subject with this USCC or resident ID number; DataError for a malformed code, else NotFound."""
-    from lycredit.subjects import find_subject, get_subject, validate_subject_code
+    from lycredit.subject_lookup import find_subject, get_subject
 
     row = find_subject(conn, code, pii=pii)
     if row is not None:
         return row
+    from lycredit.subjects import validate_subject_code
+
     validate_subject_code(code)
     return get_subject(conn, code, pii=pii)
 
 
-def subject_kind(conn: sa.Connection, subject_id: int) -> str:
-    kind = conn.execute(sa.select(_SUBJECT.c.kind).where(_SUBJECT.c.id == subject_id)).scalar()
+def subject_kind(conn: DB | sa.Connection, subject_id: int) -> str:
+    kind = wrap(conn).scalar("SELECT kind FROM subject WHERE id = :id", {"id": subject_id})
     if kind is None:
         raise NotFound(_("No credit subject with id {id} is registered.").format(id=subject_id))
     return kind
 
 
-def subject_records(conn: sa.Connection, subject_id: int) -> list[dict[str, Any]]:
+_RECORDS_OF_SUBJECT = (
+    "SELECT r.id, r.subject_id, r.catalog_item_id, r.provider_uscc, r.item_code, r.document_no,"
+    " r.decision_date, r.concluded_on, r.act_ended_on, r.publicity_until, r.disclosure_until, r.fields,"
+    " r.status, r.revision, r.archived_on, i.name AS item_name, i.provider_name, i.disclosure,"
+    " i.dishonesty, i.data_standard"
+    " FROM record r JOIN catalog_item i ON i.id = r.catalog_item_id"
+    " WHERE r.subject_id = :subject_id ORDER BY r.decision_date, r.id"
+)
+_RECORD_TYPES = {
+    **dict.fromkeys(
+        ("decision_date", "concluded_on", "act_ended_on", "publicity_until", "disclosure_until", "archived_on"),
+        DATE,
+    ),
+    "dishonesty": BOOL,
+}
+
+
+def subject_records(conn: DB | sa.Connection, subject_id: int) -> list[dict[str, Any]]:
     """Every record about the subject, with its catalog item and Art. 15 ``end``, oldest decision first."""
-    query = (
-        sa.select(
-            _RECORD,
-            _ITEM.c.name.label("item_name"),
-            _ITEM.c.provider_name,
-            _ITEM.c.disclosure,
-            _ITEM.c.dishonesty,
-            _ITEM.c.data_standard,
-        )
-        .select_from(_RECORD.join(_ITEM, _ITEM.c.id == _RECORD.c.catalog_item_id))
-        .where(_RECORD.c.subject_id == subject_id)
-        .order_by(_RECORD.c.decision_date, _RECORD.c.id)
-    )
-    records = []
-    for row in conn.execute(query).mappings():
-        record = dict(row)
+    records = wrap(conn).rows(_RECORDS_OF_SUBJECT, {"subject_id": subject_id}, _RECORD_TYPES)
+    for record in records:
         record["dishonesty"] = bool(record["dishonesty"])
         record["end"] = disclosure_end(
             record["disclosure_until"], record["dishonesty"], record["act_ended_on"], record["decision_date"]
         )
-        records.append(record)
     return records
 
 
 def check_authorisation(
-    conn: sa.Connection,
+    conn: DB | sa.Connection,
     authorization_id: int | None,
     querier_unit: str | None,
     subject_id: int,
@@ -406,7 +373,7 @@ def check_authorisation(
         )
     if not querier_unit:
         raise QueryRefused("art14_no_unit", _("Art. 14: an authorised query needs the querier's unit."))
-    from lycredit.authorizations import AuthorizationRefused, query_authorization
+    from lycredit.authorization_check import AuthorizationRefused, query_authorization
 
     try:
         query_authorization(conn, authorization_id, querier_unit, subject_id, as_of)
@@ -417,7 +384,7 @@ def check_authorisation(
 
 
 def visible_records(
-    conn: sa.Connection,
+    conn: DB | sa.Connection,
     subject_id: int,
     mode: str,
     *,
@@ -430,13 +397,12 @@ def visible_records(
     ``querier_unit`` is the USCC of the querier's unit and ``authorization`` the id of the
     subject's authorisation; both matter only in the ``authorised`` mode.
     """
-    return _visible(
-        conn, subject_id, subject_kind(conn, subject_id), mode, querier_unit, authorization, as_of
-    )
+    db = wrap(conn)
+    return _visible(db, subject_id, subject_kind(db, subject_id), mode, querier_unit, authorization, as_of)
 
 
 def _visible(
-    conn: sa.Connection,
+    conn: DB,
     subject_id: int,
     kind: str,
     mode: str,
@@ -473,15 +439,15 @@ def _mask_number_in_text(match: re.Match[str]) -> str:
 
 def _person_shaped(number: str) -> bool:
     """A GB 11643 check digit that fits, or positions 7-14 a date of birth from 1880 to this year."""
-    from stdnum.cn import ric
-
-    if ric.calc_check_digit(number) == number[17]:
-        return True
     try:
         born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        return False
-    return 1880 <= born.year <= dt.date.today().year
+        born = None
+    if born is not None and 1880 <= born.year <= dt.date.today().year:
+        return True
+    from stdnum.cn import ric  # python-stdnum takes 30 ms to import: only when the date does not settle it
+
+    return ric.calc_check_digit(number) == number[17]
 
 
 def mask_text(text: str, names: Mapping[str, str]) -> str:
@@ -553,15 +519,14 @@ def record_view(record: Mapping[str, Any], names: Mapping[str, str]) -> dict[str
     }
 
 
-@dataclass(frozen=True)
-class ShownSubject:
+class ShownSubject(NamedTuple):
     """A subject as an output shows it (code and name masked as the mode requires), and the names to mask."""
 
     id: int
     kind: str
     code: str
     name: str
-    hidden_names: Mapping[str, str] = field(default_factory=dict)
+    hidden_names: Mapping[str, str] = MappingProxyType({})
 
     @property
     def kind_zh(self) -> str:
@@ -586,7 +551,7 @@ def show_subject(
     if row["kind"] != NATURAL_PERSON:
         return ShownSubject(row["id"], row["kind"], row["uscc"], row["name"])
     from lycredit.identity import mask_ric
-    from lycredit.subjects import NAME_CONTEXT, RIC_CONTEXT, protector
+    from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, protector
 
     pii = pii or protector()
     number = mask_ric(pii.decrypt(row["ric_enc"], context=RIC_CONTEXT))
@@ -599,8 +564,7 @@ def show_subject(
 # --- the query ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueryResult:
+class QueryResult(NamedTuple):
     """What a query shows: the subject (masked per mode) and its visible records."""
 
     subject: dict[str, Any]
@@ -624,25 +588,23 @@ class QueryResult:
         }
 
 
-@dataclass(frozen=True)
-class Querier:
+class Querier(NamedTuple):
     operator: str
     unit: str
     unit_name: str
 
 
-def querier_of(uow: UnitOfWork) -> Querier:
+def querier_of(uow: LogAppender) -> Querier:
     """The operator a logged query runs as, with its unit's code and name."""
-    row = uow.conn.execute(
-        sa.select(_UNIT.c.uscc, _UNIT.c.name)
-        .select_from(_OPERATOR.join(_UNIT, _UNIT.c.id == _OPERATOR.c.unit_id))
-        .where(_OPERATOR.c.id == uow.signer.operator_id)
-    ).one()
-    return Querier(uow.signer.name, row.uscc, row.name)
+    row = uow.db.first(
+        "SELECT u.uscc, u.name FROM operator o JOIN unit u ON u.id = o.unit_id WHERE o.id = :id",
+        {"id": uow.signer.operator_id},
+    )
+    return Querier(uow.signer.name, row["uscc"], row["name"])
 
 
 def query(
-    source: sa.Connection | UnitOfWork,
+    source: DB | sa.Connection | LogAppender,
     subject_code: str,
     mode: str,
     purpose: str,
@@ -663,7 +625,7 @@ def query(
     uow = source if hasattr(source, "signer") else None
     if mode != PUBLIC and uow is None:
         raise TypeError("a query of non-public information is logged: pass the operation's UnitOfWork")
-    conn = uow.conn if uow is not None else source
+    conn = uow.db if uow is not None else wrap(source)
     querier = querier_of(uow) if uow is not None else None
     context = {"mode": mode, "purpose": purpose, "authorization_id": authorization_id}
     try:
@@ -695,14 +657,14 @@ def query(
     return result
 
 
-def record_refusal(uow: UnitOfWork, refusal: QueryRefused) -> None:
+def record_refusal(uow: LogAppender, refusal: QueryRefused) -> None:
     """Log a refused query (Art. 28): a ``query.refused`` event with the rule, in its own operation."""
     context = {"mode": refusal.mode, "purpose": refusal.purpose, "authorization_id": refusal.authorization_id}
     _log(uow, querier_of(uow), "query.refused", refusal.subject_id, context, rule=refusal.rule)
 
 
 def _log(
-    uow: UnitOfWork,
+    uow: LogAppender,
     querier: Querier,
     event: str,
     subject_id: int | None,

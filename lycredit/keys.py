@@ -17,7 +17,6 @@ import stat
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from lycredit.errors import ConfigError, DataError, InputMissing, PermissionDenied
@@ -31,9 +30,30 @@ def generate() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
+def _serialization():  # -> the module cryptography.hazmat.primitives.serialization
+    """Imported only where PEM is written or public keys parsed: with its SSH support it takes ~10 ms."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization
+
+
+def _pem_private_key_loader():  # -> Callable[..., PrivateKeyTypes]
+    """``serialization.load_pem_private_key``, which is the Rust binding's, without importing the SSH module.
+
+    Signing a query must not pay for SSH key support it never uses; if a cryptography release
+    moves the function, the public name is used (a test holds the two equal).
+    """
+    try:
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+        return rust_openssl.keys.load_pem_private_key
+    except (ImportError, AttributeError):  # pragma: no cover - another cryptography layout
+        return _serialization().load_pem_private_key
+
+
 def public_raw(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
     pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return pub.public_bytes_raw()
 
 
 def public_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
@@ -44,6 +64,7 @@ def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: str) -> No
     """Write ``key`` encrypted under ``passphrase``, mode 0600, refusing to overwrite."""
     if len(passphrase) < MIN_PASSPHRASE:
         raise ConfigError(_("The key passphrase must have at least {n} characters").format(n=MIN_PASSPHRASE))
+    serialization = _serialization()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -82,7 +103,7 @@ def load_private_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
             )
         )
     try:
-        key = serialization.load_pem_private_key(data, password=passphrase.encode("utf-8"))
+        key = _pem_private_key_loader()(data, password=passphrase.encode("utf-8"))
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise PermissionDenied(
             _("Cannot unlock key file {path}: wrong passphrase or not an encrypted private key").format(path=path)
@@ -99,7 +120,7 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
         text = Path(text).read_text(encoding="ascii", errors="replace")
     if "BEGIN PUBLIC KEY" in text:
         try:
-            key = serialization.load_pem_public_key(text.encode("ascii"))
+            key = _serialization().load_pem_public_key(text.encode("ascii"))
         except ValueError as exc:
             raise DataError(_("Not a valid PEM public key")) from exc
         if not isinstance(key, Ed25519PublicKey):
@@ -116,4 +137,5 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
 
 def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    serialization = _serialization()
     return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from lycredit import keys
-from lycredit.errors import DataError, NotFound, PermissionDenied
+from lycredit import dbapi, keys
+from lycredit.errors import DataError, NotFound
 from lycredit.i18n import _
 from lycredit.models import Operator, OperatorKey, PlatformMeta, Unit
 from lycredit.models.base import utcnow
-from lycredit.oplog.log import Signer, UnitOfWork, require_key_window, timestamp
+from lycredit.oplog.append import find_signer
+from lycredit.oplog.log import Signer, UnitOfWork, timestamp
 from lycredit.oplog.note import key_id as note_key_id
 from lycredit.roles import ADMIN, validate_role
 
@@ -209,16 +210,4 @@ def show_operator(conn: sa.Connection, name: str) -> OperatorView:
 
 def signer_for(conn: sa.Connection, private_key: Ed25519PrivateKey, now: dt.datetime | None = None) -> Signer:
     """The operator whose registered key this is, if it may sign now; otherwise exit 77 saying why."""
-    now = now or utcnow()
-    raw_b64 = keys.public_b64(private_key)
-    row = conn.execute(
-        sa.select(T_KEY, T_OPERATOR.c.name, T_OPERATOR.c.role, T_OPERATOR.c.status)
-        .join(T_OPERATOR, T_OPERATOR.c.id == T_KEY.c.operator_id)
-        .where(T_KEY.c.public_key == raw_b64)
-    ).mappings().first()
-    if row is None:
-        raise PermissionDenied(_("This key is not registered to any operator"))
-    if row["status"] != "active":
-        raise PermissionDenied(_("Operator {name} is revoked").format(name=row["name"]))
-    require_key_window(row["name"], row["key_id"], row["valid_from"], row["valid_until"], now)
-    return Signer(row["operator_id"], row["name"], row["role"], row["key_id"], private_key)
+    return find_signer(dbapi.wrap(conn), private_key, now)

@@ -8,15 +8,23 @@ Data goes to stdout; messages go to stderr (:func:`message`).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import IO, Any
 
 FORMATS = ("table", "json", "ndjson", "csv")
+
+
+def _decimal() -> type:
+    """``decimal.Decimal`` once something imported it; until then no value can be one (saves its import)."""
+    module = sys.modules.get("decimal")
+    return module.Decimal if module is not None else _NoDecimal
+
+
+class _NoDecimal:
+    pass
 
 
 def _plain(value: Any) -> Any:
@@ -24,7 +32,7 @@ def _plain(value: Any) -> Any:
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, Decimal):
+    if isinstance(value, _decimal()):
         return str(value)
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).hex()
@@ -69,6 +77,8 @@ def render_rows(
     elif fmt == "csv":
         if bom:
             stream.write("\ufeff")
+        import csv
+
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow([(headers or {}).get(c, c) for c in columns])
         for r in rows:

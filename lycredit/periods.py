@@ -22,13 +22,22 @@ datetime.date(2025, 2, 28)
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from lycredit.errors import UsageError
 from lycredit.i18n import _
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo as ZoneInfoType
+
+
+def ZoneInfo(key: str) -> ZoneInfoType:  # noqa: N802 - stands for the class, which it imports when first used
+    """``zoneinfo.ZoneInfo(key)``: the module loads only when a day must be found (a query --as-of needs none)."""
+    from zoneinfo import ZoneInfo as zone_info
+
+    return zone_info(key)
 
 ART15_MAX_YEARS = 5
 """Art. 15: dishonesty information is disclosed for at most five years."""
@@ -53,6 +62,8 @@ def add_months(d: date, months: int) -> date:
     year, month0 = divmod(index, 12)
     if not 1 <= year <= 9999:
         raise OverflowError(f"{d.isoformat()} + {months} months is outside years 1-9999")
+    import calendar  # imported when used: every short command loads this module
+
     month = month0 + 1
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
@@ -99,8 +110,10 @@ def shanghai_today(now: datetime | None = None) -> date:
     has kept UTC+8 without daylight saving since 1991, so a host without a
     time-zone database falls back to that fixed offset.
     """
+    from zoneinfo import ZoneInfoNotFoundError
+
     try:
-        zone: timezone | ZoneInfo = ZoneInfo(SHANGHAI)
+        zone: timezone | ZoneInfoType = ZoneInfo(SHANGHAI)
     except ZoneInfoNotFoundError:
         zone = _CHINA_STANDARD_TIME
     if now is None:

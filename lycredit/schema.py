@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from lycredit import migrations
+from lycredit.dbapi import schema_problem
 from lycredit.errors import ConfigError, SchemaNotAtHead
 from lycredit.i18n import _
 
@@ -33,26 +34,9 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 def require_head(engine: sa.Engine) -> None:
     """Refuse (exit 78) a database that is not at this lycredit's schema head."""
-    revision = current_revision(engine)
-    if revision == migrations.HEAD:
-        return
-    if revision is None:
-        raise SchemaNotAtHead(_("The database has no lycredit schema: run 'lycredit db init' first"))
-    if revision in _known_revisions():
-        raise SchemaNotAtHead(
-            _("The database schema is at revision {rev}, this lycredit needs {head}: run 'lycredit db upgrade'").format(
-                rev=revision, head=migrations.HEAD
-            )
-        )
-    raise SchemaNotAtHead(
-        _("The database schema revision {rev} is unknown to this lycredit (head {head}): upgrade lycredit").format(
-            rev=revision, head=migrations.HEAD
-        )
-    )
-
-
-def _known_revisions() -> set[str]:
-    return {p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("*.py")}
+    problem = schema_problem(current_revision(engine))
+    if problem is not None:
+        raise SchemaNotAtHead(problem)
 
 
 def _alembic_config(conn: sa.Connection):  # -> alembic.config.Config

@@ -49,12 +49,12 @@ from lycredit.identity import (
 from lycredit.models import Subject, SubjectLink
 from lycredit.models.base import row_key, row_values, utcnow
 from lycredit.oplog.log import UnitOfWork, row_hash
+from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, lookup_where, protector
+from lycredit.subject_lookup import PERSON_SHAPE as _PERSON_SHAPE
 
 T_SUBJECT: sa.Table = Subject.__table__
 T_LINK: sa.Table = SubjectLink.__table__
 
-RIC_CONTEXT = "subject.ric"
-NAME_CONTEXT = "subject.name"
 ORG_NAME_MAX = 200
 PERSON_NAME_MAX = 100  # its AES-GCM token must fit subject.name_enc (600 characters)
 IN_CHUNK = 500
@@ -69,13 +69,7 @@ RELATIONS: dict[str, str] = {
 }
 
 _KIND_NAMES = {**{kind.value: kind for kind in SubjectKind}, **{kind.label_zh: kind for kind in SubjectKind}}
-_PERSON_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def protector() -> PiiProtector:
-    """The personal-data key of this process (LYCREDIT_PII_KEY or LYCREDIT_PII_KEY_FILE)."""
-    return PiiProtector.from_env()
 
 
 # --- codes ----------------------------------------------------------------------------------
@@ -213,10 +207,8 @@ def _person_values(pii: PiiProtector, compact: str, name: str, now: dt.datetime)
 
 
 def _lookup_clause(compact: str, pii: PiiProtector | None) -> sa.ColumnElement[bool]:
-    if not _PERSON_SHAPE.fullmatch(compact):
-        return T_SUBJECT.c.uscc == compact
-    pii = pii or protector()
-    return sa.or_(T_SUBJECT.c.uscc == compact, T_SUBJECT.c.ric_index == pii.blind_index(compact))
+    where, params = lookup_where(compact, pii)  # the one lookup rule, shared with the light query path
+    return sa.text(f"({where})").bindparams(**params)
 
 
 def find_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping | None:

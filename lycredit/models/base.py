@@ -15,7 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from lycredit.dbapi import utcnow
+
 UTC = dt.UTC
+__all__ = ["UTCDateTime", "utcnow", "logged", "logged_models", "hashed_columns", "row_key", "row_values"]
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -38,10 +41,6 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(UTC)
 
 
 LOGGED_TABLES: dict[str, type[SQLModel]] = {}

@@ -9,86 +9,43 @@ leaves, then one *operation* leaf signed by the operator, to the RFC 6962
 tree, and a signed checkpoint of the new tree, in the same transaction as the
 data. A crash leaves neither a change without its entry nor the reverse.
 
-Domain separation (oplog.md): an operator signs ``b"lycredit/operation/v1\\n"``
-followed by the canonical header; a row is hashed as ``b"lycredit/row/v1\\n"``
-followed by canonical ``{"table", "row"}``; a leaf is canonical JSON whose
-``"type"`` is ``change``, ``event`` or ``operation``, hashed with RFC 6962's
-0x00 prefix. Entries carry hashes and internal ids, never personal data.
+The signing and appending are :class:`lycredit.oplog.append.LogAppender`'s,
+which works on the driver connection underneath ``conn`` (same transaction)
+and which a logged query uses without SQLAlchemy; this class adds the
+SQLAlchemy ``insert``/``update``/``delete`` that record their own changes.
+The names of the entry format (:func:`row_hash`, :func:`timestamp`,
+:func:`signing_bytes`, :class:`Signer` ...) are re-exported from there.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import json
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from lycredit import dbapi
 from lycredit.models.base import row_key, row_values, utcnow
-from lycredit.oplog.canonical import canonical_json
-from lycredit.oplog.merkle import Frontier, leaf_hash, root_from_leaf_hashes
-from lycredit.oplog.note import Checkpoint, sign_note
-
-ROW_LABEL = b"lycredit/row/v1\n"
-SIGN_LABEL = b"lycredit/operation/v1\n"
-ENTRY_VERSION = 1
-ADVISORY_LOCK_ID = 0x6C79_6372  # "lycr": serialises appends on PostgreSQL
-
-
-def timestamp(value: dt.datetime) -> str:
-    """The one text form of a time in the log: UTC, microseconds, ``Z``."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-_HEX_RUN = re.compile(r"[0-9a-f]*")
-
-
-def row_hash(table_name: str, values: Mapping[str, str | None]) -> str:
-    """SHA-256 hex of a row's canonical text form, under the row label.
-
-    The row form (``row_values``) has ASCII column names and only text or null
-    values, for which the C JSON encoder with sorted keys is exactly RFC 8785;
-    this is the hot path of bulk imports and of ``audit verify`` (a test keeps
-    it equal to ``canonical_json``).
-    """
-    text = _ROW_ENCODER.encode({"table": table_name, "row": values})
-    return hashlib.sha256(ROW_LABEL + text.encode("utf-8")).hexdigest()
+from lycredit.oplog import append
+from lycredit.oplog.append import (  # noqa: F401 - the entry format, re-exported
+    ADVISORY_LOCK_ID,
+    ENTRY_VERSION,
+    ROW_LABEL,
+    SIGN_LABEL,
+    Appended,
+    Head,
+    LogAppender,
+    Signer,
+    _jsonable,
+    require_key_window,
+    row_hash,
+    signing_bytes,
+    timestamp,
+)
 
 
-def signing_bytes(header: Mapping[str, Any]) -> bytes:
-    """What an operator signs: the operation label and the header without its signature."""
-    unsigned = {k: v for k, v in header.items() if k != "signature"}
-    return SIGN_LABEL + canonical_json(unsigned)
-
-
-@dataclass(frozen=True)
-class Signer:
-    """The operator a command runs as, with the private key that signs its operations."""
-
-    operator_id: int
-    name: str
-    role: str
-    key_id: str
-    private_key: Ed25519PrivateKey
-
-
-@dataclass(frozen=True)
-class Appended:
-    seq: int
-    first_idx: int
-    size: int
-    root: bytes
-    note: str
-
-
-class UnitOfWork:
+class UnitOfWork(LogAppender):
     """Collects the changes of one operation; :meth:`close` signs and appends them.
 
     Use it inside a transaction on ``conn``; the caller commits (or, for
@@ -106,54 +63,18 @@ class UnitOfWork:
         subject: str | None = None,
     ) -> None:
         self.conn = conn
-        self.signer = signer
-        self.command = command
-        self.action = action
-        self.reason = reason
-        self.subject = subject
-        self.summary: dict[str, Any] = {}
-        self._leaves: list[dict[str, Any]] = []
-        self._entry_bytes: list[bytes] = []
-        self.closed: Appended | None = None
-        _lock_log(conn)
+        if not conn.in_transaction():
+            conn.begin()  # as SQLAlchemy's autobegin would: the log is appended in the caller's transaction
+        super().__init__(dbapi.wrap(conn), signer, command=command, action=action, reason=reason, subject=subject)
 
-    # ---- recording -------------------------------------------------------
-    def record_change(self, table_name: str, key: str, before: str | None, after: str | None) -> None:
-        """Record a change already written with the caller's own SQL (bulk paths)."""
-        if before == after:
-            return
-        self._add({"type": "change", "table": table_name, "key": key, "before": before, "after": after})
+    def _lock(self) -> None:
+        _lock_log(self.conn)
 
-    def record_changes(self, table_name: str, changes: Iterable[tuple[str, str | None, str | None]]) -> None:
-        for key, before, after in changes:
-            self.record_change(table_name, key, before, after)
+    def _now(self) -> dt.datetime:
+        return utcnow()
 
-    def record_inserts(self, table_name: str, inserted: Iterable[tuple[str, str]]) -> None:
-        """Record rows a bulk path inserted with its own SQL: ``(key, row hash)`` pairs.
-
-        The same leaves as :meth:`record_change` with ``before`` None, byte for byte, built
-        from one template instead of the generic encoder: the hot path of bulk imports.
-        """
-        if self.closed is not None:
-            raise RuntimeError("unit of work already closed")
-        template = ('{"after":"%s","before":null,"key":%s,"table":' + _ROW_ENCODER.encode(table_name)
-                    + f',"type":"change","v":{ENTRY_VERSION}}}')
-        pairs = list(inserted)
-        hashes = [after for _key, after in pairs]
-        if any(len(after) != 64 for after in hashes) or _HEX_RUN.fullmatch("".join(hashes)) is None:
-            raise ValueError(f"a row hash of {table_name} is not 64 lower-case hex digits")
-        encode = json.encoder.encode_basestring  # the C string encoder
-        self._entry_bytes.extend((template % (after, encode(key))).encode() for key, after in pairs)
-
-    def event(self, event: str, **fields: Any) -> None:
-        """Record something that is not a row change: a key event, a query of non-public data."""
-        self._add({"type": "event", "event": event, **fields})
-
-    def _add(self, leaf: dict[str, Any]) -> None:
-        if self.closed is not None:
-            raise RuntimeError("unit of work already closed")
-        leaf["v"] = ENTRY_VERSION
-        self._entry_bytes.append(canonical_json(leaf))
+    def _require_key_valid_at(self, at: dt.datetime) -> None:
+        _require_key_valid_at(self.conn, self.signer, at)
 
     # ---- writing through the unit of work ---------------------------------
     def insert(self, table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,133 +103,10 @@ class UnitOfWork:
         self.conn.execute(sa.delete(table).where(where))
         self.record_change(table.name, row_key(table, before), row_hash(table.name, row_values(table, before)), None)
 
-    # ---- appending --------------------------------------------------------
-    def close(self) -> Appended:
-        """Sign the operation and append its leaves and a checkpoint; once."""
-        if self.closed is not None:
-            return self.closed
-        head = latest_checkpoint(self.conn)
-        origin = log_origin(self.conn)
-        if head is None:
-            frontier, seq, prev_root = Frontier(), 1, root_from_leaf_hashes([])
-        else:
-            frontier, seq, prev_root = Frontier.from_bytes(head.frontier), head.op_seq + 1, head.root
-        first_idx = frontier.size
-        leaf_hashes = [leaf_hash(b) for b in self._entry_bytes]
-        at = utcnow()
-        _require_key_valid_at(self.conn, self.signer, at)
-        header = {
-            "type": "operation",
-            "v": ENTRY_VERSION,
-            "seq": seq,
-            "at": timestamp(at),
-            "operator": self.signer.name,
-            "key_id": self.signer.key_id,
-            "role": self.signer.role,
-            "command": self.command,
-            "action": self.action,
-            "reason": self.reason,
-            "subject": self.subject,
-            "summary": _jsonable(self.summary),
-            "prev_size": first_idx,
-            "prev_root": prev_root.hex(),
-            "leaf_count": len(leaf_hashes),
-            "leaves_root": root_from_leaf_hashes(leaf_hashes).hex(),
-        }
-        header["signature"] = base64.b64encode(self.signer.private_key.sign(signing_bytes(header))).decode()
-        header_bytes = canonical_json(header)
-        entries = [*self._entry_bytes, header_bytes]
-        frontier.extend(leaf_hashes)
-        frontier.append(leaf_hash(header_bytes))
-        root = frontier.root()
-        note = sign_note(Checkpoint(origin, frontier.size, root).text(), [(self.signer.name, self.signer.private_key)])
-        _insert_entries(self.conn, first_idx, seq, entries)
-        self.conn.execute(
-            sa.text(
-                "INSERT INTO oplog_operation (seq, first_idx, leaf_count, at, operator, key_id, command, action,"
-                " subject, reason, summary) VALUES (:seq, :first_idx, :leaf_count, :at, :operator, :key_id,"
-                " :command, :action, :subject, :reason, :summary)"
-            ).bindparams(sa.bindparam("at", type_=_utc_type())),
-            {
-                "seq": seq,
-                "first_idx": first_idx,
-                "leaf_count": len(entries),
-                "at": at,
-                "operator": self.signer.name,
-                "key_id": self.signer.key_id,
-                "command": self.command[:100],
-                "action": self.action,
-                "subject": self.subject,
-                "reason": self.reason,
-                "summary": json.dumps(header["summary"], ensure_ascii=False, sort_keys=True),
-            },
-        )
-        self.conn.execute(
-            sa.text(
-                "INSERT INTO oplog_checkpoint (size, op_seq, root, note, frontier, created_at)"
-                " VALUES (:size, :op_seq, :root, :note, :frontier, :created_at)"
-            ).bindparams(sa.bindparam("created_at", type_=_utc_type())),
-            {
-                "size": frontier.size,
-                "op_seq": seq,
-                "root": root,
-                "note": note,
-                "frontier": frontier.to_bytes(),
-                "created_at": at,
-            },
-        )
-        self.closed = Appended(seq=seq, first_idx=first_idx, size=frontier.size, root=root, note=note)
-        return self.closed
-
 
 def _require_key_valid_at(conn: sa.Connection, signer: Signer, at: dt.datetime) -> None:
-    """The key must be valid when the operation is signed, not only when the command started.
-
-    A long import can outlive a rotation's overlap; signing then would put an entry in
-    the log that ``audit verify`` rightly rejects, so the operation is refused instead.
-    """
-    row = conn.execute(
-        sa.text("SELECT k.valid_from, k.valid_until FROM operator_key k JOIN operator o ON o.id = k.operator_id"
-                " WHERE o.name = :name AND k.key_id = :key_id"
-                ).columns(valid_from=_utc_type(), valid_until=_utc_type()),
-        {"name": signer.name, "key_id": signer.key_id},
-    ).first()
-    if row is None:
-        return  # bootstrap: the key is registered by this very operation
-    require_key_window(signer.name, signer.key_id, row.valid_from, row.valid_until, at)
-
-
-def require_key_window(
-    operator: str, key_id: str, valid_from: dt.datetime, valid_until: dt.datetime | None, at: dt.datetime
-) -> None:
-    """Exit 77 unless ``at`` lies in the key's window [valid_from, valid_until)."""
-    if valid_from > at or (valid_until is not None and valid_until <= at):
-        from lycredit.errors import PermissionDenied
-        from lycredit.i18n import _
-
-        raise PermissionDenied(
-            _("The key {key_id} of operator {name} is not valid now (valid {start} to {end})").format(
-                key_id=key_id, name=operator, start=timestamp(valid_from),
-                end=timestamp(valid_until) if valid_until else "-",
-            )
-        )
-
-
-def _utc_type() -> sa.types.TypeEngine:
-    from lycredit.models.base import UTCDateTime
-
-    return UTCDateTime()
-
-
-def _jsonable(value: Any) -> Any:
-    """Summaries hold counts and names; anything else is stored as text (no floats in entries)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
+    """The key must be valid when the operation is signed (:func:`lycredit.oplog.append.require_key_valid_at`)."""
+    append.require_key_valid_at(dbapi.wrap(conn), signer, at)
 
 
 def _where(table: sa.Table, key: Mapping[str, Any]) -> sa.ColumnElement[bool]:
@@ -317,49 +115,16 @@ def _where(table: sa.Table, key: Mapping[str, Any]) -> sa.ColumnElement[bool]:
 
 def _lock_log(conn: sa.Connection) -> None:
     """Serialise appenders: an advisory transaction lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already does."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_ID})")
+    append.lock_log(dbapi.wrap(conn))
 
 
 def _insert_entries(conn: sa.Connection, first_idx: int, seq: int, entries: list[bytes]) -> None:
-    """Append the entries through the driver's bulk path (COPY on PostgreSQL), in the caller's transaction."""
-    rows = [(first_idx + i, seq, e) for i, e in enumerate(entries)]
-    driver = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        with driver.cursor() as cursor, cursor.copy("COPY oplog_entry (idx, op_seq, entry) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    cursor = driver.cursor()
-    try:
-        cursor.executemany("INSERT INTO oplog_entry (idx, op_seq, entry) VALUES (?, ?, ?)", rows)
-    finally:
-        cursor.close()
-
-
-@dataclass(frozen=True)
-class Head:
-    size: int
-    op_seq: int
-    root: bytes
-    note: str
-    frontier: bytes
+    append.insert_entries(dbapi.wrap(conn), first_idx, seq, entries)
 
 
 def latest_checkpoint(conn: sa.Connection) -> Head | None:
-    row = conn.execute(
-        sa.text("SELECT size, op_seq, root, note, frontier FROM oplog_checkpoint ORDER BY size DESC LIMIT 1")
-    ).first()
-    if row is None:
-        return None
-    return Head(row.size, row.op_seq, bytes(row.root), row.note, bytes(row.frontier))
+    return append.latest_checkpoint(dbapi.wrap(conn))
 
 
 def log_origin(conn: sa.Connection) -> str:
-    origin = conn.execute(sa.text("SELECT value FROM platform_meta WHERE key = 'origin'")).scalar()
-    if not origin:
-        from lycredit.errors import ConfigError
-        from lycredit.i18n import _
-
-        raise ConfigError(_("The database has no log origin: it was not created by 'lycredit db init'"))
-    return origin
+    return append.log_origin(dbapi.wrap(conn))

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "
@@ -217,7 +216,7 @@ def _check_key_id(name: str, public_key: bytes, kid: bytes, what: str) -> None:
 
 
 def _raw_public(private_key: Ed25519PrivateKey) -> bytes:
-    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return private_key.public_key().public_bytes_raw()
 
 
 def _check_name(name: str) -> None:

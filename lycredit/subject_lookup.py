@@ -1,0 +1,62 @@
+"""Finding a credit subject by its code, without SQLAlchemy (Art. 3, 4, 8).
+
+The one rule for which row a code names: a unified social credit code is found
+by ``uscc``; a code shaped like a resident ID number also by its keyed blind
+index ``ric_index`` (the number itself is never stored in clear, Art. 4, 28).
+:mod:`lycredit.subjects` builds its SQLAlchemy lookup from :func:`lookup_where`,
+and :mod:`lycredit.disclosure` reads through :func:`find_subject` on a
+:class:`lycredit.dbapi.DB`, so that a query does not load the ORM.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from lycredit.dbapi import BOOL, DB, UTC, wrap
+from lycredit.errors import NotFound
+from lycredit.i18n import _
+from lycredit.identity import _compact
+
+if TYPE_CHECKING:
+    from lycredit.identity import PiiProtector
+
+RIC_CONTEXT = "subject.ric"
+NAME_CONTEXT = "subject.name"
+PERSON_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+#: How :meth:`lycredit.dbapi.DB.rows` converts a ``subject`` row to the types of the model.
+SUBJECT_TYPES = {"checksum_override": BOOL, "created_at": UTC}
+
+
+def protector() -> PiiProtector:
+    """The personal-data key of this process (LYCREDIT_PII_KEY or LYCREDIT_PII_KEY_FILE)."""
+    from lycredit.identity import PiiProtector
+
+    return PiiProtector.from_env()
+
+
+def lookup_where(compact: str, pii: PiiProtector | None) -> tuple[str, dict[str, str]]:
+    """The condition on ``subject`` (with its ``:name`` parameters) that finds the compact code's row."""
+    if not PERSON_SHAPE.fullmatch(compact):
+        return "uscc = :uscc", {"uscc": compact}
+    pii = pii or protector()
+    return "uscc = :uscc OR ric_index = :ric_index", {"uscc": compact, "ric_index": pii.blind_index(compact)}
+
+
+def find_subject(db: DB | Any, code: str, *, pii: PiiProtector | None = None) -> dict[str, Any] | None:
+    """The subject row with this USCC, or with this resident ID number (by its blind index), or None."""
+    compact = _compact(code)
+    if not compact:
+        return None
+    where, params = lookup_where(compact, pii)
+    return wrap(db).first(f"SELECT * FROM subject WHERE {where}", params, SUBJECT_TYPES)
+
+
+def get_subject(db: DB | Any, code: str, *, pii: PiiProtector | None = None) -> dict[str, Any]:
+    """Like :func:`find_subject`, but NotFound (naming the code, masked if need be) when there is none."""
+    row = find_subject(db, code, pii=pii)
+    if row is None:
+        from lycredit.subjects import display_code
+
+        raise NotFound(_("No credit subject {code} is registered.").format(code=display_code(code)))
+    return row
