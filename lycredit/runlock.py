@@ -21,6 +21,27 @@ from lycredit.database import sqlite_path
 from lycredit.errors import Locked
 from lycredit.i18n import _
 
+_HELD_FDS: set[int] = set()
+"""The descriptors that hold run locks in this process (a lock file, or the socket of the lock's session)."""
+
+
+def _forget_in_child() -> None:
+    """A forked child closes its copies of the lock descriptors at once.
+
+    The lock belongs to the parent: were the parent killed, a child still holding a copy
+    of the lock file's descriptor (or of the lock session's socket) would keep the lock
+    until it died too, and a retry at once would find it taken (75).
+    """
+    for fd in list(_HELD_FDS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD_FDS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
 
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(b"lycredit/runlock/" + name.encode()).digest()[:8], "big", signed=True)
@@ -39,9 +60,12 @@ def run_lock(engine: sa.Engine, name: str) -> Iterator[None]:
             conn.commit()
             if not got:
                 raise Locked(_("Another run of {name} holds the lock; try again later").format(name=name))
+            socket = conn.connection.driver_connection.fileno()
+            _HELD_FDS.add(socket)
             try:
                 yield
             finally:
+                _HELD_FDS.discard(socket)
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_lock_key(name)})")
                 conn.commit()
         return
@@ -60,6 +84,8 @@ def run_lock(engine: sa.Engine, name: str) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
+        _HELD_FDS.add(fd)
         yield
     finally:
+        _HELD_FDS.discard(fd)
         os.close(fd)

@@ -420,3 +420,25 @@ def test_bulk_insert_leaves_are_byte_for_byte_the_leaves_of_single_changes(keys,
 def test_a_malformed_row_hash_is_refused_by_the_bulk_leaf_path(digest) -> None:
     with pytest.raises(ValueError, match="64 lower-case hex"):
         _unit_of_work().record_inserts("record", [("1", "0" * 64), ("2", digest)])
+
+
+def test_a_forked_child_closes_its_copy_of_the_run_lock(platform) -> None:
+    from lycredit.runlock import _HELD_FDS, run_lock
+
+    with run_lock(platform.engine(), "record-import"):
+        held = set(_HELD_FDS)
+        assert held, "the run lock's descriptor is registered while held"
+        pid = os.fork()
+        if pid == 0:  # the child: every copy of a lock descriptor is closed
+            closed = 0
+            for fd in held:
+                try:
+                    os.fstat(fd)
+                except OSError:
+                    closed += 1
+            os._exit(0 if closed == len(held) and not _HELD_FDS else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        for fd in held:
+            os.fstat(fd)  # the parent's own copy is still open
+    assert not _HELD_FDS
