@@ -204,9 +204,9 @@ if (_HEAD_OWN, _MIDDLE_OWN) != (_HEAD_ORDER, _MIDDLE_ORDER):
 def prepare(row: Checked, dialect: str, provider: str) -> tuple:
     """A checked row's own part of its new record: the bulk values and the row text around the late columns.
 
-    Built where the row is checked (in the reading child of a large import), so that the
-    writer only joins in the ids, the fields' text and the batch's constants
-    (:meth:`FastRows.add`). The row text's parts follow :data:`_HEAD_ORDER` and
+    :meth:`FastRows.add` joins in the ids, the fields' text and the batch's constants (building
+    this in the reading child of a large import was tried: pickling it across cost more than it
+    saved). The row text's parts follow :data:`_HEAD_ORDER` and
     :data:`_MIDDLE_ORDER`, the record's columns in sorted order (checked when this module loads).
     """
     act, pub, dis, due = row.act_ended, row.publicity, row.disclosure, row.due
@@ -255,7 +255,7 @@ class FastRows:
                       + (_AFTER_SUBJECT + at + _AFTER_AT + by + _END).translate(esc))
 
     def add(self, row: Checked, record_id: int, subject_id: int) -> None:
-        values, head, middle = row.prepared or prepare(row, self.dialect, self.provider)
+        values, head, middle = prepare(row, self.dialect, self.provider)
         self.records.append(values + (record_id, subject_id) + self._late)
         text = self._text % (head, _encode(row.fields), record_id, middle, subject_id)
         self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
@@ -318,7 +318,6 @@ class _Run:
     summary: ImportSummary
     rejects: RejectsFile
     parallel: bool = False
-    dialect: str = "sqlite"
     run_id: int | None = None
     start_row: int = 0
     seen: set[int] = field(default_factory=set)
@@ -424,8 +423,7 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
         if parallel is None:
             parallel = table.format in PARALLEL_FORMATS and (
                 table.bytes_total >= PARALLEL_MIN_BYTES or forked.forced())
-        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects, parallel=parallel and forked.available(),
-                   dialect=engine.dialect.name)
+        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects, parallel=parallel and forked.available())
         if previous is not None:
             run.run_id, run.start_row = previous["id"], previous["rows_done"]
             summary.run_id, summary.resumed_from = run.run_id, run.start_row
@@ -514,7 +512,6 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
                                                                     item=result.entry.item.code))))
             continue
         seen.add(key)
-        result.prepared = prepare(result, run.dialect, run.provider)
         checked.append(result)
     return checked, rejected
 

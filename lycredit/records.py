@@ -443,16 +443,13 @@ class Checked:
     code_field: str
     document_field: str
     consent: tuple[tuple[str, str], ...] = ()
-    prepared: tuple | None = None
-    """The new record's bulk row and row-text parts (``lycredit.record_import.prepare``), when built early."""
 
     def __reduce__(self) -> tuple:
         """Pickle as one constructor call (a large import sends checked rows between processes; the
         generated state functions of a slotted dataclass cost several times more)."""
         return (Checked, (self.row, self.raw, self.entry, self.code, self.kind, self.name, self.document_no,
                           self.decision, self.concluded, self.act_ended, self.publicity, self.disclosure, self.due,
-                          self.guessed, self.late, self.fields, self.code_field, self.document_field, self.consent,
-                          self.prepared))
+                          self.guessed, self.late, self.fields, self.code_field, self.document_field, self.consent))
 
     def content(self, subject_id: int | None) -> tuple:
         """What the provider said: compared with a stored record to tell unchanged from a correction."""

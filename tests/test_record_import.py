@@ -326,7 +326,7 @@ def test_a_checked_row_crosses_the_pipe_whole(tmp_path) -> None:
     item = parse_catalog(write_test_catalog(tmp_path / "catalog.csv"))[2]
     values = {f.name: f"<{f.name}>" for f in dataclasses.fields(Checked)}
     values.update(entry=Entry(4, item), kind=SubjectKind.natural_person, consent=(("收入", "income"),),
-                  prepared=((1, "x"), "head", "middle"), row=7, late=3, guessed=True)
+                  row=7, late=3, guessed=True)
     row = Checked(**values)
     back = pickle.loads(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
     assert {f.name: getattr(back, f.name) for f in dataclasses.fields(Checked)} == {
