@@ -155,7 +155,11 @@ def import_(file: Path, layout: str, provider: str | None, max_rejects: int | No
 
 
 class _ProgressBar:
-    """A rich progress bar over the bytes read, only on a terminal; otherwise nothing."""
+    """A rich progress bar over the bytes read, only on a terminal; otherwise nothing.
+
+    Redrawn after each batch rather than by rich's refresh thread: a process with a second
+    thread does not fork the import's reading process (``lycredit.forked``).
+    """
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
@@ -168,14 +172,14 @@ class _ProgressBar:
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                             transient=True)
+                             transient=True, auto_refresh=False)
         self._bar.__enter__()
         self._task = self._bar.add_task(_("Importing"), total=None)
         return self.update
 
     def update(self, done: int, total: int, counts: dict[str, int]) -> None:
         self._bar.update(self._task, completed=done, total=total, description=_("Importing ({read} rows)").format(
-            read=counts["read"]))
+            read=counts["read"]), refresh=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self._bar is not None:

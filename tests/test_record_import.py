@@ -446,3 +446,16 @@ def test_a_forked_child_closes_its_copy_of_the_run_lock(platform) -> None:
         for fd in held:
             os.fstat(fd)  # the parent's own copy is still open
     assert not _HELD_FDS
+
+
+def test_the_progress_bar_starts_no_thread_so_a_terminal_import_still_forks_its_reader() -> None:
+    script = textwrap.dedent("""
+        from lycredit import forked
+        from lycredit.commands.record import _ProgressBar
+        with _ProgressBar(True) as update:
+            update(10, 100, {"read": 3})
+            print(forked._threads())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "1"
