@@ -26,14 +26,13 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import struct
 import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 T = TypeVar("T")
 
-_HEADER = struct.Struct("<Q")
+_BUFFER = 1 << 20
 _ITEM, _END, _ERROR = 0, 1, 2
 _PR_SET_PDEATHSIG = 1
 ENV = "LYCREDIT_PIPELINE"
@@ -72,14 +71,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _send(out: int, kind: int, payload: object) -> None:
-    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(out, view):]
+def _send(out: BinaryIO, kind: int, payload: object) -> None:
+    """One message: a pickle streamed into the pipe in the protocol's frames, no whole copy in memory."""
+    pickle.dump((kind, payload), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
 
 
-def _child(out: int, produce: Callable[[], Iterator[T]], parent: int) -> None:
+def _child(out: BinaryIO, produce: Callable[[], Iterator[T]], parent: int) -> None:
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the signal was armed
         return
@@ -105,13 +103,6 @@ def _child(out: int, produce: Callable[[], Iterator[T]], parent: int) -> None:
         pass
 
 
-def _read_exact(stream, size: int) -> bytes:  # noqa: ANN001
-    data = stream.read(size)
-    if len(data) != size:
-        raise EOFError
-    return data
-
-
 def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     """Yield the items of ``produce()``, computed in a forked child while the caller works on the last one."""
     read_end, write_end = os.pipe()
@@ -123,19 +114,19 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         code = 0
         try:
             os.close(read_end)
-            _child(write_end, produce, parent)
+            with os.fdopen(write_end, "wb", buffering=_BUFFER) as out:
+                _child(out, produce, parent)
         except BaseException:  # noqa: BLE001
             code = 1
         finally:
             os._exit(code)
     os.close(write_end)
     finished = False
-    stream = os.fdopen(read_end, "rb", buffering=1 << 20)
+    stream = os.fdopen(read_end, "rb", buffering=_BUFFER)
     try:
         while True:
             try:
-                (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
-                kind, payload = pickle.loads(_read_exact(stream, size))
+                kind, payload = pickle.load(stream)
             except EOFError:
                 finished = True
                 _, status = os.waitpid(pid, 0)

@@ -69,10 +69,10 @@ BASELINE = textwrap.dedent("""
 MEASURED = textwrap.dedent("""
     import json, os, resource, subprocess, sys, tempfile, time
 
-    def rss(pid):
+    def pss(pid):  # the process's share of the memory it maps: pages shared after a fork count once in all
         try:
-            with open(f"/proc/{pid}/status") as status:
-                return next((int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:")), 0)
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                return next((int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:")), 0)
         except OSError:
             return 0
 
@@ -92,7 +92,7 @@ MEASURED = textwrap.dedent("""
     child = subprocess.Popen(sys.argv[1:], stdout=out, stderr=err, text=True)
     together = 0
     while child.poll() is None:
-        together = max(together, sum(rss(pid) for pid in tree(child.pid)))
+        together = max(together, sum(pss(pid) for pid in tree(child.pid)))
         time.sleep(0.1)
     took = time.perf_counter() - started
     single = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -100,9 +100,10 @@ MEASURED = textwrap.dedent("""
     print(json.dumps({"seconds": took, "peak": max(together, single), "peak_single": single,
                       "code": child.returncode, "stdout": out.read(), "stderr": err.read()}))
 """)
-"""Runs a command; its wall time, its output, and its peak memory: the largest sum of the resident sets of
-the command's whole process tree (an import and its reading process together), sampled every 0.1 s, or
-the largest single process's peak if that is larger."""
+"""Runs a command; its wall time, its output, and its peak memory: the largest sum over the command's whole
+process tree (an import and its reading process together) of each process's proportional set size (pages
+a forked child still shares with its parent count once, not twice), sampled every 0.1 s; or the largest
+single process's peak resident set if that is larger."""
 
 
 def _measure(*command: str) -> dict:
