@@ -30,8 +30,6 @@ logs and rejects files, which are not protected like the database.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 import re
 import unicodedata
@@ -41,6 +39,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from lycredit import digest
 from lycredit.errors import ConfigError, DataError
 from lycredit.i18n import _
 
@@ -489,7 +488,7 @@ class PiiProtector:
         compact = _compact(value)
         if not compact:
             raise ValueError("blind_index needs a non-empty value")
-        return hmac.new(self._index_key, compact.encode("utf-8"), hashlib.sha256).hexdigest()
+        return digest.hmac_sha256(self._index_key, compact.encode("utf-8")).hex()
 
 
 def _associated_data(context: str) -> bytes:

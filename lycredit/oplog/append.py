@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lycredit import digest
 from lycredit.dbapi import DB, POSTGRESQL, UTC, utcnow
 from lycredit.oplog.canonical import canonical_json
 from lycredit.oplog.merkle import Frontier, leaf_hash, root_from_leaf_hashes
@@ -56,7 +56,7 @@ def row_hash(table_name: str, values: Mapping[str, str | None]) -> str:
     it equal to ``canonical_json``).
     """
     text = _ROW_ENCODER.encode({"table": table_name, "row": values})
-    return hashlib.sha256(ROW_LABEL + text.encode("utf-8")).hexdigest()
+    return digest.sha256(ROW_LABEL + text.encode("utf-8")).hexdigest()
 
 
 def signing_bytes(header: Mapping[str, Any]) -> bytes:

@@ -14,13 +14,12 @@ root in O(batch + log n) without re-reading earlier leaves.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 
-HASH_SIZE = 32
-EMPTY_ROOT = hashlib.sha256(b"").digest()
+from lycredit import digest
 
-_sha256 = hashlib.sha256
+HASH_SIZE = 32
+EMPTY_ROOT = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")  # SHA-256 of b""
 
 
 class MerkleError(ValueError):
@@ -29,12 +28,12 @@ class MerkleError(ValueError):
 
 def leaf_hash(entry: bytes) -> bytes:
     """RFC 9162 §2.1.1: SHA-256(0x00 ‖ entry)."""
-    return _sha256(b"\x00" + entry).digest()
+    return digest.sha256(b"\x00" + entry).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """RFC 9162 §2.1.1: SHA-256(0x01 ‖ left ‖ right)."""
-    return _sha256(b"\x01" + left + right).digest()
+    return digest.sha256(b"\x01" + left + right).digest()
 
 
 def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
@@ -260,7 +259,8 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
 
 def _pair_up(level: list[bytes]) -> list[bytes]:
     """The parents of an even-length level of nodes: one node hash per neighbouring pair."""
-    return [_sha256(b"\x01" + left + right).digest() for left, right in zip(level[::2], level[1::2], strict=True)]
+    sha256 = digest.sha256
+    return [sha256(b"\x01" + left + right).digest() for left, right in zip(level[::2], level[1::2], strict=True)]
 
 
 def _split(n: int) -> int:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from lycredit import digest
 
 ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "
@@ -50,7 +51,7 @@ def key_id(name: str, public_key: bytes) -> bytes:
     """The 4-byte Ed25519 key id: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]."""
     _check_name(name)
     _check_length(public_key, 32, "Ed25519 public key")
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+    return digest.sha256(name.encode("utf-8") + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
 
 
 def verifier_key(name: str, public_key: bytes) -> str:
