@@ -170,65 +170,20 @@ _encode = json.encoder.encode_basestring  # the C encoder: RFC 8785 escapes for 
 
 _ROW_LABEL = b"lycredit/row/v1\n"
 _sha256 = hashlib.sha256
-_MARK = "\x00"
-
-#: The columns a new record's row text gets only when it is written: its ids, then the batch's constants.
-_LATE = ("id", "import_run_id", "subject_id", "submitted_at", "submitted_by")
-#: The bulk INSERT's column order: the row's own values (prepared early), then the late ones, then the rest.
-_OWN_COLUMNS = ("item_code", "document_no", "catalog_item_id", "decision_date", "concluded_on", "act_ended_on",
-                "publicity_until", "disclosure_until", "fields", "status", "revision", "due_date", "due_guessed",
-                "late_days", "provider_uscc")
-_INSERT_COLUMNS = (*_OWN_COLUMNS, "id", "subject_id", "submitted_at", "submitted_by", "import_run_id", "archived_on")
+#: The bulk INSERT's columns, in the order :meth:`FastRows.add` builds each row's values.
+_INSERT_COLUMNS = ("id", "provider_uscc", "item_code", "document_no", "catalog_item_id", "subject_id",
+                   "decision_date", "concluded_on", "act_ended_on", "publicity_until", "disclosure_until", "fields",
+                   "status", "revision", "due_date", "due_guessed", "late_days", "submitted_at", "submitted_by",
+                   "import_run_id", "archived_on")
 _RECORD_COLUMNS = hashed_columns(T_RECORD)
-if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS) or [c for c in _RECORD_COLUMNS if c in _LATE] != list(_LATE):
-    raise RuntimeError("the record table's columns changed: update lycredit.record_import's bulk rows")
 _RECORD_TEMPLATE = '{"row":{' + ",".join(f'"{c}":%s' for c in _RECORD_COLUMNS) + '},"table":"record"}'
-_SPLIT = (_RECORD_TEMPLATE % tuple(_MARK if c in _LATE else "%s" for c in _RECORD_COLUMNS)).split(_MARK)
-#: The row text around the late columns: own values | id | import_run_id | own values | subject_id | ... | end.
-_HEAD, _AFTER_ID, _MIDDLE, _AFTER_SUBJECT, _AFTER_AT, _END = _SPLIT
-_HEAD_OWN = _RECORD_COLUMNS[:_RECORD_COLUMNS.index("fields")]  # the fields' text is joined in by the writer
-_BEFORE_FIELDS, _AFTER_FIELDS = _HEAD.rsplit("%s", 1)
-if _RECORD_COLUMNS.index("fields") + 1 != _RECORD_COLUMNS.index("id"):
-    raise RuntimeError("the record table's columns changed: update lycredit.record_import's bulk rows")
-_MIDDLE_OWN = tuple(c for c in _RECORD_COLUMNS[_RECORD_COLUMNS.index("import_run_id") + 1:
-                                               _RECORD_COLUMNS.index("subject_id")])
-
-
-_HEAD_ORDER = ("act_ended_on", "archived_on", "catalog_item_id", "concluded_on", "decision_date", "disclosure_until",
-               "document_no", "due_date", "due_guessed")
-_MIDDLE_ORDER = ("item_code", "late_days", "provider_uscc", "publicity_until", "revision", "status")
-if (_HEAD_OWN, _MIDDLE_OWN) != (_HEAD_ORDER, _MIDDLE_ORDER):
-    raise RuntimeError("the record table's columns changed: update lycredit.record_import.prepare")
-
-
-def prepare(row: Checked, dialect: str, provider: str) -> tuple:
-    """A checked row's own part of its new record: the bulk values and the row text around the late columns.
-
-    :meth:`FastRows.add` joins in the ids, the fields' text and the batch's constants (building
-    this in the reading child of a large import was tried: pickling it across cost more than it
-    saved). The row text's parts follow :data:`_HEAD_ORDER` and
-    :data:`_MIDDLE_ORDER`, the record's columns in sorted order (checked when this module loads).
-    """
-    act, pub, dis, due = row.act_ended, row.publicity, row.disclosure, row.due
-    dec, con = row.decision.isoformat(), row.concluded.isoformat()
-    act = None if act is None else act.isoformat()
-    pub = None if pub is None else pub.isoformat()
-    dis = None if dis is None else dis.isoformat()
-    due = None if due is None else due.isoformat()
-    item, entry_id = row.entry.item.code, row.entry.id
-    if dialect == "postgresql":
-        values = (item, row.document_no, entry_id, row.decision, row.concluded, row.act_ended, row.publicity,
-                  row.disclosure, row.fields, "active", 1, row.due, row.guessed, row.late, provider)
-    else:
-        values = (item, row.document_no, entry_id, dec, con, act, pub, dis, row.fields, "active", 1, due,
-                  int(row.guessed), row.late, provider)
-    head = _BEFORE_FIELDS % (
-        "null" if act is None else f'"{act}"', "null", f'"{entry_id}"', f'"{con}"', f'"{dec}"',
-        "null" if dis is None else f'"{dis}"', _encode(row.document_no), "null" if due is None else f'"{due}"',
-        '"true"' if row.guessed else '"false"')
-    middle = _MIDDLE % (_encode(item), f'"{row.late}"', _encode(provider), "null" if pub is None else f'"{pub}"',
-                        '"1"', '"active"')
-    return values, head, middle
+#: How each column that varies from row to row is written into the row text (the others are the batch's).
+_RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": '"%s"', "decision_date": '"%s"',
+                 "disclosure_until": "%s", "document_no": "%s", "due_date": "%s", "due_guessed": '"%s"',
+                 "fields": "%s", "id": '"%d"', "item_code": "%s", "late_days": '"%d"', "publicity_until": "%s",
+                 "subject_id": '"%d"'}
+if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS):
+    raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
 
 
 class FastRows:
@@ -243,21 +198,41 @@ class FastRows:
     def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime):
         self.dialect = dialect
         self.provider = provider
+        self.operator = operator
+        self.run_id = run_id
+        self.now = now
         self.records: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
         stamp = now.astimezone(dt.UTC)
-        now_db: Any = now if dialect == "postgresql" else stamp.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        self._late = (now_db, operator, run_id, None)  # submitted_at, submitted_by, import_run_id, archived_on
-        run = "null" if run_id is None else f'"{run_id}"'
-        at, by = f'"{stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"', _encode(operator)
-        esc = str.maketrans({"%": "%%"})
-        self._text = ('%s%s' + _AFTER_FIELDS.translate(esc) + '"%d"' + (_AFTER_ID + run).translate(esc) + '%s"%d"'
-                      + (_AFTER_SUBJECT + at + _AFTER_AT + by + _END).translate(esc))
+        self._now_db: Any = now if dialect == "postgresql" else stamp.replace(tzinfo=None).strftime(
+            "%Y-%m-%d %H:%M:%S.%f")
+        constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
+                     "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
+                     "submitted_at": f'"{stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"', "submitted_by": _encode(operator)}
+        if set(_RECORD_COLUMNS) != constants.keys() | _RECORD_SLOTS.keys():
+            raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
+        constants = {name: text.replace("%", "%%") for name, text in constants.items()}
+        self._text = _RECORD_TEMPLATE % tuple(constants.get(c) or _RECORD_SLOTS[c] for c in _RECORD_COLUMNS)
 
     def add(self, row: Checked, record_id: int, subject_id: int) -> None:
-        values, head, middle = prepare(row, self.dialect, self.provider)
-        self.records.append(values + (record_id, subject_id) + self._late)
-        text = self._text % (head, _encode(row.fields), record_id, middle, subject_id)
+        dec, con = row.decision.isoformat(), row.concluded.isoformat()
+        act = None if row.act_ended is None else row.act_ended.isoformat()
+        pub = None if row.publicity is None else row.publicity.isoformat()
+        dis = None if row.disclosure is None else row.disclosure.isoformat()
+        due = None if row.due is None else row.due.isoformat()
+        item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
+        if self.dialect == "postgresql":
+            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
+                                 row.concluded, row.act_ended, row.publicity, row.disclosure, fields, "active", 1,
+                                 row.due, row.guessed, row.late, self.now, self.operator, self.run_id, None))
+        else:
+            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, dec, con, act, pub,
+                                 dis, fields, "active", 1, due, int(row.guessed), row.late, self._now_db,
+                                 self.operator, self.run_id, None))
+        text = self._text % (
+            "null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
+            _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
+            _encode(fields), record_id, _encode(item), row.late, "null" if pub is None else f'"{pub}"', subject_id)
         self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
 
     def self_check(self) -> None:
