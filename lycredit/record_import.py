@@ -639,13 +639,9 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     needed = {row.code: (row.kind, row.name) for row in found.new if row.code not in found.subject_ids}
     needed.update((row.code, (row.kind, row.name)) for row, _existing in found.corrections
                   if row.code not in found.subject_ids)
-    ids = dict(found.subject_ids)
+    ids = found.subject_ids  # the run's cache of subject ids (a copy of it in a dry run), this batch's included
     if needed:
         ids.update(register_checked(uow, needed))
-        if not run.dry_run:
-            if len(run.subjects) > KNOWN_SUBJECTS:
-                run.subjects.clear()  # a cache: assess looks up the subjects it does not know
-            run.subjects.update(ids)
     started = run.clock("subjects", started)
     fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow())
     record_id = next_id(uow.conn, T_RECORD)
@@ -659,6 +655,8 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     started = run.clock("leaves", started)
     for row, existing in found.corrections:
         apply_correction(uow, row, existing, ids[row.code], f"{run.path.name}, row {row.row}", run.run_id)
+    if len(run.subjects) > KNOWN_SUBJECTS:
+        run.subjects.clear()  # a cache: assess looks up the subjects it does not know
     run.clock("corrections", started)
     return {"accepted": len(found.new), "corrected": len(found.corrections), "unchanged": len(found.unchanged),
             "late": sum(1 for row in found.new if row.late > 0)}
