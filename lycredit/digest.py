@@ -45,19 +45,27 @@ def _cryptography_loaded() -> bool:
 
 
 def _choose() -> Any:
-    global _impl
+    global _impl, sha256
     if _cryptography_loaded():
         _impl = _CryptographySHA256
     else:
         import hashlib
 
         _impl = hashlib.sha256
+    sha256 = _impl  # later calls through the module attribute go straight to the library
     return _impl
 
 
-def sha256(data: bytes = b"") -> Any:
-    """A SHA-256 hash object of ``data`` (``.digest()``, ``.hexdigest()``, ``.update()``)."""
+def _first_sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hash object of ``data`` (``.digest()``, ``.hexdigest()``, ``.update()``).
+
+    After the first call ``sha256`` is the chosen library's constructor itself; callers
+    use it as ``digest.sha256(...)`` (an alias taken before the first call still works).
+    """
     return (_impl or _choose())(data)
+
+
+sha256 = _first_sha256
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
@@ -82,5 +90,6 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
 
 def reset() -> None:
     """Choose again at the next digest (tests use it to exercise both libraries)."""
-    global _impl, _hmac
+    global _impl, _hmac, sha256
     _impl = _hmac = None
+    sha256 = _first_sha256

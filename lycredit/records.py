@@ -1001,7 +1001,7 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
     known.update(subject_ids(conn, wanted))
     ok: list[Checked] = []
     for row in checked:
-        problems = consent_problems(conn, row, known.get(row.code), provider)
+        problems = consent_problems(conn, row, known.get(row.code), provider) if row.consent else None
         if problems:
             out.rejected.extend((row.row, row.raw, p) for p in problems)
         else:
