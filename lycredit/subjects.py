@@ -120,16 +120,18 @@ def validate_subject_code(
     if not compact:
         raise DataError(_("The credit subject code is empty: give a unified social credit code or a "
                           "resident ID number."))
+    # The errors are kept without their tracebacks: a traceback holds this frame, whose locals
+    # hold the error, a cycle that only the collector frees (a bulk import validates every code).
     try:
         return SubjectKind.natural_person, validate_ric(compact, today=today)
     except DataError as error:
-        ric_error = error
+        ric_error = error.with_traceback(None)
     person_like = _looks_like_ric(compact)
     try:
         valid = validate_uscc(compact, allow_bad_checksum=allow_bad_checksum and not person_like)
         return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
     except DataError as error:
-        uscc_error = error
+        uscc_error = error.with_traceback(None)
     raise _code_error(compact, ric_error, uscc_error, person_like, allow_bad_checksum)
 
 

@@ -553,3 +553,22 @@ def test_no_output_shows_a_person_number_in_clear(platform) -> None:
     assert mask_ric(PERSON) in text
     for number in ("211382198001010014", "211382198512120020", "211382199003150031", "211382200107060044"):
         assert number not in text and number[6:14] not in text
+
+
+def test_validating_codes_leaves_no_garbage_for_the_collector() -> None:
+    """A bulk import validates every code; an error kept with its traceback made a reference cycle per code."""
+    import gc
+
+    from lycredit.subjects import validate_subject_code
+    from tests.conftest import valid_uscc
+
+    code = valid_uscc("91211382MA0Y7K2R1")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(200):
+            assert validate_subject_code(code)[1] == code
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable < 20, f"{unreachable} objects in reference cycles after validating 200 codes"
