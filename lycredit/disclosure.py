@@ -79,7 +79,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from lycredit.dbapi import BOOL, DATE, DB, wrap
+from lycredit.dbapi import BOOL, DATE, DB, UTC, wrap
 from lycredit.errors import NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.periods import ART15_MAX_YEARS, disclosure_until
@@ -330,7 +330,8 @@ def subject_kind(conn: DB | sa.Connection, subject_id: int) -> str:
 _RECORDS_OF_SUBJECT = (
     "SELECT r.id, r.subject_id, r.catalog_item_id, r.provider_uscc, r.item_code, r.document_no,"
     " r.decision_date, r.concluded_on, r.act_ended_on, r.publicity_until, r.disclosure_until, r.fields,"
-    " r.status, r.revision, r.archived_on, i.name AS item_name, i.provider_name, i.disclosure,"
+    " r.status, r.revision, r.archived_on, r.submitted_at, r.submitted_by, i.name AS item_name, i.provider_name,"
+    " i.disclosure,"
     " i.dishonesty, i.data_standard"
     " FROM record r JOIN catalog_item i ON i.id = r.catalog_item_id"
     " WHERE r.subject_id = :subject_id ORDER BY r.decision_date, r.id"
@@ -340,6 +341,7 @@ _RECORD_TYPES = {
         ("decision_date", "concluded_on", "act_ended_on", "publicity_until", "disclosure_until", "archived_on"),
         DATE,
     ),
+    "submitted_at": UTC,
     "dishonesty": BOOL,
 }
 

@@ -77,12 +77,6 @@ _HISTORY = sa.table(
     sa.column("changed_at", sa.DateTime),
     sa.column("changed_by", sa.String),
 )
-_SUBMITTED = sa.table(
-    "record",
-    sa.column("id", sa.Integer),
-    sa.column("submitted_at", sa.DateTime),
-    sa.column("submitted_by", sa.String),
-)
 _OPERATION = sa.table(
     "oplog_operation",
     sa.column("seq", sa.Integer),
@@ -189,18 +183,8 @@ def _histories(conn: sa.Connection, records: Sequence[Mapping[str, Any]]) -> dic
         rows[row["record_id"]].append(row)
     from lycredit.records import with_submission
 
-    submitted = {
-        row.id: row
-        for row in conn.execute(
-            sa.select(_SUBMITTED).where(_SUBMITTED.c.id.in_(list(by_record)))
-        )
-    }
     for record in records:
-        submission = submitted[record["id"]]
-        changes = with_submission(
-            {"id": record["id"], "submitted_at": submission.submitted_at, "submitted_by": submission.submitted_by},
-            rows[record["id"]],
-        )
+        changes = with_submission(record, rows[record["id"]])
         states = [_loads(row["fields"]) for row in changes] + [_current_state(record)]
         ric_names = ric_fields(record["data_standard"])
         for n, row in enumerate(changes):
