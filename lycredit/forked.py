@@ -23,6 +23,7 @@ file), and callers then run the producer in-process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -35,7 +36,7 @@ T = TypeVar("T")
 
 _BUFFER = 1 << 20
 _HEADER = struct.Struct("<Q")
-_ITEM, _END, _ERROR = 0, 1, 2
+_ITEM, _END, _ERROR, _LOST = 0, 1, 2, 3
 _PR_SET_PDEATHSIG = 1
 ENV = "LYCREDIT_PIPELINE"
 """``0`` turns the two-process pipeline off (``1`` forces it on where fork is possible)."""
@@ -130,39 +131,33 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         finally:
             os._exit(code)
     os.close(write_end)
-    finished = False
     stream = os.fdopen(read_end, "rb", buffering=_BUFFER)
+    kind, payload = _ITEM, None
     try:
         while True:
-            try:
-                header = stream.read(_HEADER.size)
-                if len(header) != _HEADER.size:
-                    raise EOFError
-                size = _HEADER.unpack(header)[0]
-                data = stream.read(size)
-                if len(data) != size:
-                    raise EOFError
-                kind, payload = pickle.loads(data)
-                del data
-            except EOFError:
-                finished = True
-                _, status = os.waitpid(pid, 0)
-                raise RuntimeError(f"the reading process ended unexpectedly (wait status {status})") from None
-            if kind == _ITEM:
-                yield payload
-            elif kind == _END:
-                finished = True
-                os.waitpid(pid, 0)
-                return
-            else:
-                finished = True
-                os.waitpid(pid, 0)
-                raise payload
+            kind, payload = _receive(stream)
+            if kind != _ITEM:
+                break
+            yield payload
     finally:
-        if not finished:
-            try:
+        if kind == _ITEM:  # stopped early (an error here, or the caller closed the generator): the child goes
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+        _, status = os.waitpid(pid, 0)
         stream.close()
+    if kind == _ERROR:
+        raise payload
+    if kind == _LOST:
+        raise RuntimeError(f"the reading process ended unexpectedly (wait status {status})")
+
+
+def _receive(stream: BinaryIO) -> tuple[int, object]:
+    """The next message, or ``(_LOST, None)`` when the pipe ends without one (the child died)."""
+    header = stream.read(_HEADER.size)
+    if len(header) != _HEADER.size:
+        return _LOST, None
+    size = _HEADER.unpack(header)[0]
+    data = stream.read(size)
+    if len(data) != size:
+        return _LOST, None
+    return pickle.loads(data)
