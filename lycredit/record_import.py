@@ -40,11 +40,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from lycredit import forked, roles
+from lycredit.dbapi import sqlite_timestamp
 from lycredit.errors import DataError, UsageError
 from lycredit.i18n import _
 from lycredit.models import ImportRun
 from lycredit.models.base import hashed_columns, utcnow
-from lycredit.oplog.log import row_hash
+from lycredit.oplog.log import row_hash, timestamp
 from lycredit.readers import DEFAULT_BATCH_SIZE, Row, open_table
 from lycredit.records import (
     T_RECORD,
@@ -203,12 +204,10 @@ class FastRows:
         self.now = now
         self.records: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
-        stamp = now.astimezone(dt.UTC)
-        self._now_db: Any = now if dialect == "postgresql" else stamp.replace(tzinfo=None).strftime(
-            "%Y-%m-%d %H:%M:%S.%f")
+        self._now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
         constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
                      "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
-                     "submitted_at": f'"{stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"', "submitted_by": _encode(operator)}
+                     "submitted_at": f'"{timestamp(now)}"', "submitted_by": _encode(operator)}
         if set(_RECORD_COLUMNS) != constants.keys() | _RECORD_SLOTS.keys():
             raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
         constants = {name: text.replace("%", "%%") for name, text in constants.items()}

@@ -914,7 +914,11 @@ def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 
 def _driver_rows(conn: sa.Connection, sql: str, params: Sequence[Any]) -> list[tuple]:
-    """Rows of one plain query through the driver (``?`` placeholders): the bulk lookups' hot path."""
+    """Rows of one plain query through the driver (``?`` placeholders): the bulk lookups' hot path.
+
+    Not :meth:`lycredit.dbapi.DB.rows`: its named parameters, converted one by one, made an
+    ``IN`` list of 2 000 codes 8 times slower on SQLite (named binding alone, 4 times).
+    """
     if conn.dialect.name == "postgresql":
         sql = sql.replace("?", "%s")
     cursor = conn.connection.driver_connection.cursor()
@@ -1093,10 +1097,15 @@ def snapshot(record: Mapping[str, Any]) -> str:
             f'"subject_id":{record["subject_id"]}}}')
 
 
-def history_values(*, history_id: int, record_id: int, revision: int, change: str, state: str,
-                   reason: str | None, changed_at: dt.datetime, changed_by: str) -> dict[str, Any]:
-    return {"id": history_id, "record_id": record_id, "revision": revision, "change": change, "fields": state,
-            "reason": reason, "changed_at": changed_at, "changed_by": changed_by}
+def revise(uow: UnitOfWork, record: Mapping[str, Any], change: str, values: Mapping[str, Any],
+           reason: str) -> dict[str, Any]:
+    """The record's next revision with ``values``, and its state before kept in ``record_history`` (Art. 30)."""
+    revision = record["revision"] + 1
+    after = uow.update(T_RECORD, {"id": record["id"]}, {**values, "revision": revision})
+    uow.insert(T_HISTORY, {
+        "id": next_id(uow.conn, T_HISTORY), "record_id": record["id"], "revision": revision, "change": change,
+        "fields": snapshot(record), "reason": reason, "changed_at": utcnow(), "changed_by": uow.signer.name})
+    return after
 
 
 def next_id(conn: sa.Connection, table: sa.Table) -> int:
@@ -1119,17 +1128,12 @@ def apply_correction(uow: UnitOfWork, row: Checked, existing: Mapping[str, Any],
     The submission facts (when, by whom, due date, working days late) stay: lateness is judged on
     the original submission (Art. 46).
     """
-    revision = existing["revision"] + 1
     changes = {"catalog_item_id": row.entry.id, "subject_id": subject_id, "decision_date": row.decision,
                "concluded_on": row.concluded, "act_ended_on": row.act_ended, "publicity_until": row.publicity,
-               "disclosure_until": row.disclosure, "fields": row.fields, "revision": revision}
+               "disclosure_until": row.disclosure, "fields": row.fields}
     if import_run_id is not None:
         changes["import_run_id"] = import_run_id
-    after = uow.update(T_RECORD, {"id": existing["id"]}, changes)
-    uow.insert(T_HISTORY, history_values(
-        history_id=next_id(uow.conn, T_HISTORY), record_id=existing["id"], revision=revision, change="correct",
-        state=snapshot(existing), reason=reason, changed_at=utcnow(), changed_by=uow.signer.name))
-    return after
+    return revise(uow, existing, "correct", changes, reason)
 
 
 # --- single-record operations --------------------------------------------------------------------------
@@ -1270,12 +1274,7 @@ def withdraw(uow: UnitOfWork, key: str | int, *, reason: str, provider: str | No
     if record["status"] != ACTIVE:
         raise DataError(_("Record {id} is {status}; only an active record can be withdrawn").format(
             id=record["id"], status=record["status"]))
-    revision = record["revision"] + 1
-    after = uow.update(T_RECORD, {"id": record["id"]}, {"status": WITHDRAWN, "revision": revision})
-    uow.insert(T_HISTORY, history_values(
-        history_id=next_id(uow.conn, T_HISTORY), record_id=record["id"], revision=revision, change="withdraw",
-        state=snapshot(record), reason=reason, changed_at=utcnow(), changed_by=uow.signer.name))
-    return Outcome("withdrawn", after)
+    return Outcome("withdrawn", revise(uow, record, "withdraw", {"status": WITHDRAWN}, reason))
 
 
 LIST_COLUMNS = ["id", "provider_uscc", "item_code", "document_no", "subject", "subject_name", "decision_date",

@@ -33,6 +33,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
 from lycredit import roles
+from lycredit.dbapi import wrap
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
@@ -344,32 +345,25 @@ def _insert_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[int]:
     """
     if not rows:
         return []
+    from lycredit.records import next_id
+
     conn = uow.conn
-    driver = conn.connection.driver_connection
     columns = [c.name for c in T_SUBJECT.columns]
     if conn.dialect.name == "postgresql":
         ids = list(conn.exec_driver_sql(
             f"SELECT nextval(pg_get_serial_sequence('subject', 'id')) FROM generate_series(1, {len(rows)})").scalars())
     else:
-        first = (conn.execute(sa.select(sa.func.max(T_SUBJECT.c.id))).scalar() or 0) + 1
+        first = next_id(conn, T_SUBJECT)
         ids = list(range(first, first + len(rows)))
     stored = [{**row, "id": subject_id} for row, subject_id in zip(rows, ids, strict=True)]
     if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(f"COPY subject ({', '.join(columns)}) FROM STDIN") as copy:
             for row in stored:
                 copy.write_row([row[c] for c in columns])
-    else:
-        def stored_value(value: Any) -> Any:
-            if isinstance(value, dt.datetime):
-                return value.astimezone(dt.UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-            return int(value) if isinstance(value, bool) else value
-
-        cursor = driver.cursor()
-        try:
-            cursor.executemany(f"INSERT INTO subject ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                               [[stored_value(row[c]) for c in columns] for row in stored])
-        finally:
-            cursor.close()
+    else:  # the values as SQLAlchemy stores them on SQLite (timestamps naive UTC, booleans 0/1)
+        wrap(conn).executemany(f"INSERT INTO subject ({', '.join(columns)}) VALUES "
+                               f"({', '.join(':' + c for c in columns)})", stored)
     uow.record_inserts(T_SUBJECT.name, ((row_key(T_SUBJECT, row), row_hash(T_SUBJECT.name, row_values(T_SUBJECT, row)))
                                         for row in stored))
     uow.summary["subjects_created"] = uow.summary.get("subjects_created", 0) + len(stored)
