@@ -1,4 +1,4 @@
--- lycredit schema for sqlite, revision 0003.
+-- lycredit schema for sqlite, revision 0004.
 -- Generated from the models by 'python -m lycredit.schema ddl --write'; do not edit.
 
 CREATE TABLE calendar_day (
@@ -57,8 +57,6 @@ CREATE TABLE oplog_entry (
 	entry BLOB NOT NULL, 
 	PRIMARY KEY (idx)
 );
-
-CREATE INDEX ix_oplog_entry_op_seq ON oplog_entry (op_seq);
 
 CREATE TABLE oplog_operation (
 	seq INTEGER NOT NULL, 

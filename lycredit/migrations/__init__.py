@@ -6,5 +6,5 @@ Add a revision with ``python -m lycredit.schema revision -m "what"`` (it
 autogenerates from the models), then update ``HEAD`` and regenerate ``sql/``.
 """
 
-HEAD = "0003"
+HEAD = "0004"
 FIRST = "0001"

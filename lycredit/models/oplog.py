@@ -21,7 +21,7 @@ from lycredit.models.base import UTCDateTime
 class LogEntry(SQLModel, table=True):
     __tablename__ = "oplog_entry"
     idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    op_seq: int = Field(index=True)
+    op_seq: int  # no index: entries are read by position (idx); an operation's run is first_idx..+leaf_count
     entry: bytes = Field(sa_type=sa.LargeBinary)
 
 
