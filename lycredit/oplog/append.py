@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -110,6 +111,7 @@ class LogAppender:
         self.subject = subject
         self.summary: dict[str, Any] = {}
         self._entry_bytes: list[bytes] = []
+        self._leaf_hashes: list[bytes] = []  # leaf_hash of each entry, made as the entry is recorded
         self.closed: Appended | None = None
         self._lock()
 
@@ -142,7 +144,11 @@ class LogAppender:
         if any(len(after) != 64 for after in hashes) or _HEX_RUN.fullmatch("".join(hashes)) is None:
             raise ValueError(f"a row hash of {table_name} is not 64 lower-case hex digits")
         encode = json.encoder.encode_basestring  # the C string encoder
-        self._entry_bytes.extend((template % (after, encode(key))).encode() for key, after in pairs)
+        sha256, entries, leaves = digest.sha256, self._entry_bytes, self._leaf_hashes
+        for key, after in pairs:  # one pass: the entry and its leaf hash (leaf_hash, inlined)
+            entry = (template % (after, encode(key))).encode()
+            entries.append(entry)
+            leaves.append(sha256(b"\x00" + entry).digest())
 
     def event(self, event: str, **fields: Any) -> None:
         """Record something that is not a row change: a key event, a query of non-public data."""
@@ -152,7 +158,9 @@ class LogAppender:
         if self.closed is not None:
             raise RuntimeError("unit of work already closed")
         leaf["v"] = ENTRY_VERSION
-        self._entry_bytes.append(canonical_json(leaf))
+        entry = canonical_json(leaf)
+        self._entry_bytes.append(entry)
+        self._leaf_hashes.append(leaf_hash(entry))
 
     # ---- the clock and the key window (UnitOfWork routes them through lycredit.oplog.log) ----
     def _now(self) -> dt.datetime:
@@ -176,7 +184,7 @@ class LogAppender:
         else:
             frontier, seq, prev_root = Frontier.from_bytes(head.frontier), head.op_seq + 1, head.root
         first_idx = frontier.size
-        leaf_hashes = [leaf_hash(b) for b in self._entry_bytes]
+        leaf_hashes = self._leaf_hashes
         at = self._now()
         self._require_key_valid_at(at)
         header = {
@@ -318,7 +326,7 @@ def lock_log(db: DB) -> None:
 
 def insert_entries(db: DB, first_idx: int, seq: int, entries: list[bytes]) -> None:
     """Append the entries through the driver's bulk path (COPY on PostgreSQL), in the caller's transaction."""
-    rows = [(first_idx + i, seq, e) for i, e in enumerate(entries)]
+    rows = zip(range(first_idx, first_idx + len(entries)), itertools.repeat(seq), entries)
     if db.dialect == POSTGRESQL:
         with db.raw.cursor() as cursor, cursor.copy("COPY oplog_entry (idx, op_seq, entry) FROM STDIN") as copy:
             for row in rows:
