@@ -34,7 +34,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -54,6 +54,7 @@ _FORMAT_ALIASES = {"jsonl": "ndjson"}
 _MAX_NUMBER_DIGITS = 1_000
 _SAMPLE_BYTES = 64 * 1024
 _MAX_LINE_BYTES = 16 * 1024 * 1024
+_BLOCK_BYTES = 1024 * 1024
 _JSON_CHUNK_BYTES = 1024 * 1024
 _MAX_JSON_ELEMENT_CHARS = 16 * 1024 * 1024
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -427,15 +428,14 @@ class _CsvTable(_TextTable):
             binary.seek(self._skip)
             self.bytes_read = self._skip
             pending: list[str] = []
-            line_number = 0
+            self._line = 0
 
             def lines() -> Iterator[str]:
-                nonlocal line_number
-                while chunk := binary.readline(_MAX_LINE_BYTES):
-                    line_number += 1
-                    self.bytes_read += len(chunk)
-                    pending.append(self._decode_line(line_number, chunk))
-                    yield pending[-1]
+                for block in self._blocks(binary):
+                    for line in block:
+                        self._line += 1
+                        pending.append(line)
+                        yield line
 
             start = 1
             reader = csv.reader(lines(), delimiter=self._delimiter, strict=True)
@@ -445,7 +445,7 @@ class _CsvTable(_TextTable):
                     pending.clear()
                     if fields:
                         yield start, fields, raw
-                    start = line_number + 1
+                    start = self._line + 1
             except csv.Error as exc:
                 if "field larger than field limit" in str(exc):
                     raise DataError(_("{where}: a value has more than the limit of {limit} "
@@ -453,6 +453,64 @@ class _CsvTable(_TextTable):
                                                            limit=self.max_cell_chars)) from None
                 raise DataError(_("{where}: malformed {format} ({detail})").format(
                     where=self._where(start), format=self.format.upper(), detail=exc)) from None
+
+    def _blocks(self, binary: BinaryIO) -> Iterator[list[str]]:
+        """The file's lines, decoded, each with its line break, a block of about :data:`_BLOCK_BYTES` at a time.
+
+        A line ends at ``\n`` only (as ``readline`` ends it; every supported encoding writes that
+        byte for nothing else). A block that holds a NUL byte or does not decode is decoded again
+        line by line, so that the error names its line.
+        """
+        carry, line_number, offset = b"", 0, self._skip
+        while True:
+            chunk = binary.read(_BLOCK_BYTES)
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            block, carry = data[:cut], data[cut:]
+            if len(carry) >= _MAX_LINE_BYTES:
+                self._decode_line(line_number + block.count(b"\n") + 1, carry[:_MAX_LINE_BYTES])  # raises
+            if block:
+                count = block.count(b"\n") + (not block.endswith(b"\n"))
+                self._block = (offset, len(block), line_number, count)
+                yield self._block_lines(line_number, block)
+                line_number += count
+                offset += len(block)
+            if not chunk:
+                self.bytes_read = offset
+                return
+
+    @property
+    def bytes_read(self) -> int:
+        """The bytes read: those of the blocks before, and the current block's share of the lines taken."""
+        start, size, first, count = self._block
+        return start + size * min(max(self._line - first, 0), count) // count if count else start + size
+
+    @bytes_read.setter
+    def bytes_read(self, value: int) -> None:
+        self._block = (value, 0, 0, 0)
+
+    def _block_lines(self, line_number: int, block: bytes) -> Iterable[str]:
+        """The lines of a block of whole lines (the file's last may have no line break), each with its break."""
+        if b"\x00" not in block:
+            try:
+                lines = [line + "\n" for line in block.decode(self._codec).split("\n")]
+            except UnicodeDecodeError:
+                pass
+            else:
+                last = lines.pop()
+                if last != "\n":
+                    lines.append(last[:-1])
+                return lines
+        return self._decoded_lines(line_number, block)
+
+    def _decoded_lines(self, line_number: int, block: bytes) -> Iterator[str]:
+        """A block's lines decoded one by one: the lines before a bad one are read before its error."""
+        pieces = block.split(b"\n")
+        last = pieces.pop()  # after the last line break: nothing, or the file's last line without one
+        for number, piece in enumerate(pieces, line_number + 1):
+            yield self._decode_line(number, piece + b"\n")
+        if last:
+            yield self._decode_line(line_number + len(pieces) + 1, last)
 
     def _rows(self) -> Iterator[Row]:
         records = self._records()

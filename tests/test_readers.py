@@ -291,6 +291,51 @@ def test_hostile_line_without_end_is_refused(tmp_path, monkeypatch):
     )
 
 
+_AWKWARD = ("code,note\r\n1,plain\r\n2,\"two\nlines, quoted\"\n3,中文，全角\n\n4,\"a\r\nb\"\r\n5,last without a break")
+
+
+@pytest.mark.parametrize("block", [1, 5, 16, 64, 1 << 20])
+def test_rows_are_the_same_whatever_the_read_blocks_cut(tmp_path, monkeypatch, block):
+    path = tmp_path / "awkward.csv"
+    path.write_bytes(_AWKWARD.encode())
+    monkeypatch.setattr(readers, "_BLOCK_BYTES", block)
+    rows = open_and_read(path)
+    assert [(r.row_number, r.values["code"], r.values["note"]) for r in rows] == [
+        (2, "1", "plain"), (3, "2", "two\nlines, quoted"), (5, "3", "中文，全角"), (7, "4", "a\r\nb"),
+        (9, "5", "last without a break")]
+    assert [r.raw for r in rows][:2] == ["1,plain", '2,"two\nlines, quoted"']
+    assert rows[3].raw == '4,"a\r\nb"'
+
+
+def test_rows_before_an_undecodable_line_in_the_same_block_are_read_first(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"n\n1\n2\n3\n" + "四\n".encode("gbk") + b"5\n")
+    table = open_table(path, encoding="utf-8", batch_size=1)
+    read = []
+    with pytest.raises(DataError, match=r"bad\.csv, line 5: the text is not valid utf-8 \(byte 0xCB at position 1\)"):
+        for batch in table.batches():
+            read += [row.values["n"] for row in batch]
+    assert read == ["1", "2", "3"]
+
+
+def test_a_nul_byte_after_the_sample_names_its_line(tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"n\n" + b"".join(b"%d\n" % i for i in range(20_000)) + b"x\x00y\n")
+    data_error(r"nul\.csv, line 20002: binary data \(a NUL byte\)", path)
+
+
+def test_a_hostile_line_across_many_blocks_is_refused_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "_MAX_LINE_BYTES", 64)
+    monkeypatch.setattr(readers, "_BLOCK_BYTES", 10)
+    data_error(r"long\.csv, line 3: the line is longer than 64 bytes", write(tmp_path / "long.csv",
+                                                                               "a\n1\n" + "x" * 200 + "\n"))
+
+
+def test_progress_reaches_the_total_with_a_last_line_without_a_break(tmp_path):
+    table = open_table(write(tmp_path / "end.csv", "n\n1\n2"))
+    assert values(table) == [{"n": "1"}, {"n": "2"}] and table.bytes_read == table.bytes_total
+
+
 def test_unreadable_file_is_input_missing(tmp_path, monkeypatch):
     path = write(tmp_path / "locked.csv", "a\n1\n")
 
