@@ -75,6 +75,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # --- codes ----------------------------------------------------------------------------------
 
+_RIC_SHAPES = re.compile(r"[0-9]{15}|[0-9]{17}[0-9X]")
+"""What :func:`lycredit.identity.validate_ric` can accept (an old 15-digit number only to name it)."""
+
+
 def _looks_like_ric(compact: str) -> bool:
     """18 digits (or 17 and X) with a correct GB 11643 check digit or a plausible date of birth.
 
@@ -121,6 +125,12 @@ def validate_subject_code(
     if not compact:
         raise DataError(_("The credit subject code is empty: give a unified social credit code or a "
                           "resident ID number."))
+    if not _RIC_SHAPES.fullmatch(compact):  # not a resident ID number: a valid USCC needs no more
+        try:
+            valid = validate_uscc(compact, allow_bad_checksum=allow_bad_checksum)
+            return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
+        except DataError:
+            pass  # the reason is found below, as for any code
     # The errors are kept without their tracebacks: a traceback holds this frame, whose locals
     # hold the error, a cycle that only the collector frees (a bulk import validates every code).
     try:

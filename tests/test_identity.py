@@ -836,3 +836,12 @@ def test_offending_columns_are_returned_as_given_in_order():
     assert consent_fields_in(columns) == ["年收入", "tax_amount"]
     assert forbidden_fields_in(ORDINARY_NAMES) == []
     assert consent_fields_in(iter(ORDINARY_NAMES)) == []
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=17, max_size=17))
+def test_the_quick_uscc_check_character_is_stdnums(body: str) -> None:
+    from stdnum.cn import uscc
+
+    from lycredit.identity import _uscc_check_character
+
+    assert _uscc_check_character(body) == uscc.calc_check_digit(body)
