@@ -1,0 +1,67 @@
+"""The two-process pipeline of lycredit.forked: order, errors, the reader running ahead, stopping early."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lycredit import forked
+from lycredit.errors import DataError
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the pipeline forks (Linux)")
+
+
+def _producer(directory: Path, count: int, size: int):
+    """Items of ``size`` bytes; each leaves a file behind once made, so the parent can see how far the child got."""
+    def produce():
+        for number in range(count):
+            (directory / f"made-{number}").touch()
+            yield number, b"x" * size
+    return produce
+
+
+def _made(directory: Path) -> int:
+    return sum(1 for _ in directory.glob("made-*"))
+
+
+def test_items_come_in_order_and_an_error_keeps_its_type_and_message() -> None:
+    def produce():
+        yield from range(5)
+        raise DataError("rows.csv, line 7: malformed CSV")
+
+    got = []
+    with pytest.raises(DataError, match="rows.csv, line 7: malformed CSV"):
+        for item in forked.iterate(produce):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_the_child_runs_ahead_while_the_parent_works_on_a_batch(tmp_path: Path) -> None:
+    """Items larger than the pipe: the child hands over the next ones while the parent still holds the first."""
+    items = forked.iterate(_producer(tmp_path, 8, 2 << 20))
+    first = next(items)
+    deadline = time.monotonic() + 10
+    while _made(tmp_path) < forked.AHEAD + 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert first[0] == 0
+    assert _made(tmp_path) >= forked.AHEAD + 2, "the child waited for the parent instead of running ahead"
+    assert [number for number, _data in items] == list(range(1, 8))
+
+
+def test_stopping_early_kills_the_child_and_leaves_no_thread(tmp_path: Path) -> None:
+    before = threading.active_count()
+    items = forked.iterate(_producer(tmp_path, 1000, 1 << 20))
+    next(items)
+    time.sleep(0.2)  # the queue fills and the pipe thread waits for room
+    started = time.monotonic()
+    items.close()
+    assert time.monotonic() - started < 5
+    assert threading.active_count() == before
+    assert _made(tmp_path) < 1000
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # reaped: no child left behind
