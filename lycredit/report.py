@@ -67,25 +67,12 @@ CHANGE_LABELS_ZH = {
 }
 OUTCOME_LABELS_ZH = {"disclosed": "已提供", "refused": "已拒绝"}
 
-_HISTORY = sa.table(
-    "record_history",
-    sa.column("record_id", sa.Integer),
-    sa.column("revision", sa.Integer),
-    sa.column("change", sa.String),
-    sa.column("fields", sa.Text),
-    sa.column("reason", sa.String),
-    sa.column("changed_at", sa.DateTime),
-    sa.column("changed_by", sa.String),
-)
-_OPERATION = sa.table(
-    "oplog_operation",
-    sa.column("seq", sa.Integer),
-    sa.column("at", sa.DateTime),
-    sa.column("operator", sa.String),
-    sa.column("action", sa.String),
-    sa.column("subject", sa.String),
-    sa.column("summary", sa.Text),
-)
+def _tables() -> tuple[sa.Table, sa.Table]:
+    """``record_history`` and ``oplog_operation`` as the models declare them."""
+    from lycredit.models.oplog import LogOperation
+    from lycredit.records import T_HISTORY
+
+    return T_HISTORY, LogOperation.__table__
 
 
 @dataclass(frozen=True)
@@ -175,10 +162,11 @@ def _histories(conn: sa.Connection, records: Sequence[Mapping[str, Any]]) -> dic
     if not by_record:
         return by_record
     rows: dict[int, list[Mapping[str, Any]]] = {record_id: [] for record_id in by_record}
+    history = _tables()[0]
     for row in conn.execute(
-        sa.select(_HISTORY)
-        .where(_HISTORY.c.record_id.in_(list(by_record)))
-        .order_by(_HISTORY.c.record_id, _HISTORY.c.revision)
+        sa.select(history)
+        .where(history.c.record_id.in_(list(by_record)))
+        .order_by(history.c.record_id, history.c.revision)
     ).mappings():
         rows[row["record_id"]].append(row)
     from lycredit.records import with_submission
@@ -206,10 +194,11 @@ def _histories(conn: sa.Connection, records: Sequence[Mapping[str, Any]]) -> dic
 
 def who_queried(conn: sa.Connection, subject_id: int) -> list[dict[str, Any]]:
     """Art. 30: the logged queries of the subject's non-public information, oldest first."""
+    operation = _tables()[1]
     rows = conn.execute(
-        sa.select(_OPERATION)
-        .where(_OPERATION.c.subject == str(subject_id), _OPERATION.c.action.in_(QUERY_ACTIONS))
-        .order_by(_OPERATION.c.seq)
+        sa.select(operation)
+        .where(operation.c.subject == str(subject_id), operation.c.action.in_(QUERY_ACTIONS))
+        .order_by(operation.c.seq)
     ).mappings()
     queries = []
     for row in rows:
