@@ -39,7 +39,7 @@ T = TypeVar("T")
 _BUFFER = 1 << 20
 _HEADER = struct.Struct("<Q")
 _ITEM, _END, _ERROR, _LOST = 0, 1, 2, 3
-AHEAD = 2
+AHEAD = 1
 """Messages (batches) the parent takes off the pipe before it needs them."""
 _PR_SET_PDEATHSIG = 1
 ENV = "LYCREDIT_PIPELINE"
