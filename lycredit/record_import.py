@@ -192,18 +192,22 @@ _PIECE_SLOTS = {"act_ended_on": "%s", "archived_on": "null", "catalog_item_id": 
 #: and the subject id (4 row slots), after it, between the time and the operator, and the end.
 _HEAD, _AFTER_ID, _MIDDLE, _AFTER_SUBJECT, _AFTER_AT, _END = (
     '{"row":{' + ",".join(f'"{c}":{_PIECE_SLOTS[c]}' for c in _RECORD_COLUMNS) + '},"table":"record"}').split("\0")
-if (_HEAD.count("%"), _MIDDLE.count("%")) != (9, 4) or "%" in _AFTER_ID + _AFTER_SUBJECT + _AFTER_AT + _END:
+_HEAD, _FIELDS_TO_ID = _HEAD.rsplit("%s", 1)  # the fields are escaped by the writer: see prepare_row
+if (_HEAD.count("%"), _MIDDLE.count("%"), _FIELDS_TO_ID) != (8, 4, ',"id":"') \
+        or "%" in _AFTER_ID + _AFTER_SUBJECT + _AFTER_AT + _END:
     raise RuntimeError("the record table's columns changed: update lycredit.record_import._PIECE_SLOTS")
+_FIELDS_TO_ID_BYTES = _FIELDS_TO_ID.encode()
 
 Prepared = tuple[bytes, bytes, tuple]
 
 
 def prepare_row(row: Checked, provider: str, postgresql: bool) -> Prepared:
     """What the bulk writer needs of a new record that does not depend on the database: the row text
-    before the id and between the run and the subject id, and the INSERT values after the writer's.
+    before the fields and between the run and the subject id, and the INSERT values after the writer's.
 
-    Run by the reading process (:func:`_read_and_check`), so the writer only joins the pieces with its
-    ids and hashes them.
+    Run by the reading process (:func:`_read_and_check`), so the writer only escapes the fields, joins
+    the pieces with its ids and hashes them. (The escaped fields are left out: they would double the
+    largest part of what crosses the pipe, and of the memory both processes hold.)
     """
     dec, con = row.decision.isoformat(), row.concluded.isoformat()
     act = None if row.act_ended is None else row.act_ended.isoformat()
@@ -212,8 +216,7 @@ def prepare_row(row: Checked, provider: str, postgresql: bool) -> Prepared:
     due = None if row.due is None else row.due.isoformat()
     item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
     head = _HEAD % ("null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
-                    _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
-                    _encode(fields))
+                    _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false")
     middle = _MIDDLE % (_encode(item), row.late, _encode(provider), "null" if pub is None else f'"{pub}"')
     if postgresql:
         values = (provider, item, document, entry_id, row.decision, row.concluded, row.act_ended, row.publicity,
@@ -247,7 +250,8 @@ class FastRows:
         head, middle, values = prepared or prepare_row(row, self.provider, self.dialect == "postgresql")
         run_id, at, operator = self._writer
         self.records.append((record_id, subject_id, run_id, at, operator, *values))
-        text = b"".join((_ROW_LABEL, head, b"%d" % record_id, self._after_id, middle, b"%d" % subject_id, self._tail))
+        text = b"".join((_ROW_LABEL, head, _encode(row.fields).encode(), _FIELDS_TO_ID_BYTES, b"%d" % record_id,
+                         self._after_id, middle, b"%d" % subject_id, self._tail))
         self.record_hashes.append((str(record_id), _sha256(text).hexdigest()))
 
     def self_check(self) -> None:
