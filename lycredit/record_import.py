@@ -171,60 +171,20 @@ _encode = json.encoder.encode_basestring  # the C encoder: RFC 8785 escapes for 
 
 _ROW_LABEL = b"lycredit/row/v1\n"
 _sha256 = hashlib.sha256
-#: Columns only the writer knows the values of: the record's id, the subject's, the run's, the batch's time and operator.
-_WRITER_COLUMNS = ("id", "subject_id", "import_run_id", "submitted_at", "submitted_by")
-#: The bulk INSERT's columns: the writer's, then those :func:`prepare_row` gives, in its order.
-_INSERT_COLUMNS = _WRITER_COLUMNS + (
-    "provider_uscc", "item_code", "document_no", "catalog_item_id", "decision_date", "concluded_on", "act_ended_on",
-    "publicity_until", "disclosure_until", "fields", "status", "revision", "due_date", "due_guessed", "late_days",
-    "archived_on")
+#: The bulk INSERT's columns, in the order :meth:`FastRows.add` builds each row's values.
+_INSERT_COLUMNS = ("id", "provider_uscc", "item_code", "document_no", "catalog_item_id", "subject_id",
+                   "decision_date", "concluded_on", "act_ended_on", "publicity_until", "disclosure_until", "fields",
+                   "status", "revision", "due_date", "due_guessed", "late_days", "submitted_at", "submitted_by",
+                   "import_run_id", "archived_on")
 _RECORD_COLUMNS = hashed_columns(T_RECORD)
+_RECORD_TEMPLATE = '{"row":{' + ",".join(f'"{c}":%s' for c in _RECORD_COLUMNS) + '},"table":"record"}'
+#: How each column that varies from row to row is written into the row text (the others are the batch's).
+_RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": '"%s"', "decision_date": '"%s"',
+                 "disclosure_until": "%s", "document_no": "%s", "due_date": "%s", "due_guessed": '"%s"',
+                 "fields": "%s", "id": '"%d"', "item_code": "%s", "late_days": '"%d"', "publicity_until": "%s",
+                 "subject_id": '"%d"'}
 if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS):
     raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
-#: How each column is written into the row text (RFC 8785, sorted keys): a slot the reader fills for
-#: each row, a constant, or \0 where the writer puts its value.
-_PIECE_SLOTS = {"act_ended_on": "%s", "archived_on": "null", "catalog_item_id": '"%d"', "concluded_on": '"%s"',
-                "decision_date": '"%s"', "disclosure_until": "%s", "document_no": "%s", "due_date": "%s",
-                "due_guessed": '"%s"', "fields": "%s", "id": '"\0"', "import_run_id": "\0", "item_code": "%s",
-                "late_days": '"%d"', "provider_uscc": "%s", "publicity_until": "%s", "revision": '"1"',
-                "status": '"active"', "subject_id": '"\0"', "submitted_at": '"\0"', "submitted_by": "\0"}
-#: The row text cut where the writer's values go: before the id (9 row slots), after it, between the run
-#: and the subject id (4 row slots), after it, between the time and the operator, and the end.
-_HEAD, _AFTER_ID, _MIDDLE, _AFTER_SUBJECT, _AFTER_AT, _END = (
-    '{"row":{' + ",".join(f'"{c}":{_PIECE_SLOTS[c]}' for c in _RECORD_COLUMNS) + '},"table":"record"}').split("\0")
-_HEAD, _FIELDS_TO_ID = _HEAD.rsplit("%s", 1)  # the fields are escaped by the writer: see prepare_row
-if (_HEAD.count("%"), _MIDDLE.count("%"), _FIELDS_TO_ID) != (8, 4, ',"id":"') \
-        or "%" in _AFTER_ID + _AFTER_SUBJECT + _AFTER_AT + _END:
-    raise RuntimeError("the record table's columns changed: update lycredit.record_import._PIECE_SLOTS")
-_FIELDS_TO_ID_BYTES = _FIELDS_TO_ID.encode()
-
-Prepared = tuple[bytes, bytes, tuple]
-
-
-def prepare_row(row: Checked, provider: str, postgresql: bool) -> Prepared:
-    """What the bulk writer needs of a new record that does not depend on the database: the row text
-    before the fields and between the run and the subject id, and the INSERT values after the writer's.
-
-    Run by the reading process (:func:`_read_and_check`), so the writer only escapes the fields, joins
-    the pieces with its ids and hashes them. (The escaped fields are left out: they would double the
-    largest part of what crosses the pipe, and of the memory both processes hold.)
-    """
-    dec, con = row.decision.isoformat(), row.concluded.isoformat()
-    act = None if row.act_ended is None else row.act_ended.isoformat()
-    pub = None if row.publicity is None else row.publicity.isoformat()
-    dis = None if row.disclosure is None else row.disclosure.isoformat()
-    due = None if row.due is None else row.due.isoformat()
-    item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
-    head = _HEAD % ("null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
-                    _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false")
-    middle = _MIDDLE % (_encode(item), row.late, _encode(provider), "null" if pub is None else f'"{pub}"')
-    if postgresql:
-        values = (provider, item, document, entry_id, row.decision, row.concluded, row.act_ended, row.publicity,
-                  row.disclosure, fields, "active", 1, row.due, row.guessed, row.late, None)
-    else:
-        values = (provider, item, document, entry_id, dec, con, act, pub, dis, fields, "active", 1, due,
-                  int(row.guessed), row.late, None)
-    return head.encode(), middle.encode(), values
 
 
 class FastRows:
@@ -239,20 +199,40 @@ class FastRows:
     def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime):
         self.dialect = dialect
         self.provider = provider
+        self.operator = operator
+        self.run_id = run_id
+        self.now = now
         self.records: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
-        self._writer = (run_id, now if dialect == "postgresql" else sqlite_timestamp(now), operator)
-        self._after_id = (_AFTER_ID + ("null" if run_id is None else f'"{run_id}"')).encode()
-        self._tail = (_AFTER_SUBJECT + timestamp(now) + _AFTER_AT + _encode(operator) + _END).encode()
+        self._now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
+        constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
+                     "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
+                     "submitted_at": f'"{timestamp(now)}"', "submitted_by": _encode(operator)}
+        if set(_RECORD_COLUMNS) != constants.keys() | _RECORD_SLOTS.keys():
+            raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
+        constants = {name: text.replace("%", "%%") for name, text in constants.items()}
+        self._text = _RECORD_TEMPLATE % tuple(constants.get(c) or _RECORD_SLOTS[c] for c in _RECORD_COLUMNS)
 
-    def add(self, row: Checked, record_id: int, subject_id: int, prepared: Prepared | None = None) -> None:
-        """Add a new record, from what :func:`prepare_row` made of it (made here if not given)."""
-        head, middle, values = prepared or prepare_row(row, self.provider, self.dialect == "postgresql")
-        run_id, at, operator = self._writer
-        self.records.append((record_id, subject_id, run_id, at, operator, *values))
-        text = b"".join((_ROW_LABEL, head, _encode(row.fields).encode(), _FIELDS_TO_ID_BYTES, b"%d" % record_id,
-                         self._after_id, middle, b"%d" % subject_id, self._tail))
-        self.record_hashes.append((str(record_id), _sha256(text).hexdigest()))
+    def add(self, row: Checked, record_id: int, subject_id: int) -> None:
+        dec, con = row.decision.isoformat(), row.concluded.isoformat()
+        act = None if row.act_ended is None else row.act_ended.isoformat()
+        pub = None if row.publicity is None else row.publicity.isoformat()
+        dis = None if row.disclosure is None else row.disclosure.isoformat()
+        due = None if row.due is None else row.due.isoformat()
+        item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
+        if self.dialect == "postgresql":
+            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
+                                 row.concluded, row.act_ended, row.publicity, row.disclosure, fields, "active", 1,
+                                 row.due, row.guessed, row.late, self.now, self.operator, self.run_id, None))
+        else:
+            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, dec, con, act, pub,
+                                 dis, fields, "active", 1, due, int(row.guessed), row.late, self._now_db,
+                                 self.operator, self.run_id, None))
+        text = self._text % (
+            "null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
+            _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
+            _encode(fields), record_id, _encode(item), row.late, "null" if pub is None else f'"{pub}"', subject_id)
+        self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
 
     def self_check(self) -> None:
         """The first row's fast hash equals the generic one of the same values (a guard against drift)."""
@@ -357,9 +337,6 @@ class _Run:
     seen: SeenKeys = field(default_factory=SeenKeys)
     whole_file_duplicates: bool = True
     """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
-    prepare: bool = False
-    """Whether the reader also prepares the checked rows' bulk values (a writing pass)."""
-    dialect: str = "sqlite"
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
 
@@ -475,8 +452,7 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
         if parallel is None:
             parallel = table.format in PARALLEL_FORMATS and (
                 table.bytes_total >= PARALLEL_MIN_BYTES or forked.forced())
-        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects, parallel=parallel and forked.available(),
-                   dialect=ctx.checked_engine.dialect.name)
+        run = _Run(ctx, path, checker, unit, dry_run, summary, rejects, parallel=parallel and forked.available())
         if previous is not None:
             run.run_id, run.start_row = previous["id"], previous["rows_done"]
             summary.run_id, summary.resumed_from = run.run_id, run.start_row
@@ -510,9 +486,6 @@ class _Batch:
     rejected: Rejected
     read_seconds: float
     check_seconds: float
-    prepared: dict[int, Prepared]
-    """:func:`prepare_row` of each checked row, by row number (a writing pass only)."""
-    prepare_seconds: float
 
 
 def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
@@ -526,10 +499,8 @@ def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
             read = time.perf_counter()
             checked, rejected = _check(run, rows)
             done = time.perf_counter()
-            postgresql = run.dialect == "postgresql"
-            prepared = {row.row: prepare_row(row, run.provider, postgresql) for row in checked} if run.prepare else {}
             yield _Batch(rows[0].row_number, rows[-1].row_number, len(rows), table.bytes_read, checked, rejected,
-                         read - started, done - read, prepared, time.perf_counter() - done)
+                         read - started, done - read)
         started = time.perf_counter()
 
 
@@ -549,7 +520,6 @@ def _checked(run: _Run, table: Any) -> Iterator[_Batch]:
         run.clock("wait", waited)
         run.phases["read"] = run.phases.get("read", 0.0) + batch.read_seconds
         run.phases["check"] = run.phases.get("check", 0.0) + batch.check_seconds
-        run.phases["prepare"] = run.phases.get("prepare", 0.0) + batch.prepare_seconds
         yield batch
         waited = time.perf_counter()
 
@@ -599,7 +569,6 @@ def _validation_pass(run: _Run, table: Any, max_rejects: int) -> None:
 
 def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -> None:
     run.whole_file_duplicates = run.dry_run  # a dry run stores nothing for assess to find
-    run.prepare = True
     try:
         for number, batch in enumerate(_checked(run, table), 1):
             _batch(run, batch, digest)
@@ -654,7 +623,7 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
                        known_subjects=run.subjects if not run.dry_run else dict(run.subjects))
         rejected += found.rejected
         started = run.clock("assess", started)
-        counts = _apply(run, uow, found, batch.prepared)
+        counts = _apply(run, uow, found)
         counts["rejected"] = len({row for row, _raw, _problem in rejected})
         counts["read"] = batch.count
         run.summary.add(counts)
@@ -669,7 +638,7 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
     run.clock("commit", started)
 
 
-def _apply(run: _Run, uow: UnitOfWork, found: Any, prepared: dict[int, Prepared]) -> dict[str, int]:
+def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     from lycredit.records import next_id
     from lycredit.subjects import register_checked
 
@@ -684,7 +653,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any, prepared: dict[int, Prepared]
     fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow())
     record_id = next_id(uow.conn, T_RECORD)
     for offset, row in enumerate(found.new):
-        fast.add(row, record_id + offset, ids[row.code], prepared.get(row.row))
+        fast.add(row, record_id + offset, ids[row.code])
     fast.self_check()
     started = run.clock("rows", started)
     fast.write(uow.conn)
