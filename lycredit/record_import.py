@@ -204,6 +204,7 @@ class FastRows:
         self.now = now
         self.records: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
+        self._days: dict[dt.date, str] = {}
         self._now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
         constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
                      "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
@@ -214,11 +215,12 @@ class FastRows:
         self._text = _RECORD_TEMPLATE % tuple(constants.get(c) or _RECORD_SLOTS[c] for c in _RECORD_COLUMNS)
 
     def add(self, row: Checked, record_id: int, subject_id: int) -> None:
-        dec, con = row.decision.isoformat(), row.concluded.isoformat()
-        act = None if row.act_ended is None else row.act_ended.isoformat()
-        pub = None if row.publicity is None else row.publicity.isoformat()
-        dis = None if row.disclosure is None else row.disclosure.isoformat()
-        due = None if row.due is None else row.due.isoformat()
+        days, day = self._days.get, self._day  # a batch's rows share a few hundred days
+        dec, con = days(row.decision) or day(row.decision), days(row.concluded) or day(row.concluded)
+        act = None if row.act_ended is None else days(row.act_ended) or day(row.act_ended)
+        pub = None if row.publicity is None else days(row.publicity) or day(row.publicity)
+        dis = None if row.disclosure is None else days(row.disclosure) or day(row.disclosure)
+        due = None if row.due is None else days(row.due) or day(row.due)
         item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
         if self.dialect == "postgresql":
             self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
@@ -233,6 +235,10 @@ class FastRows:
             _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
             _encode(fields), record_id, _encode(item), row.late, "null" if pub is None else f'"{pub}"', subject_id)
         self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
+
+    def _day(self, day: dt.date) -> str:
+        text = self._days[day] = day.isoformat()
+        return text
 
     def self_check(self) -> None:
         """The first row's fast hash equals the generic one of the same values (a guard against drift)."""
