@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sqlalchemy as sa
 
 from lycredit import dbapi, disclosure
@@ -193,3 +195,27 @@ def test_the_shortcuts_into_cryptography_are_its_public_functions() -> None:
 
     assert _pem_private_key_loader() is load_pem_private_key
     assert _aesgcm() is AESGCM
+
+
+_LEAF_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(leaves=st.lists(st.dictionaries(_LEAF_TEXT, st.one_of(_LEAF_TEXT, st.none(), st.integers(-5, 10**12))),
+                       min_size=1, max_size=150))
+def test_entries_are_stored_byte_for_byte_whichever_way_sqlite_takes_them(tmp_path_factory, leaves) -> None:
+    """A bulk operation's entries go in as one JSON array (json_each), a small one's row by row: same bytes."""
+    import sqlite3
+
+    from lycredit.oplog import append
+    from lycredit.oplog.canonical import canonical_json
+
+    made = [canonical_json({**leaf, "type": "event", "v": 1}) for leaf in leaves]
+    raw = sqlite3.connect(tmp_path_factory.mktemp("entries") / "log.db", isolation_level=None)
+    raw.execute("CREATE TABLE oplog_entry (idx INTEGER PRIMARY KEY, op_seq INTEGER NOT NULL, entry BLOB NOT NULL)")
+    for first, entries in ((7, made[:append._JSON_EACH_MIN - 1]), (1000, (made * append._JSON_EACH_MIN)[:200])):
+        append.insert_entries(dbapi.DB(raw, "sqlite"), first, 3, entries)
+        stored = raw.execute("SELECT idx, op_seq, entry FROM oplog_entry WHERE idx >= ? ORDER BY idx LIMIT ?",
+                             (first, len(entries))).fetchall()
+        assert stored == [(first + i, 3, entry) for i, entry in enumerate(entries)]
+        assert all(type(entry) is bytes for _idx, _seq, entry in stored)
