@@ -233,10 +233,6 @@ CREATE TABLE record (
 	FOREIGN KEY(subject_id) REFERENCES subject (id)
 );
 
-CREATE INDEX ix_record_catalog_item_id ON record (catalog_item_id);
-
-CREATE INDEX ix_record_import_run_id ON record (import_run_id);
-
 CREATE INDEX ix_record_status_disclosure_until ON record (status, disclosure_until);
 
 CREATE INDEX ix_record_subject_id ON record (subject_id);

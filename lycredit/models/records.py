@@ -90,7 +90,8 @@ class Record(SQLModel, table=True):
     provider_uscc: str = Field(max_length=18)
     item_code: str = Field(max_length=64)
     document_no: str = Field(max_length=128)
-    catalog_item_id: int = Field(foreign_key="catalog_item.id", index=True)
+    # no index: nothing looks records up by item (catalog items are never deleted; the sweep reads the table)
+    catalog_item_id: int = Field(foreign_key="catalog_item.id")
     subject_id: int = Field(foreign_key="subject.id", index=True)
     decision_date: dt.date
     concluded_on: dt.date
@@ -105,7 +106,7 @@ class Record(SQLModel, table=True):
     late_days: int = Field(default=0)
     submitted_at: dt.datetime = Field(sa_type=UTCDateTime)
     submitted_by: str = Field(max_length=64)
-    import_run_id: int | None = Field(default=None, index=True)
+    import_run_id: int | None = Field(default=None)  # no index: a run's records are found by natural key
     archived_on: dt.date | None = Field(default=None)
 
 
