@@ -138,7 +138,7 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 def _uscc_check_character(body: str) -> str:
     """GB 32100's check character of the first 17 characters (as stdnum's ``calc_check_digit``)."""
     values = _USCC_VALUES
-    total = sum(values[char] * weight for char, weight in zip(body, _USCC_WEIGHTS))
+    total = sum(values[char] * weight for char, weight in zip(body, _USCC_WEIGHTS, strict=True))
     return _USCC_ALPHABET[-total % 31]
 
 
@@ -151,7 +151,7 @@ def validate_uscc(code: str, *, allow_bad_checksum: bool = False) -> str:
     """
     compact = _compact(code)
     if _USCC_SHAPE.fullmatch(compact) and compact[:2] in USCC_REGISTRATION_CATEGORIES and (
-            allow_bad_checksum or compact[17] == _uscc_check_character(compact)):
+            allow_bad_checksum or compact[17] == _uscc_check_character(compact[:17])):
         return compact  # the common case, checked at once; any fault is named by the checks below
     if len(compact) != 18:
         raise DataError(

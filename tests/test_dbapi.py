@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import sqlalchemy as sa
 
 from lycredit import dbapi, disclosure
 from lycredit.errors import DatabaseUnavailable, SchemaNotAtHead
