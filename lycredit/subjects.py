@@ -143,7 +143,10 @@ def validate_subject_code(
         return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
     except DataError as error:
         uscc_error = error.with_traceback(None)
-    raise _code_error(compact, ric_error, uscc_error, person_like, allow_bad_checksum)
+    try:
+        raise _code_error(compact, ric_error, uscc_error, person_like, allow_bad_checksum)
+    finally:  # the error raised is one of these locals: its traceback would hold this frame again
+        del ric_error, uscc_error
 
 
 def _code_error(compact: str, ric_error: DataError, uscc_error: DataError, person_like: bool,
