@@ -91,6 +91,16 @@ def upgrade() -> None:
         say(_("Already at revision {rev}").format(rev=after))
     else:
         say(_("Upgraded from revision {before} to {after}").format(before=before, after=after))
+    from lycredit.errors import Locked
+    from lycredit.record_import import LOCK_NAME, rebuild_indexes
+
+    try:
+        with run_lock(engine, LOCK_NAME):  # an import that runs may take them down; it rebuilds them itself
+            rebuilt = rebuild_indexes(engine)
+    except Locked:
+        rebuilt = []
+    if rebuilt:
+        say(_("Rebuilt the record indexes an interrupted import left out: {names}").format(names=", ".join(rebuilt)))
 
 
 @command(cli, "status", N_("Show the database URL in use, where it came from, and the schema revision."))
@@ -114,6 +124,12 @@ def status() -> None:
             state = _("not initialised: run 'lycredit db init'")
         elif revision == migrations.HEAD:
             state = _("at head")
+            from lycredit.record_import import missing_indexes
+
+            if missing := missing_indexes(obj.engine):
+                state = _("at head; the record indexes {names} are missing (an import builds them at its end; one "
+                          "that was killed left them out): the next import or 'lycredit db upgrade' rebuilds them"
+                          ).format(names=", ".join(missing))
         else:
             state = _("needs 'lycredit db upgrade'")
     render_object({"url": hide_password(resolved.url), "source": resolved.source, "revision": revision,

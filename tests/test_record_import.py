@@ -349,6 +349,159 @@ def test_a_checked_row_crosses_the_pipe_whole(tmp_path) -> None:
         f.name: getattr(row, f.name) for f in dataclasses.fields(Checked)}
 
 
+# --- the record indexes a large import takes down and rebuilds ----------------------------------------------
+
+def _missing_indexes(platform) -> list[str]:
+    from lycredit.record_import import missing_indexes
+
+    engine = platform.engine()
+    try:
+        return missing_indexes(engine)
+    finally:
+        engine.dispose()
+
+
+def _schema_differences(platform) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = platform.engine()
+    try:
+        with engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def watched_batches(monkeypatch):
+    """The record indexes missing as each batch of an in-process import starts."""
+    from lycredit import record_import
+
+    monkeypatch.setenv("LYCREDIT_PIPELINE", "0")
+    seen: list[tuple[str, ...]] = []
+    real = record_import._batch
+
+    def watched(run, batch, digest):
+        seen.append(tuple(record_import.missing_indexes(run.ctx.checked_engine)))
+        return real(run, batch, digest)
+
+    monkeypatch.setattr(record_import, "_batch", watched)
+    return seen
+
+
+def test_a_large_import_writes_without_the_record_indexes_and_rebuilds_them_as_declared(
+        platform_with_catalog, tmp_path, monkeypatch, watched_batches) -> None:
+    from lycredit.record_import import DEFER_ENV, DEFERRED_INDEXES
+
+    monkeypatch.setenv(DEFER_ENV, "1")  # as if the file were large
+    out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5",
+                             "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out) == (20, 18, 0, 0, 2, 1)
+    assert watched_batches == [(), DEFERRED_INDEXES, DEFERRED_INDEXES, DEFERRED_INDEXES], \
+        "the first batch is written with the indexes (it tells the file's size); the rest without"
+    assert _missing_indexes(platform_with_catalog) == [] and _schema_differences(platform_with_catalog) == []
+    late = json.loads(platform_with_catalog.run("--format", "json", "record", "list", "--late", key=None).stdout)
+    assert [r["late_days"] for r in late] == [21]
+    verify(platform_with_catalog)
+
+
+def test_a_small_import_or_a_dry_run_keeps_the_record_indexes(platform_with_catalog, tmp_path, monkeypatch,
+                                                              watched_batches) -> None:
+    from lycredit.record_import import DEFER_ENV
+
+    monkeypatch.delenv(DEFER_ENV, raising=False)
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5", "--dry-run"))
+    monkeypatch.setenv(DEFER_ENV, "1")
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5", "--dry-run"))
+    monkeypatch.delenv(DEFER_ENV)
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5"))
+    assert watched_batches == [()] * 12
+
+
+def test_the_indexes_are_taken_down_only_for_more_rows_to_come_than_the_table_holds() -> None:
+    from lycredit.record_import import DEFER_MIN_ROWS, rows_to_come
+
+    # 10 000 rows and the header in the first megabyte of a 50 MB file: about 490 000 more to come
+    assert 489_000 < rows_to_come(10_001, 1_000_000, 50_000_000) < 491_000
+    assert rows_to_come(10_001, 1_000_000, 1_000_000) == 0 and rows_to_come(1, 0, 10) == 0
+    assert rows_to_come(10_001, 1_000_000, 5_000_000) < DEFER_MIN_ROWS
+
+
+def test_a_failing_import_rebuilds_the_indexes_before_its_error_goes_on(
+        platform_with_catalog, tmp_path, monkeypatch, watched_batches) -> None:
+    from lycredit import record_import
+
+    monkeypatch.setenv(record_import.DEFER_ENV, "1")
+    real_assess = record_import.assess
+
+    def failing_assess(conn, checked, **kwargs):
+        if checked[0].row > 10:
+            raise OSError("disk gone")
+        return real_assess(conn, checked, **kwargs)
+
+    monkeypatch.setattr(record_import, "assess", failing_assess)
+    with pytest.raises(OSError, match="disk gone"):
+        run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5")
+    assert len(watched_batches) == 3 and watched_batches[-1] == record_import.DEFERRED_INDEXES
+    assert _missing_indexes(platform_with_catalog) == []
+    assert scalar(platform_with_catalog, "SELECT rows_done FROM import_run") == 11
+
+
+def test_on_postgresql_an_import_keeps_the_indexes_while_another_session_reads_the_table(
+        platform_with_catalog, monkeypatch, watched_batches) -> None:
+    if platform_with_catalog.backend != "postgresql":
+        pytest.skip("SQLite readers (WAL) never block dropping an index")
+    from lycredit.record_import import DEFER_ENV
+
+    monkeypatch.setenv(DEFER_ENV, "1")
+    engine = platform_with_catalog.engine()
+    try:
+        with engine.connect() as reader:
+            reader.exec_driver_sql("SELECT count(*) FROM record").scalar()  # its transaction holds the table
+            started = time.monotonic()
+            out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5"))
+            assert 2 <= time.monotonic() - started < 30, "it waited two seconds for the lock, then went on"
+            reader.rollback()
+    finally:
+        engine.dispose()
+    assert out["accepted"] == 18 and watched_batches == [()] * 4
+    assert _missing_indexes(platform_with_catalog) == []
+
+
+def test_indexes_a_killed_import_left_out_are_reported_and_rebuilt(
+        platform_with_catalog, tmp_path, monkeypatch, watched_batches) -> None:
+    from lycredit.record_import import DEFER_ENV, DEFERRED_INDEXES
+
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE))
+    engine = platform_with_catalog.engine()
+    with engine.begin() as conn:  # what a killed import leaves: the indexes dropped, never rebuilt
+        for name in DEFERRED_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+    engine.dispose()
+    status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
+    assert "ix_record_subject_id" in status["state"] and "db upgrade" in status["state"]
+    # a query still answers, from the table itself
+    assert json.loads(platform_with_catalog.run("--format", "json", "record", "list", "--late", key=None).stdout)
+    r = platform_with_catalog.run("db", "upgrade", key=None)
+    assert r.exit_code == 0 and "ix_record_subject_id" in r.stderr
+    assert _missing_indexes(platform_with_catalog) == [] and _schema_differences(platform_with_catalog) == []
+    status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
+    assert status["state"] == "at head"
+    # the next import rebuilds them too, at its end, even a small one that would not take them down
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP INDEX {DEFERRED_INDEXES[0]}")
+    engine.dispose()
+    monkeypatch.setenv(DEFER_ENV, "0")
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    (tmp_path / "one.csv").write_text("\n".join([lines[0], lines[1].replace("1号", "901号")]) + "\n", encoding="utf-8")
+    assert summary(run_import(platform_with_catalog, tmp_path / "one.csv"))["accepted"] == 1
+    assert watched_batches[-1] == (DEFERRED_INDEXES[0],)
+    assert _missing_indexes(platform_with_catalog) == [] and _schema_differences(platform_with_catalog) == []
+    verify(platform_with_catalog)
+
+
 # --- resume -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("pipeline", ["0", "1"], ids=["in-process", "forked-reader"])
