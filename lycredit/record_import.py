@@ -621,6 +621,7 @@ def rebuild_indexes(engine: sa.Engine) -> list[str]:
         sqlite = conn.dialect.name == "sqlite"
         if missing and sqlite:  # the sort that builds an index spills to temporary files with the default cache
             conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+            conn.exec_driver_sql("PRAGMA threads = 2")  # and sorts in a second thread (the reader has ended)
         try:
             for index in T_RECORD.indexes:
                 if index.name in missing:
@@ -628,6 +629,7 @@ def rebuild_indexes(engine: sa.Engine) -> list[str]:
         finally:
             if missing and sqlite:
                 conn.exec_driver_sql("PRAGMA cache_size = -2000")
+                conn.exec_driver_sql("PRAGMA threads = 0")
     return missing
 
 
