@@ -362,9 +362,14 @@ class Table:
             cells.extend([""] * (width - len(cells)))
         return cells if any(cells) else None
 
-    def _values(self, row_number: int, cells: list[str]) -> dict[str, str | None]:
-        """The row's values by column; the cells are stripped text aligned with the columns."""
-        if cells and max(map(len, cells)) > self.max_cell_chars:
+    def _values(self, row_number: int, cells: list[str], source_chars: int | None = None) -> dict[str, str | None]:
+        """The row's values by column; the cells are stripped text aligned with the columns.
+
+        ``source_chars``: the length of the text the cells were cut from, if known; when it is within
+        the cell limit no cell can pass it, and the cells are not measured one by one.
+        """
+        if (source_chars is None or source_chars > self.max_cell_chars) and cells and \
+                max(map(len, cells)) > self.max_cell_chars:
             index = next(i for i, cell in enumerate(cells) if len(cell) > self.max_cell_chars)
             raise DataError(_("{where}: the value of column {column} has {length} characters, more than the "
                               "limit of {limit}").format(where=self._where(row_number),
@@ -518,7 +523,7 @@ class _CsvTable(_TextTable):
         for line, fields, raw in records:
             cells = self._fit(line, [field.strip() for field in fields])
             if cells is not None:
-                yield Row(line, self._values(line, cells), _chomp(raw))
+                yield Row(line, self._values(line, cells, len(raw)), _chomp(raw))
 
 
 def _chomp(text: str) -> str:

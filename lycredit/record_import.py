@@ -431,6 +431,7 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                  progress_callback: Progress | None, batch_size: int, parallel: bool | None) -> ImportSummary:
     from lycredit.calendar_store import load_calendar
 
+    begun = time.perf_counter()
     chosen = layout_of(layout)
     if max_rejects is not None and max_rejects < 0:
         raise UsageError(_("--max-rejects must be 0 or more"))
@@ -477,6 +478,7 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
         try:
             if max_rejects is not None:
                 _validation_pass(run, table, max_rejects)
+            run.clock("prepare", begun)
             _write_pass(run, table, digest, progress_callback)
         finally:
             rejects.close()
@@ -601,11 +603,15 @@ def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -
             deferred = False
             _rebuild_indexes(run)
         if not run.dry_run:
+            started = time.perf_counter()
             _finish(run, digest)
+            run.clock("finish", started)
     finally:
         if deferred:  # the import failed: its indexes come back before the error goes on
             _rebuild_indexes(run)
+        started = time.perf_counter()
         _checkpoint(run)
+        run.clock("last_checkpoint", started)
 
 
 def missing_indexes(engine: sa.Engine | sa.Connection) -> list[str]:

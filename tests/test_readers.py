@@ -243,6 +243,22 @@ def test_cell_limit_can_be_lowered(tmp_path):
     )
 
 
+@pytest.mark.parametrize("line, cell, fits", [
+    ('1234,5', "1234", True),             # the line is longer than the limit, the cell is not
+    ('"12""3"', '12"3', True),            # quoted: 7 characters of text, a cell of 4
+    ('"12""34"', '12"34', False),         # a cell of 5
+    (' 12345 ,', "12345", False),
+    ('123', "123", True),                 # the whole line within the limit: no cell can pass it
+])
+def test_the_cell_limit_counts_the_cell_not_its_line(tmp_path, line, cell, fits):
+    path = write(tmp_path / "edge.csv", f"a,b\n{line}\n")
+    if fits:
+        assert open_and_read(path, max_cell_chars=4)[0].values["a"] == cell
+    else:
+        data_error(r"edge\.csv, line 2: the value of column a has 5 characters, more than the limit of 4", path,
+                   max_cell_chars=4)
+
+
 def test_hostile_unterminated_quote_is_stopped_by_the_cell_limit(tmp_path):
     path = write(tmp_path / "hostile.csv", 'a,b\n1,"' + "x\n" * 100_000)
     data_error(r"hostile\.csv, line 2: a value has more than the limit of 10000 characters", path)

@@ -465,3 +465,11 @@ def test_market_information_about_a_person_needs_the_persons_consent(records_pla
             "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
     r = submit(records_platform, *args, key="assoc")
     assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr
+
+
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=8))
+def test_the_fields_encoder_writes_what_the_json_module_writes(fields) -> None:
+    from lycredit.records import _FIELDS_JSON, _FIELDS_JSON_PUBLIC
+
+    expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    assert _FIELDS_JSON(fields) == _FIELDS_JSON_PUBLIC(fields) == expected
