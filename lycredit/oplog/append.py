@@ -141,7 +141,7 @@ class LogAppender:
                     + f',"type":"change","v":{ENTRY_VERSION}}}')
         pairs = list(inserted)
         hashes = [after for _key, after in pairs]
-        if any(len(after) != 64 for after in hashes) or _HEX_RUN.fullmatch("".join(hashes)) is None:
+        if not set(map(len, hashes)) <= {64} or _HEX_RUN.fullmatch("".join(hashes)) is None:
             raise ValueError(f"a row hash of {table_name} is not 64 lower-case hex digits")
         encode = json.encoder.encode_basestring  # the C string encoder
         sha256, entries, leaves = digest.sha256, self._entry_bytes, self._leaf_hashes
@@ -334,11 +334,17 @@ def insert_entries(db: DB, first_idx: int, seq: int, entries: list[bytes]) -> No
         return
     cursor = db.raw.cursor()
     try:
-        if len(entries) >= _JSON_EACH_MIN and _sqlite_has_json_each():
+        mode = _json_each_mode() if len(entries) >= _JSON_EACH_MIN else None
+        if mode is not None:
             # One statement for the whole batch: SQLite splits a JSON array of the entries itself, a
-            # quarter cheaper than executemany's row by row; the entries are UTF-8 JSON text, which
-            # the array carries unchanged and CAST gives back byte for byte (a test holds it so).
-            array = json.dumps([entry.decode() for entry in entries], ensure_ascii=False)
+            # quarter cheaper than executemany's row by row. The entries are canonical JSON objects, so
+            # an array of them is JSON as it stands, and SQLite gives each element back as the very text
+            # it was given (OBJECTS; checked on this SQLite at first use); otherwise they go in as JSON
+            # strings, which CAST gives back byte for byte. A test holds both ways to the same bytes.
+            if mode == OBJECTS:
+                array = (b"[" + b",".join(entries) + b"]").decode()
+            else:
+                array = json.dumps([entry.decode() for entry in entries], ensure_ascii=False)
             cursor.execute("INSERT INTO oplog_entry (idx, op_seq, entry)"
                            " SELECT ? + key, ?, CAST(value AS BLOB) FROM json_each(?)", (first_idx, seq, array))
             return
@@ -349,22 +355,34 @@ def insert_entries(db: DB, first_idx: int, seq: int, entries: list[bytes]) -> No
 
 _JSON_EACH_MIN = 64
 """Entries from which one ``json_each`` INSERT replaces executemany (a bulk operation's)."""
+OBJECTS, STRINGS = "objects", "strings"
+_JSON_EACH_PROBE = (
+    b'{"a":"q\\"\\\\\\u0001\xe2\x80\xa8\xc3\xa9\xe5\x87\x8c/\\t\xf0\x9f\x98\x80\x7f","b":[1,-1,"x",[],{}],'
+    b'"c":{"":"","n":9007199254740991,"z":null},"d":true,"e":false}',
+    b'{"after":"' + b"0f" * 32 + b'","before":null,"key":"1","table":"record","type":"change","v":1}',
+)
+"""Canonical entries with what could come back changed: escapes, raw UTF-8, nesting, empty containers."""
+_json_each: str | None | bool = False  # not probed yet
 
 
-_json_each: bool | None = None
-
-
-def _sqlite_has_json_each() -> bool:
-    """Whether this SQLite has ``json_each`` (built in from 3.38, unless compiled out)."""
+def _json_each_mode() -> str | None:
+    """How this SQLite takes a bulk operation's entries through ``json_each`` (built in from 3.38, unless
+    compiled out): as the objects they are, if it gives them back byte for byte; else as JSON strings."""
     global _json_each
-    if _json_each is None:
+    if _json_each is False:
         import sqlite3
 
         try:
-            sqlite3.connect(":memory:").execute("SELECT count(*) FROM json_each('[1]')").close()
-            _json_each = True
+            probe = sqlite3.connect(":memory:")
+            try:
+                back = [bytes(value) for (value,) in probe.execute(
+                    "SELECT CAST(value AS BLOB) FROM json_each(?)",
+                    ((b"[" + b",".join(_JSON_EACH_PROBE) + b"]").decode(),))]
+            finally:
+                probe.close()
+            _json_each = OBJECTS if back == list(_JSON_EACH_PROBE) else STRINGS
         except sqlite3.OperationalError:
-            _json_each = False
+            _json_each = None
     return _json_each
 
 

@@ -270,7 +270,7 @@ def _split(n: int) -> int:
 
 def _check_hashes(hashes: Sequence[bytes], what: str) -> None:
     """Every hash must be 32 bytes: catches entry bytes passed where leaf hashes belong."""
-    if all(type(h) is bytes for h in hashes) and set(map(len, hashes)) <= {HASH_SIZE}:
+    if set(map(type, hashes)) <= {bytes} and set(map(len, hashes)) <= {HASH_SIZE}:
         return
     for position, h in enumerate(hashes):
         if not isinstance(h, bytes) or len(h) != HASH_SIZE:
