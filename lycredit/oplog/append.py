@@ -144,11 +144,10 @@ class LogAppender:
         if not set(map(len, hashes)) <= {64} or _HEX_RUN.fullmatch("".join(hashes)) is None:
             raise ValueError(f"a row hash of {table_name} is not 64 lower-case hex digits")
         encode = json.encoder.encode_basestring  # the C string encoder
-        sha256, entries, leaves = digest.sha256, self._entry_bytes, self._leaf_hashes
-        for key, after in pairs:  # one pass: the entry and its leaf hash (leaf_hash, inlined)
-            entry = (template % (after, encode(key))).encode()
-            entries.append(entry)
-            leaves.append(sha256(b"\x00" + entry).digest())
+        sha256 = digest.sha256
+        made = [(template % (after, encode(key))).encode() for key, after in pairs]
+        self._entry_bytes.extend(made)
+        self._leaf_hashes.extend([sha256(b"\x00" + entry).digest() for entry in made])  # leaf_hash, inlined
 
     def event(self, event: str, **fields: Any) -> None:
         """Record something that is not a row change: a key event, a query of non-public data."""
