@@ -81,7 +81,7 @@ DEFERRED_INDEXES = ("ix_record_subject_id", "ix_record_status_disclosure_until")
 """The record table's secondary indexes that no step of an import reads (it looks records up by
 their natural key, whose unique index always stays). A batch's rows land on their pages all over
 the file, and every commit writes each page it touched again: on SQLite a million-row import spent
-about 6 s more on them than building them once at the end takes (1.4 s)."""
+about 6 s more on them than building them once at the end takes (about 2 s)."""
 DEFER_MIN_ROWS = 100_000
 """The rows an import must still have to do, at least, before its indexes are taken down; and at
 least as many as the table holds already (rebuilding costs in proportion to the whole table)."""
@@ -606,9 +606,12 @@ def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -
             started = time.perf_counter()
             _finish(run, digest)
             run.clock("finish", started)
+    except BaseException:
+        if deferred:  # the import failed (or was interrupted): its indexes come back before the error goes on
+            with contextlib.suppress(Exception):  # the import's own error is the one to report; db status
+                _rebuild_indexes(run)             # names indexes still missing, and db upgrade rebuilds them
+        raise
     finally:
-        if deferred:  # the import failed: its indexes come back before the error goes on
-            _rebuild_indexes(run)
         started = time.perf_counter()
         _checkpoint(run)
         run.clock("last_checkpoint", started)

@@ -449,6 +449,29 @@ def test_a_failing_import_rebuilds_the_indexes_before_its_error_goes_on(
     assert scalar(platform_with_catalog, "SELECT rows_done FROM import_run") == 11
 
 
+def test_an_import_that_fails_and_cannot_rebuild_reports_its_own_error(
+        platform_with_catalog, monkeypatch, watched_batches) -> None:
+    from lycredit import record_import
+
+    monkeypatch.setenv(record_import.DEFER_ENV, "1")
+
+    def failing_assess(conn, checked, **kwargs):
+        raise OSError("disk gone")
+
+    def failing_rebuild(engine):
+        raise RuntimeError("database gone too")
+
+    real_assess = record_import.assess
+    monkeypatch.setattr(record_import, "assess", lambda conn, checked, **kw: (
+        failing_assess(conn, checked) if checked[0].row > 6 else real_assess(conn, checked, **kw)))
+    monkeypatch.setattr(record_import, "rebuild_indexes", failing_rebuild)
+    with pytest.raises(OSError, match="disk gone"):
+        run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5")
+    assert _missing_indexes(platform_with_catalog) == list(record_import.DEFERRED_INDEXES)
+    status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
+    assert "ix_record_status_disclosure_until" in status["state"]
+
+
 def test_on_postgresql_an_import_keeps_the_indexes_while_another_session_reads_the_table(
         platform_with_catalog, monkeypatch, watched_batches) -> None:
     if platform_with_catalog.backend != "postgresql":
