@@ -57,6 +57,7 @@ from lycredit.records import (
     apply_correction,
     assess,
     layout_of,
+    next_id,
     provider_for,
 )
 from lycredit.runlock import run_lock
@@ -652,7 +653,7 @@ def _worth_deferring(run: _Run, table: Any, first: _Batch) -> bool:
     if to_come < DEFER_MIN_ROWS:
         return False
     with run.ctx.reading() as conn:
-        stored = conn.execute(sa.select(sa.func.max(T_RECORD.c.id))).scalar() or 0
+        stored = next_id(conn, T_RECORD) - 1  # ids are assigned in order: the largest is about the count
     return to_come >= stored
 
 
@@ -746,7 +747,6 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
 
 
 def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
-    from lycredit.records import next_id
     from lycredit.subjects import register_checked
 
     started = time.perf_counter()

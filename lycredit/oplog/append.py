@@ -22,7 +22,7 @@ import datetime as dt
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lycredit import digest
@@ -341,7 +341,7 @@ def insert_entries(db: DB, first_idx: int, seq: int, entries: list[bytes]) -> No
             # it was given (OBJECTS; checked on this SQLite at first use); otherwise they go in as JSON
             # strings, which CAST gives back byte for byte. A test holds both ways to the same bytes.
             if mode == OBJECTS:
-                array = (b"[" + b",".join(entries) + b"]").decode()
+                array = _array_of_objects(entries)
             else:
                 array = json.dumps([entry.decode() for entry in entries], ensure_ascii=False)
             cursor.execute("INSERT INTO oplog_entry (idx, op_seq, entry)"
@@ -364,6 +364,11 @@ _JSON_EACH_PROBE = (
 _json_each: str | None | bool = False  # not probed yet
 
 
+def _array_of_objects(entries: Sequence[bytes]) -> str:
+    """Canonical JSON objects as one JSON array, as they stand (what the probe checks SQLite takes back)."""
+    return (b"[" + b",".join(entries) + b"]").decode()
+
+
 def _json_each_mode() -> str | None:
     """How this SQLite takes a bulk operation's entries through ``json_each`` (built in from 3.38, unless
     compiled out): as the objects they are, if it gives them back byte for byte; else as JSON strings."""
@@ -375,8 +380,7 @@ def _json_each_mode() -> str | None:
             probe = sqlite3.connect(":memory:")
             try:
                 back = [bytes(value) for (value,) in probe.execute(
-                    "SELECT CAST(value AS BLOB) FROM json_each(?)",
-                    ((b"[" + b",".join(_JSON_EACH_PROBE) + b"]").decode(),))]
+                    "SELECT CAST(value AS BLOB) FROM json_each(?)", (_array_of_objects(_JSON_EACH_PROBE),))]
             finally:
                 probe.close()
             _json_each = OBJECTS if back == list(_JSON_EACH_PROBE) else STRINGS
