@@ -323,6 +323,77 @@ def test_rows_are_the_same_whatever_the_read_blocks_cut(tmp_path, monkeypatch, b
     assert rows[3].raw == '4,"a\r\nb"'
 
 
+def _csv_module_rows(text: str, delimiter: str) -> list[tuple[int, list[str], str]]:
+    """What the csv module alone makes of a whole text: (first line, stripped cells, source without its
+    line break) of each record that has a value, the header left out (the reader's own rules)."""
+    import csv
+
+    lines = text.split("\n")  # a line ends at a line feed only, as the reader counts lines
+    lines = [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+    fed: list[str] = []
+
+    def feed():
+        for line in lines:
+            fed.append(line)
+            yield line
+
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    out, start = [], 1
+    for fields in reader:
+        raw = "".join(fed)
+        fed.clear()
+        cells = [field.strip() for field in fields]
+        if any(cells):
+            out.append((start, cells, raw[:-2] if raw.endswith("\r\n") else raw.rstrip("\r\n")))
+        start = reader.line_num + 1
+    return out[1:]
+
+
+_CELL = st.text(st.sampled_from(list('ab 中，,\t"\r\n')), max_size=6)
+
+
+@given(rows=st.lists(st.lists(_CELL, min_size=2, max_size=2), max_size=8),
+       quote_some=st.booleans(), crlf=st.booleans(), block=st.sampled_from([1, 7, 23, 1 << 20]),
+       tsv=st.booleans())
+def test_plain_blocks_read_as_the_csv_module_reads_them(tmp_path_factory, rows, quote_some, crlf, block, tsv):
+    """Plain blocks are split directly, others go through the csv module; whatever the cut, the records,
+    their line numbers and their source text are the csv module's."""
+    delimiter, end = ("\t" if tsv else ","), ("\r\n" if crlf else "\n")
+
+    def cell(text: str) -> str:  # quoted when it must be (or left out of a plain file)
+        if not any(c in text for c in (delimiter, '"', "\r", "\n")):
+            return text
+        if quote_some:
+            return '"' + text.replace('"', '""') + '"'
+        return "".join(c for c in text if c not in (delimiter, '"', "\r", "\n"))
+
+    text = "x" + delimiter + "y" + end + "".join(delimiter.join(map(cell, cells)) + end for cells in rows)
+    path = tmp_path_factory.mktemp("plain") / ("t.tsv" if tsv else "t.csv")
+    path.write_bytes(text.encode())
+    saved = readers._BLOCK_BYTES
+    readers._BLOCK_BYTES = block
+    try:
+        got = [(r.row_number, [r.values["x"] or "", r.values["y"] or ""], r.raw) for r in open_and_read(path)]
+    finally:
+        readers._BLOCK_BYTES = saved
+    assert got == _csv_module_rows(text, delimiter)
+
+
+def test_a_quoted_value_running_through_a_plain_block_is_read_whole(tmp_path, monkeypatch):
+    """A block with no quote at all may lie inside a quoted value an earlier block opened."""
+    path = write(tmp_path / "run.csv", 'k,v\r\n1,"opens\r\nplain line\r\nplain, too\r\ncloses"\r\n2,after\r\n')
+    monkeypatch.setattr(readers, "_BLOCK_BYTES", 12)
+    rows = open_and_read(path)
+    assert [(r.row_number, r.values["v"]) for r in rows] == [
+        (2, "opens\r\nplain line\r\nplain, too\r\ncloses"), (6, "after")]
+    assert rows[0].raw == '1,"opens\r\nplain line\r\nplain, too\r\ncloses"'
+
+
+def test_a_carriage_return_inside_a_line_is_the_csv_module_s_error(tmp_path):
+    data_error(r"cr\.csv, line 2: malformed CSV \(new-line character seen in unquoted field",
+               write(tmp_path / "cr.csv", "a,b\n1,x\ry\n"))
+
+
 def test_rows_before_an_undecodable_line_in_the_same_block_are_read_first(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_bytes(b"n\n1\n2\n3\n" + "四\n".encode("gbk") + b"5\n")
