@@ -3,13 +3,21 @@
 A bulk import spends about as long reading and checking rows (pure Python, no
 database) as writing them (the database, the hashes, the log). On a machine with
 two cores the two halves can overlap: :func:`iterate` forks, the child runs the
-producer and streams each item back through a pipe (length-prefixed pickles), and
-the parent yields them as they come. The pipe is the only channel: the child
-never touches the parent's database connections, files or locks, and leaves with
-``os._exit`` so that nothing of the parent's is flushed or closed twice.
+producer and hands each item back (pickled), and the parent yields them as they
+come. The child never touches the parent's database connections, files or locks,
+and leaves with ``os._exit`` so that nothing of the parent's is flushed or closed
+twice.
 
-* Back-pressure: the child blocks on the pipe while the parent is busy, so at most
-  about one item is in flight besides the one being consumed (memory stays flat).
+* Hand-over: an item's pickle goes into one of :data:`AHEAD` slots of memory the
+  two processes share (mapped before the fork), and a few bytes on a pipe say which;
+  the parent unpickles straight from the slot and hands the slot back on a second
+  pipe. An item larger than a slot goes through the pipe itself. (Through the pipe
+  alone, every batch crossed the kernel twice and the parent's reading thread
+  waited for the interpreter lock between each megabyte.)
+* Back-pressure: the child waits for a free slot, so at most :data:`AHEAD` items are
+  ready besides the one being consumed (memory stays flat).
+* Load sharing: :func:`waited` tells the producer (in the child) how long its last item
+  waited for a free slot: time it could have spent on work the parent would otherwise do.
 * An exception in the producer is raised in the parent, with its type and message
   (a ``DataError`` for a malformed row stays a ``DataError`` naming the row).
 * The child dies with the parent (``PR_SET_PDEATHSIG`` on Linux): a killed import
@@ -24,26 +32,36 @@ file), and callers then run the producer in-process.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import pickle
-import queue
 import signal
 import struct
 import sys
-import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, TypeVar
 
 T = TypeVar("T")
 
 _BUFFER = 1 << 20
-_HEADER = struct.Struct("<Q")
+_HEADER = struct.Struct("<BBQ")  # kind, slot, size
 _ITEM, _END, _ERROR, _LOST = 0, 1, 2, 3
-AHEAD = 1
-"""Messages (batches) the parent takes off the pipe before it needs them."""
+_IN_PIPE = 255
+"""The slot number of an item that follows its header in the pipe."""
+AHEAD = 2
+"""Shared slots: items the child may have ready while the parent works on the last one."""
+SLOT_BYTES = 64 << 20
+"""Room for one item's pickle (a 10 000-row batch of a penalty file takes about 25 MB)."""
 _PR_SET_PDEATHSIG = 1
 ENV = "LYCREDIT_PIPELINE"
 """``0`` turns the two-process pipeline off (``1`` forces it on where fork is possible)."""
+_waited = 0.0
+
+
+def waited() -> float:
+    """In the child: the seconds its last item waited for the parent to free a slot (0.0 elsewhere)."""
+    return _waited
 
 
 def forced() -> bool:
@@ -78,27 +96,35 @@ def _die_with_parent() -> None:
         pass
 
 
-def _send(out: BinaryIO, kind: int, payload: object) -> None:
-    """One message: its length, then its pickle, written from the one buffer pickle made (no copy).
-
-    Streaming the pickle through the pipe in its frames (``pickle.dump``/``pickle.load``)
-    saved about 50 MB at a million rows and cost about 5 s more of the writer's time.
-    """
-    data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_HEADER.pack(len(data)))
-    out.write(data)
+def _send(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, kind: int, payload: object) -> None:
+    """One item: its pickle into a free slot (waiting for one) and its header on the pipe; or both on the pipe."""
+    global _waited
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    started = time.perf_counter()
+    if len(data) <= SLOT_BYTES:
+        slot = free.read(1)
+        if not slot:
+            raise BrokenPipeError("the parent has gone")
+        offset = slot[0] * SLOT_BYTES
+        shared[offset:offset + len(data)] = data
+        out.write(_HEADER.pack(kind, slot[0], len(data)))
+    else:
+        out.write(_HEADER.pack(kind, _IN_PIPE, len(data)))
+        out.write(data)
     out.flush()
+    _waited = time.perf_counter() - started
     del data
 
 
-def _child(out: BinaryIO, produce: Callable[[], Iterator[T]], parent: int) -> None:
+def _child(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, produce: Callable[[], Iterator[T]],
+           parent: int) -> None:
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the signal was armed
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and then kills the child
     try:
         for item in produce():
-            _send(out, _ITEM, item)
+            _send(out, free, shared, _ITEM, item)
     except BrokenPipeError:
         return
     except BaseException as error:  # noqa: BLE001 - every failure goes to the parent
@@ -107,12 +133,12 @@ def _child(out: BinaryIO, produce: Callable[[], Iterator[T]], parent: int) -> No
         except Exception:  # noqa: BLE001 - an exception that cannot cross the pipe
             error = RuntimeError(f"{type(error).__name__}: {error}")
         try:
-            _send(out, _ERROR, error)
+            _send(out, free, shared, _ERROR, error)
         except BrokenPipeError:
             pass
         return
     try:
-        _send(out, _END, None)
+        _send(out, free, shared, _END, None)
     except BrokenPipeError:
         pass
 
@@ -120,6 +146,8 @@ def _child(out: BinaryIO, produce: Callable[[], Iterator[T]], parent: int) -> No
 def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     """Yield the items of ``produce()``, computed in a forked child while the caller works on the last one."""
     read_end, write_end = os.pipe()
+    free_read, free_write = os.pipe()
+    shared = mmap.mmap(-1, AHEAD * SLOT_BYTES)  # anonymous and shared with the child; pages are used as touched
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -128,24 +156,23 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         code = 0
         try:
             os.close(read_end)
-            with os.fdopen(write_end, "wb", buffering=_BUFFER) as out:
-                _child(out, produce, parent)
+            os.close(free_write)
+            with os.fdopen(write_end, "wb", buffering=_BUFFER) as out, os.fdopen(free_read, "rb", buffering=0) as free:
+                _child(out, free, shared, produce, parent)
         except BaseException:  # noqa: BLE001
             code = 1
         finally:
             os._exit(code)
     os.close(write_end)
+    os.close(free_read)
     _widen(read_end)
     stream = os.fdopen(read_end, "rb", buffering=_BUFFER)
-    messages: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
-    pump = threading.Thread(target=_pump, args=(stream, messages), name="lycredit-forked-pipe", daemon=True)
-    pump.start()
+    free = os.fdopen(free_write, "wb", buffering=0)
+    free.write(bytes(range(AHEAD)))  # every slot is free
     kind, payload = _ITEM, None
     try:
         while True:
-            data = messages.get()
-            kind, payload = (_LOST, None) if data is None else pickle.loads(data)
-            del data
+            kind, payload = _receive(stream, free, shared)
             if kind != _ITEM:
                 break
             yield payload
@@ -153,43 +180,36 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         if kind == _ITEM:  # stopped early (an error here, or the caller closed the generator): the child goes
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        while pump.is_alive():  # the pump ends at the pipe's end; it may be waiting for room in the queue
-            with contextlib.suppress(queue.Empty):
-                messages.get(timeout=0.05)
-        pump.join()
         _, status = os.waitpid(pid, 0)
         stream.close()
+        with contextlib.suppress(OSError):
+            free.close()
+        shared.close()
     if kind == _ERROR:
         raise payload
     if kind == _LOST:
         raise RuntimeError(f"the reading process ended unexpectedly (wait status {status})")
 
 
-def _pump(stream: BinaryIO, messages: queue.Queue[bytes | None]) -> None:
-    """Move the child's messages from the pipe into the queue as they come, then ``None`` at its end.
-
-    A thread of the parent, so that the child does not wait for the parent to finish a batch
-    before it can hand over the next: reading the pipe releases the GIL, and the queue holds
-    up to :data:`AHEAD` messages (memory stays bounded). The child closes the pipe when it
-    leaves, after its last message or when it dies.
-    """
-    while (data := _receive(stream)) is not None:
-        messages.put(data)
-    messages.put(None)
-
-
-def _receive(stream: BinaryIO) -> bytes | None:
-    """The next message's bytes, or None when the pipe ends without one (the child died)."""
+def _receive(stream: BinaryIO, free: BinaryIO, shared: mmap.mmap) -> tuple[int, object]:
+    """The next item's kind and payload; ``_LOST`` when the pipe ends without one (the child died)."""
     header = stream.read(_HEADER.size)
     if len(header) != _HEADER.size:
-        return None
-    size = _HEADER.unpack(header)[0]
-    data = stream.read(size)
-    return data if len(data) == size else None
+        return _LOST, None
+    kind, slot, size = _HEADER.unpack(header)
+    if slot == _IN_PIPE:
+        data = stream.read(size)
+        return (kind, pickle.loads(data)) if len(data) == size else (_LOST, None)
+    offset = slot * SLOT_BYTES
+    with memoryview(shared) as whole, whole[offset:offset + size] as view:
+        payload = pickle.loads(view)
+    with contextlib.suppress(BrokenPipeError):  # the child has ended (this was its last item)
+        free.write(bytes((slot,)))
+    return kind, payload
 
 
 def _widen(fd: int) -> None:
-    """A pipe of 1 MiB rather than 64 KiB where Linux allows it: fewer switches per batch."""
+    """A pipe of 1 MiB rather than 64 KiB where Linux allows it: an item too large for a slot crosses faster."""
     with contextlib.suppress(OSError, AttributeError):
         import fcntl
 

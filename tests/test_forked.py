@@ -65,3 +65,28 @@ def test_stopping_early_kills_the_child_and_leaves_no_thread(tmp_path: Path) -> 
     assert _made(tmp_path) < 1000
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # reaped: no child left behind
+
+
+def test_items_larger_than_a_slot_cross_through_the_pipe_in_order(monkeypatch) -> None:
+    monkeypatch.setattr(forked, "SLOT_BYTES", 4096)
+    sizes = [10, 5000, 20, 3 << 20, 4096, 4097]
+    got = list(forked.iterate(lambda: (b"%d" % n * size for n, size in enumerate(sizes))))
+    assert [len(item) for item in got] == [len(b"%d" % n * size) for n, size in enumerate(sizes)]
+    assert got[3][:3] == b"333"
+
+
+def test_the_child_learns_how_long_its_items_waited_for_the_parent() -> None:
+    """What load sharing is told: next to nothing while the parent takes items at once, about the parent's
+    pause once both slots are full."""
+    def produce():
+        for number in range(forked.AHEAD + 3):
+            yield number, forked.waited()
+
+    items = forked.iterate(produce)
+    waits = []
+    for number, waited in items:
+        waits.append(waited)
+        if number == 0:
+            time.sleep(0.5)  # the parent is busy: the child fills the slots, then waits
+    assert waits[0] == 0.0 and max(waits[1:forked.AHEAD + 1]) < 0.1
+    assert max(waits) >= 0.3
