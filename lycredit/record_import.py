@@ -189,14 +189,89 @@ _INSERT_COLUMNS = ("id", "provider_uscc", "item_code", "document_no", "catalog_i
                    "status", "revision", "due_date", "due_guessed", "late_days", "submitted_at", "submitted_by",
                    "import_run_id", "archived_on")
 _RECORD_COLUMNS = hashed_columns(T_RECORD)
-_RECORD_TEMPLATE = '{"row":{' + ",".join(f'"{c}":%s' for c in _RECORD_COLUMNS) + '},"table":"record"}'
-#: How each column that varies from row to row is written into the row text (the others are the batch's).
-_RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": '"%s"', "decision_date": '"%s"',
+#: How each column that varies from row to row is written into the row text.
+_RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": "%s", "decision_date": "%s",
                  "disclosure_until": "%s", "document_no": "%s", "due_date": "%s", "due_guessed": '"%s"',
                  "fields": "%s", "id": '"%d"', "item_code": "%s", "late_days": '"%d"', "publicity_until": "%s",
                  "subject_id": '"%d"'}
-if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS):
+_ROW_CONSTANTS = {"archived_on": "null", "revision": '"1"', "status": '"active"'}
+"""Columns every new record has the same value in (besides its provider's)."""
+SHARE_IDLE_SECONDS = 0.002
+"""A send that waited less than this found the writer waiting: the reader is the slower, and does less."""
+_WRITER_COLUMNS = {"id", "subject_id", "import_run_id", "submitted_at", "submitted_by"}
+"""What only the writing process knows: the ids it assigns, and its batch's run, time and operator."""
+if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS) or \
+        set(_RECORD_COLUMNS) != _RECORD_SLOTS.keys() | _ROW_CONSTANTS.keys() | _WRITER_COLUMNS | {"provider_uscc"}:
     raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
+
+
+def _runs() -> list[tuple[str, ...]]:
+    """The hashed columns in order, cut into runs that alternate between the reading process's columns
+    (the even runs, the first included) and the writer's (the odd runs)."""
+    runs: list[list[str]] = [[]]
+    for column in _RECORD_COLUMNS:
+        if (len(runs) % 2 == 0) != (column in _WRITER_COLUMNS):
+            runs.append([])
+        runs[-1].append(column)
+    return [tuple(run) for run in runs]
+
+
+_RUNS = _runs()
+if [run[0] for run in _RUNS[1::2]] != ["id", "subject_id"] or len(_RUNS) != 4:
+    raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
+
+
+def _run_text(columns: tuple[str, ...], values: dict[str, str]) -> str:
+    return ",".join(f'"{column}":{values.get(column) or _RECORD_SLOTS[column]}' for column in columns)
+
+
+class RowText:
+    """The text a new record's row hash covers (``{"row":{...},"table":"record"}`` under the row label), built
+    in two parts: :meth:`reader_part` writes all a checked row and its provider decide (the reading
+    process can, off the writer's core); :meth:`FastRows.add` adds the ids and the batch's values.
+    """
+
+    def __init__(self, provider: str):
+        values = {**_ROW_CONSTANTS, "provider_uscc": _encode(provider)}
+        values = {name: text.replace("%", "%%") for name, text in values.items()}
+        self._first, self._second = _run_text(_RUNS[0], values), _run_text(_RUNS[2], values)
+        self._days: dict[dt.date, str] = {}
+        self.rows = 0.0
+        """How many rows of a batch the reading process writes the parts of (:meth:`share`)."""
+        self._seconds_per_row = 3e-6  # until measured
+
+    def share(self, rows: list[Checked], waited: float) -> None:
+        """In the reading process: write the parts of as many of a batch's rows as the time its last batch
+        waited for the writer allows (more while the writer is the slower, fewer as soon as it waits
+        for the reader). The writer writes the parts of the others itself."""
+        if waited > SHARE_IDLE_SECONDS:
+            self.rows += waited / self._seconds_per_row
+        else:
+            self.rows /= 2
+        count = min(len(rows), int(self.rows))
+        self.rows = min(self.rows, len(rows))
+        if count:
+            started = time.perf_counter()
+            part = self.reader_part
+            for row in rows[:count]:
+                row.text = part(row)
+            self._seconds_per_row = (time.perf_counter() - started) / count
+
+    def reader_part(self, row: Checked) -> tuple[bytes, bytes]:
+        """The row's own two runs of the text, as UTF-8."""
+        days, day = self._days.get, self._day  # a batch's rows share a few hundred days
+        dec, con = days(row.decision) or day(row.decision), days(row.concluded) or day(row.concluded)
+        act = "null" if row.act_ended is None else days(row.act_ended) or day(row.act_ended)
+        pub = "null" if row.publicity is None else days(row.publicity) or day(row.publicity)
+        dis = "null" if row.disclosure is None else days(row.disclosure) or day(row.disclosure)
+        due = "null" if row.due is None else days(row.due) or day(row.due)
+        first = self._first % (act, row.entry.id, con, dec, dis, _encode(row.document_no), due,
+                               "true" if row.guessed else "false", _encode(row.fields))
+        return first.encode(), (self._second % (_encode(row.entry.item.code), row.late, pub)).encode()
+
+    def _day(self, day: dt.date) -> str:
+        text = self._days[day] = f'"{day.isoformat()}"'
+        return text
 
 
 class FastRows:
@@ -218,35 +293,34 @@ class FastRows:
         self.record_hashes: list[tuple[str, str]] = []
         self._days: dict[dt.date, str] = {}
         self._now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
-        constants = {"archived_on": "null", "import_run_id": "null" if run_id is None else f'"{run_id}"',
-                     "provider_uscc": _encode(provider), "revision": '"1"', "status": '"active"',
-                     "submitted_at": f'"{timestamp(now)}"', "submitted_by": _encode(operator)}
-        if set(_RECORD_COLUMNS) != constants.keys() | _RECORD_SLOTS.keys():
-            raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
-        constants = {name: text.replace("%", "%%") for name, text in constants.items()}
-        self._text = _RECORD_TEMPLATE % tuple(constants.get(c) or _RECORD_SLOTS[c] for c in _RECORD_COLUMNS)
+        values = {"import_run_id": "null" if run_id is None else f'"{run_id}"', "submitted_at": f'"{timestamp(now)}"',
+                  "submitted_by": _encode(operator)}
+        values = {name: text.replace("%", "%%") for name, text in values.items()}
+        self._head = _ROW_LABEL + b'{"row":{'
+        self._ids, self._subject = _run_text(_RUNS[1], values).encode(), _run_text(_RUNS[3], values).encode()
+        self._tail = b'},"table":"record"}'
+        self._texts = RowText(provider)
 
     def add(self, row: Checked, record_id: int, subject_id: int) -> None:
         days, day = self._days.get, self._day  # a batch's rows share a few hundred days
-        dec, con = days(row.decision) or day(row.decision), days(row.concluded) or day(row.concluded)
-        act = None if row.act_ended is None else days(row.act_ended) or day(row.act_ended)
-        pub = None if row.publicity is None else days(row.publicity) or day(row.publicity)
-        dis = None if row.disclosure is None else days(row.disclosure) or day(row.disclosure)
-        due = None if row.due is None else days(row.due) or day(row.due)
         item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
         if self.dialect == "postgresql":
             self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
                                  row.concluded, row.act_ended, row.publicity, row.disclosure, fields, "active", 1,
                                  row.due, row.guessed, row.late, self.now, self.operator, self.run_id, None))
         else:
-            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, dec, con, act, pub,
-                                 dis, fields, "active", 1, due, int(row.guessed), row.late, self._now_db,
-                                 self.operator, self.run_id, None))
-        text = self._text % (
-            "null" if act is None else f'"{act}"', entry_id, con, dec, "null" if dis is None else f'"{dis}"',
-            _encode(document), "null" if due is None else f'"{due}"', "true" if row.guessed else "false",
-            _encode(fields), record_id, _encode(item), row.late, "null" if pub is None else f'"{pub}"', subject_id)
-        self.record_hashes.append((str(record_id), _sha256(_ROW_LABEL + text.encode()).hexdigest()))
+            self.records.append((
+                record_id, self.provider, item, document, entry_id, subject_id,
+                days(row.decision) or day(row.decision), days(row.concluded) or day(row.concluded),
+                None if row.act_ended is None else days(row.act_ended) or day(row.act_ended),
+                None if row.publicity is None else days(row.publicity) or day(row.publicity),
+                None if row.disclosure is None else days(row.disclosure) or day(row.disclosure), fields, "active", 1,
+                None if row.due is None else days(row.due) or day(row.due), int(row.guessed), row.late,
+                self._now_db, self.operator, self.run_id, None))
+        first, second = row.text or self._texts.reader_part(row)
+        self.record_hashes.append((str(record_id), _sha256(b"".join((
+            self._head, first, b",", self._ids % record_id, b",", second, b",", self._subject % subject_id,
+            self._tail))).hexdigest()))
 
     def _day(self, day: dt.date) -> str:
         text = self._days[day] = day.isoformat()
@@ -357,6 +431,8 @@ class _Run:
     """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    texts: RowText | None = None
+    """Set while a forked reader writes each checked row's part of its row text (a writing pass)."""
 
     def clock(self, phase: str, started: float) -> float:
         now = time.perf_counter()
@@ -518,6 +594,8 @@ def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
             rows = batch if batch[0].row_number > run.start_row else [r for r in batch if r.row_number > run.start_row]
             read = time.perf_counter()
             checked, rejected = _check(run, rows)
+            if run.texts is not None:
+                run.texts.share(checked, forked.waited())
             done = time.perf_counter()
             yield _Batch(rows[0].row_number, rows[-1].row_number, len(rows), table.bytes_read, checked, rejected,
                          read - started, done - read)
@@ -591,6 +669,8 @@ def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -
     run.whole_file_duplicates = run.dry_run  # a dry run stores nothing for assess to find
     # indexes an earlier import took down and could not rebuild (it was killed) come back at this one's end
     deferred = not run.dry_run and bool(missing_indexes(run.ctx.checked_engine))
+    if run.parallel and not run.dry_run:  # the reading process writes the rows' parts of their row texts
+        run.texts = RowText(run.provider)
     try:
         for number, batch in enumerate(_checked(run, table), 1):
             _batch(run, batch, digest)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from lycredit.catalog import parse_catalog
 from lycredit.identity import SubjectKind
-from lycredit.record_import import FastRows
+from lycredit.record_import import FastRows, RowText
 from lycredit.records import Checked, Entry
 from tests.bench import gen_penalty
 from tests.test_records import APPROVAL, HRSS, MARKET, write_test_catalog
@@ -324,6 +324,16 @@ def test_the_forked_reader_checks_exactly_as_the_in_process_one(platform_with_ca
     verify(platform_with_catalog)
 
 
+def test_records_the_forked_reader_helped_to_hash_verify(platform_with_catalog, tmp_path) -> None:
+    """A writing import through the pipeline: whichever process wrote each row's text, the log verifies."""
+    path = gen_penalty.write(tmp_path / "big.csv", 3000, bad_percent=1)
+    done = _cli(platform_with_catalog, "record", "import", str(path), "--layout", "penalty", "--batch-size", "200",
+                "--rejects", str(tmp_path / "r.csv"), pipeline="1")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["accepted"] > 2900 and _phases(done)["forked_reader"] == 1.0
+    verify(platform_with_catalog)
+
+
 def test_a_malformed_row_read_by_the_forked_reader_fails_the_import_naming_its_line(
         platform_with_catalog, tmp_path) -> None:
     path = gen_penalty.write(tmp_path / "big.csv", 300, bad_percent=0)
@@ -587,6 +597,25 @@ def test_a_bulk_row_hashes_like_the_generic_row_hash(penalty_item, document, val
     fast = FastRows("sqlite", MARKET, "market", 3, dt.datetime.now(dt.UTC))
     fast.add(row, 10, 7)
     fast.self_check()
+    # the same row with its part written by the reading process, under an operator name with format characters
+    row.text = RowText(MARKET).reader_part(row)
+    fast = FastRows("sqlite", MARKET, 'op"%d%s\\', None, dt.datetime.now(dt.UTC))
+    fast.add(row, 10**12, 1)
+    fast.self_check()
+
+
+def test_the_reading_process_takes_a_share_of_the_row_texts_as_its_waits_allow(penalty_item) -> None:
+    decided = dt.date(2026, 11, 18)
+    rows = [Checked(n, "", Entry(4, penalty_item), "91211382MA0Y7K2R12", SubjectKind.legal_person, "某公司", f"D{n}",
+                    decided, decided, None, None, None, decided, False, 0, "{}", "统一社会信用代码", "行政处罚决定书文号")
+            for n in range(100)]
+    texts = RowText(MARKET)
+    texts.share(rows[:10], waited=0.0)  # the writer waits for the reader: the reader writes none
+    assert [row.text for row in rows[:10]] == [None] * 10
+    texts.share(rows[10:50], waited=1.0)  # it waited a second for the writer: it writes them all
+    assert all(row.text == texts.reader_part(row) for row in rows[10:50])
+    texts.share(rows[50:], waited=0.0)  # the writer waits again: half as many as last time
+    assert [row.text is not None for row in rows[50:]] == [True] * 20 + [False] * 30
 
 
 def _unit_of_work():
