@@ -45,10 +45,8 @@ from typing import BinaryIO, TypeVar
 T = TypeVar("T")
 
 _BUFFER = 1 << 20
-_HEADER = struct.Struct("<BBQ")  # kind, slot, size
+_HEADER = struct.Struct("<BB?Q")  # kind, slot, whether the pickle follows in the pipe (the slot unused), size
 _ITEM, _END, _ERROR, _LOST = 0, 1, 2, 3
-_IN_PIPE = 255
-"""The slot number of an item that follows its header in the pipe."""
 AHEAD = 2
 """Shared slots: items the child may have ready while the parent works on the last one."""
 SLOT_BYTES = 64 << 20
@@ -96,24 +94,50 @@ def _die_with_parent() -> None:
         pass
 
 
+class _Full(Exception):
+    """An item's pickle does not fit in a slot."""
+
+
+class _Slot:
+    """A file-like window on one slot: pickle writes its frames straight into the shared memory."""
+
+    def __init__(self, view: memoryview):
+        self.view = view
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        end = self.size + len(data)
+        if end > len(self.view):
+            raise _Full
+        self.view[self.size:end] = data
+        self.size = end
+        return len(data)
+
+
 def _send(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, kind: int, payload: object) -> None:
-    """One item: its pickle into a free slot (waiting for one) and its header on the pipe; or both on the pipe."""
+    """One item: pickled straight into a free slot (waiting for one) and its header on the pipe; an item
+    too large for a slot is pickled again, into the pipe."""
     global _waited
-    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
     started = time.perf_counter()
-    if len(data) <= SLOT_BYTES:
-        slot = free.read(1)
-        if not slot:
-            raise BrokenPipeError("the parent has gone")
-        offset = slot[0] * SLOT_BYTES
-        shared[offset:offset + len(data)] = data
-        out.write(_HEADER.pack(kind, slot[0], len(data)))
-    else:
-        out.write(_HEADER.pack(kind, _IN_PIPE, len(data)))
-        out.write(data)
-    out.flush()
+    slot = free.read(1)
+    if not slot:
+        raise BrokenPipeError("the parent has gone")
     _waited = time.perf_counter() - started
-    del data
+    offset = slot[0] * SLOT_BYTES
+    with memoryview(shared) as whole, whole[offset:offset + SLOT_BYTES] as view:
+        window = _Slot(view)
+        try:
+            pickle.Pickler(window, protocol=pickle.HIGHEST_PROTOCOL).dump(payload)
+        except _Full:
+            window = None
+    if window is not None:
+        out.write(_HEADER.pack(kind, slot[0], False, window.size))
+    else:
+        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(_HEADER.pack(kind, slot[0], True, len(data)))
+        out.write(data)
+        del data
+    out.flush()
 
 
 def _child(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, produce: Callable[[], Iterator[T]],
@@ -196,13 +220,17 @@ def _receive(stream: BinaryIO, free: BinaryIO, shared: mmap.mmap) -> tuple[int, 
     header = stream.read(_HEADER.size)
     if len(header) != _HEADER.size:
         return _LOST, None
-    kind, slot, size = _HEADER.unpack(header)
-    if slot == _IN_PIPE:
+    kind, slot, in_pipe, size = _HEADER.unpack(header)
+    if in_pipe:
         data = stream.read(size)
-        return (kind, pickle.loads(data)) if len(data) == size else (_LOST, None)
-    offset = slot * SLOT_BYTES
-    with memoryview(shared) as whole, whole[offset:offset + size] as view:
-        payload = pickle.loads(view)
+        if len(data) != size:
+            return _LOST, None
+        payload = pickle.loads(data)
+        del data
+    else:
+        offset = slot * SLOT_BYTES
+        with memoryview(shared) as whole, whole[offset:offset + size] as view:
+            payload = pickle.loads(view)
     with contextlib.suppress(BrokenPipeError):  # the child has ended (this was its last item)
         free.write(bytes((slot,)))
     return kind, payload
