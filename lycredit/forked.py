@@ -26,7 +26,8 @@ twice.
 
 Fork is only safe while the parent has no other thread: :func:`available` says no
 when it has (a library's native pool, such as pyarrow's after it read a Parquet
-file), and callers then run the producer in-process.
+file), and callers then run the producer in-process; so does :func:`iterate` itself
+when the shared slots cannot be mapped.
 """
 
 from __future__ import annotations
@@ -169,9 +170,13 @@ def _child(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, produce: Callable[[
 
 def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     """Yield the items of ``produce()``, computed in a forked child while the caller works on the last one."""
+    try:
+        shared = mmap.mmap(-1, AHEAD * SLOT_BYTES)  # anonymous, shared with the child; pages are used as touched
+    except OSError:  # no room for the mapping (a limit on address space): the producer runs here
+        yield from produce()
+        return
     read_end, write_end = os.pipe()
     free_read, free_write = os.pipe()
-    shared = mmap.mmap(-1, AHEAD * SLOT_BYTES)  # anonymous and shared with the child; pages are used as touched
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -90,3 +90,12 @@ def test_the_child_learns_how_long_its_items_waited_for_the_parent() -> None:
             time.sleep(0.5)  # the parent is busy: the child fills the slots, then waits
     assert waits[0] == 0.0 and max(waits[1:forked.AHEAD + 1]) < 0.1
     assert max(waits) >= 0.3
+
+
+def test_without_room_for_the_shared_slots_the_producer_runs_in_this_process(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(forked.mmap, "mmap", refuse)
+    here = os.getpid()
+    assert list(forked.iterate(lambda: (os.getpid() for _ in range(3)))) == [here] * 3
