@@ -283,7 +283,8 @@ class FastRows:
     record itself: no ``record_history`` row (:func:`lycredit.records.with_submission`).
     """
 
-    def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime):
+    def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime,
+                 texts: RowText | None = None):
         self.dialect = dialect
         self.provider = provider
         self.operator = operator
@@ -299,7 +300,7 @@ class FastRows:
         self._head = _ROW_LABEL + b'{"row":{'
         self._ids, self._subject = _run_text(_RUNS[1], values).encode(), _run_text(_RUNS[3], values).encode()
         self._tail = b'},"table":"record"}'
-        self._texts = RowText(provider)
+        self._texts = texts or RowText(provider)  # the run's, whose days outlive the batch
 
     def add(self, row: Checked, record_id: int, subject_id: int) -> None:
         days, day = self._days.get, self._day  # a batch's rows share a few hundred days
@@ -432,7 +433,7 @@ class _Run:
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     texts: RowText | None = None
-    """Set while a forked reader writes each checked row's part of its row text (a writing pass)."""
+    """A writing pass's row texts: a forked reader writes its share of them, the writer the rest."""
 
     def clock(self, phase: str, started: float) -> float:
         now = time.perf_counter()
@@ -594,7 +595,7 @@ def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
             rows = batch if batch[0].row_number > run.start_row else [r for r in batch if r.row_number > run.start_row]
             read = time.perf_counter()
             checked, rejected = _check(run, rows)
-            if run.texts is not None:
+            if run.parallel and run.texts is not None:
                 run.texts.share(checked, forked.waited())
             done = time.perf_counter()
             yield _Batch(rows[0].row_number, rows[-1].row_number, len(rows), table.bytes_read, checked, rejected,
@@ -669,7 +670,7 @@ def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -
     run.whole_file_duplicates = run.dry_run  # a dry run stores nothing for assess to find
     # indexes an earlier import took down and could not rebuild (it was killed) come back at this one's end
     deferred = not run.dry_run and bool(missing_indexes(run.ctx.checked_engine))
-    if run.parallel and not run.dry_run:  # the reading process writes the rows' parts of their row texts
+    if not run.dry_run:
         run.texts = RowText(run.provider)
     try:
         for number, batch in enumerate(_checked(run, table), 1):
@@ -837,7 +838,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     if needed:
         ids.update(register_checked(uow, needed))
     started = run.clock("subjects", started)
-    fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow())
+    fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow(), run.texts)
     record_id = next_id(uow.conn, T_RECORD)
     for offset, row in enumerate(found.new):
         fast.add(row, record_id + offset, ids[row.code])
