@@ -16,8 +16,10 @@ twice.
   waited for the interpreter lock between each megabyte.)
 * Back-pressure: the child waits for a free slot, so at most :data:`AHEAD` items are
   ready besides the one being consumed (memory stays flat).
-* Load sharing: :func:`waited` tells the producer (in the child) how long its last item
-  waited for a free slot: time it could have spent on work the parent would otherwise do.
+* Load sharing: :func:`busy` tells the producer (in the child) how long the child and
+  the parent each worked on an item, waits for each other left out; the parent sends its
+  time back with each slot it frees. The producer can then take on work the parent would
+  otherwise do while the parent is the slower, and leave it to the parent when not.
 * An exception in the producer is raised in the parent, with its type and message
   (a ``DataError`` for a malformed row stays a ``DataError`` naming the row).
 * The child dies with the parent (``PR_SET_PDEATHSIG`` on Linux): a killed import
@@ -47,6 +49,7 @@ T = TypeVar("T")
 
 _BUFFER = 1 << 20
 _HEADER = struct.Struct("<BB?Q")  # kind, slot, whether the pickle follows in the pipe (the slot unused), size
+_FREE = struct.Struct("<Bd")  # a slot handed back, and the parent's busy seconds on its last item
 _ITEM, _END, _ERROR, _LOST = 0, 1, 2, 3
 AHEAD = 2
 """Shared slots: items the child may have ready while the parent works on the last one."""
@@ -55,12 +58,15 @@ SLOT_BYTES = 64 << 20
 _PR_SET_PDEATHSIG = 1
 ENV = "LYCREDIT_PIPELINE"
 """``0`` turns the two-process pipeline off (``1`` forces it on where fork is possible)."""
-_waited = 0.0
+_busy = (0.0, 0.0)
+_acquired = 0.0
 
 
-def waited() -> float:
-    """In the child: the seconds its last item waited for the parent to free a slot (0.0 elsewhere)."""
-    return _waited
+def busy() -> tuple[float, float]:
+    """In the child, the seconds of work (waits for the other process left out) the child last spent
+    on an item (making it, pickling the one before) and the parent last spent on one (using it, then
+    unpickling the next); ``(0.0, 0.0)`` until both are known, and elsewhere."""
+    return _busy
 
 
 def forced() -> bool:
@@ -118,13 +124,16 @@ class _Slot:
 def _send(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, kind: int, payload: object) -> None:
     """One item: pickled straight into a free slot (waiting for one) and its header on the pipe; an item
     too large for a slot is pickled again, into the pipe."""
-    global _waited
+    global _busy, _acquired
     started = time.perf_counter()
-    slot = free.read(1)
-    if not slot:
+    message = _read_exactly(free, _FREE.size)
+    if message is None:
         raise BrokenPipeError("the parent has gone")
-    _waited = time.perf_counter() - started
-    offset = slot[0] * SLOT_BYTES
+    slot, parent_busy = _FREE.unpack(message)
+    if _acquired and parent_busy:
+        _busy = (started - _acquired, parent_busy)
+    _acquired = time.perf_counter()
+    offset = slot * SLOT_BYTES
     with memoryview(shared) as whole, whole[offset:offset + SLOT_BYTES] as view:
         window = _Slot(view)
         try:
@@ -132,13 +141,24 @@ def _send(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, kind: int, payload: 
         except _Full:
             window = None
     if window is not None:
-        out.write(_HEADER.pack(kind, slot[0], False, window.size))
+        out.write(_HEADER.pack(kind, slot, False, window.size))
     else:
         data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(_HEADER.pack(kind, slot[0], True, len(data)))
+        out.write(_HEADER.pack(kind, slot, True, len(data)))
         out.write(data)
         del data
     out.flush()
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    """``size`` bytes from an unbuffered pipe (a read may return fewer); None at its end."""
+    data = stream.read(size)
+    while data and len(data) < size:
+        more = stream.read(size - len(data))
+        if not more:
+            return None
+        data += more
+    return data or None
 
 
 def _child(out: BinaryIO, free: BinaryIO, shared: mmap.mmap, produce: Callable[[], Iterator[T]],
@@ -197,11 +217,11 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     _widen(read_end)
     stream = os.fdopen(read_end, "rb", buffering=_BUFFER)
     free = os.fdopen(free_write, "wb", buffering=0)
-    free.write(bytes(range(AHEAD)))  # every slot is free
-    kind, payload = _ITEM, None
+    free.write(b"".join(_FREE.pack(slot, 0.0) for slot in range(AHEAD)))  # every slot is free
+    kind, payload, handed = _ITEM, None, time.perf_counter()
     try:
         while True:
-            kind, payload = _receive(stream, free, shared)
+            kind, payload, handed = _receive(stream, free, shared, handed)
             if kind != _ITEM:
                 break
             yield payload
@@ -220,25 +240,30 @@ def iterate(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         raise RuntimeError(f"the reading process ended unexpectedly (wait status {status})")
 
 
-def _receive(stream: BinaryIO, free: BinaryIO, shared: mmap.mmap) -> tuple[int, object]:
-    """The next item's kind and payload; ``_LOST`` when the pipe ends without one (the child died)."""
+def _receive(stream: BinaryIO, free: BinaryIO, shared: mmap.mmap, handed: float) -> tuple[int, object, float]:
+    """The next item's kind and payload (``_LOST`` when the pipe ends without one: the child died), and
+    when it was handed over. ``handed`` is when the last one was: the time since, less the wait for
+    this one, is what the parent worked, and goes back to the child with the slot."""
+    started = time.perf_counter()
     header = stream.read(_HEADER.size)
+    waited = time.perf_counter() - started
     if len(header) != _HEADER.size:
-        return _LOST, None
+        return _LOST, None, started
     kind, slot, in_pipe, size = _HEADER.unpack(header)
     if in_pipe:
         data = stream.read(size)
         if len(data) != size:
-            return _LOST, None
+            return _LOST, None, started
         payload = pickle.loads(data)
         del data
     else:
         offset = slot * SLOT_BYTES
         with memoryview(shared) as whole, whole[offset:offset + size] as view:
             payload = pickle.loads(view)
+    now = time.perf_counter()
     with contextlib.suppress(BrokenPipeError):  # the child has ended (this was its last item)
-        free.write(bytes((slot,)))
-    return kind, payload
+        free.write(_FREE.pack(slot, now - handed - waited))
+    return kind, payload, now
 
 
 def _widen(fd: int) -> None:

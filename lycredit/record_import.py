@@ -183,11 +183,12 @@ _encode = json.encoder.encode_basestring  # the C encoder: RFC 8785 escapes for 
 
 _ROW_LABEL = b"lycredit/row/v1\n"
 _sha256 = hashlib.sha256
-#: The bulk INSERT's columns, in the order :meth:`FastRows.add` builds each row's values.
-_INSERT_COLUMNS = ("id", "provider_uscc", "item_code", "document_no", "catalog_item_id", "subject_id",
-                   "decision_date", "concluded_on", "act_ended_on", "publicity_until", "disclosure_until", "fields",
-                   "status", "revision", "due_date", "due_guessed", "late_days", "submitted_at", "submitted_by",
-                   "import_run_id", "archived_on")
+#: The bulk INSERT's columns, in the order :meth:`FastRows.add` builds each row's values: the writer's
+#: own first (:data:`_WRITER_COLUMNS`), then those :meth:`RowParts.reader_part` fills.
+_INSERT_COLUMNS = ("id", "subject_id", "submitted_at", "submitted_by", "import_run_id", "provider_uscc", "item_code",
+                   "document_no", "catalog_item_id", "decision_date", "concluded_on", "act_ended_on", "publicity_until",
+                   "disclosure_until", "fields", "status", "revision", "due_date", "due_guessed", "late_days",
+                   "archived_on")
 _RECORD_COLUMNS = hashed_columns(T_RECORD)
 #: How each column that varies from row to row is written into the row text.
 _RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on": "%s", "decision_date": "%s",
@@ -196,12 +197,12 @@ _RECORD_SLOTS = {"act_ended_on": "%s", "catalog_item_id": '"%d"', "concluded_on"
                  "subject_id": '"%d"'}
 _ROW_CONSTANTS = {"archived_on": "null", "revision": '"1"', "status": '"active"'}
 """Columns every new record has the same value in (besides its provider's)."""
-SHARE_IDLE_SECONDS = 0.002
-"""A send that waited less than this found the writer waiting: the reader is the slower, and does less."""
-_WRITER_COLUMNS = {"id", "subject_id", "import_run_id", "submitted_at", "submitted_by"}
-"""What only the writing process knows: the ids it assigns, and its batch's run, time and operator."""
-if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS) or \
-        set(_RECORD_COLUMNS) != _RECORD_SLOTS.keys() | _ROW_CONSTANTS.keys() | _WRITER_COLUMNS | {"provider_uscc"}:
+SHARE_GAIN = 0.25
+"""How far :meth:`RowParts.share` moves towards the balance it measures, each batch."""
+_WRITER_COLUMNS = ("id", "subject_id", "submitted_at", "submitted_by", "import_run_id")
+"""What only the writing process knows: the ids it assigns, and its batch's time, operator and run."""
+if sorted(_INSERT_COLUMNS) != list(_RECORD_COLUMNS) or _INSERT_COLUMNS[:len(_WRITER_COLUMNS)] != _WRITER_COLUMNS or \
+        set(_RECORD_COLUMNS) != _RECORD_SLOTS.keys() | _ROW_CONSTANTS.keys() | set(_WRITER_COLUMNS) | {"provider_uscc"}:
     raise RuntimeError("the record table's columns changed: update lycredit.record_import.FastRows")
 
 
@@ -225,52 +226,78 @@ def _run_text(columns: tuple[str, ...], values: dict[str, str]) -> str:
     return ",".join(f'"{column}":{values.get(column) or _RECORD_SLOTS[column]}' for column in columns)
 
 
-class RowText:
-    """The text a new record's row hash covers (``{"row":{...},"table":"record"}`` under the row label), built
-    in two parts: :meth:`reader_part` writes all a checked row and its provider decide (the reading
-    process can, off the writer's core); :meth:`FastRows.add` adds the ids and the batch's values.
+class RowParts:
+    """A new record's parts that a checked row and its provider decide: its INSERT values after the
+    writer's own, and its two runs of the text its row hash covers (``{"row":{...},"table":"record"}``
+    under the row label). :meth:`reader_part` writes them, in the reading process where it has time
+    to spare (:meth:`share`); :meth:`FastRows.add` adds the ids and the batch's values.
     """
 
-    def __init__(self, provider: str):
+    def __init__(self, provider: str, dialect: str):
+        self.provider = provider
+        self.postgresql = dialect == "postgresql"
         values = {**_ROW_CONSTANTS, "provider_uscc": _encode(provider)}
         values = {name: text.replace("%", "%%") for name, text in values.items()}
         self._first, self._second = _run_text(_RUNS[0], values), _run_text(_RUNS[2], values)
-        self._days: dict[dt.date, str] = {}
+        self._quoted: dict[dt.date, str] = {}  # '"2026-11-27"', for the text
+        self._days: dict[dt.date, str] = {}  # '2026-11-27', for SQLite
         self.rows = 0.0
         """How many rows of a batch the reading process writes the parts of (:meth:`share`)."""
-        self._seconds_per_row = 3e-6  # until measured
+        self._seconds_per_row = 5e-6  # until measured
 
-    def share(self, rows: list[Checked], waited: float) -> None:
-        """In the reading process: write the parts of as many of a batch's rows as the time its last batch
-        waited for the writer allows (more while the writer is the slower, fewer as soon as it waits
-        for the reader). The writer writes the parts of the others itself."""
-        if waited > SHARE_IDLE_SECONDS:
-            self.rows += waited / self._seconds_per_row
-        else:
-            self.rows /= 2
-        count = min(len(rows), int(self.rows))
-        self.rows = min(self.rows, len(rows))
+    def share(self, rows: list[Checked], busy: tuple[float, float]) -> None:
+        """In the reading process: write the parts of some of a batch's rows, the writer those of the others.
+
+        ``busy`` is how long the reader and the writer each last worked on a batch, waits for
+        each other left out (:func:`lycredit.forked.busy`). Moving a row's parts from the writer
+        to the reader narrows the gap between the two by about twice what the row costs; the share
+        moves a fraction (:data:`SHARE_GAIN`) of the way each batch, as the writer's times reach
+        the reader a few batches late and vary from batch to batch (a checkpoint, a commit).
+        """
+        reader, writer = busy
+        if reader and writer:
+            self.rows = max(0.0, min(float(len(rows)),
+                                     self.rows + SHARE_GAIN * (writer - reader) / (2 * self._seconds_per_row)))
+        count = int(self.rows)
         if count:
             started = time.perf_counter()
             part = self.reader_part
             for row in rows[:count]:
-                row.text = part(row)
-            self._seconds_per_row = (time.perf_counter() - started) / count
+                row.parts = part(row)
+            self._seconds_per_row = max((time.perf_counter() - started) / count, 1e-7)
 
-    def reader_part(self, row: Checked) -> tuple[bytes, bytes]:
-        """The row's own two runs of the text, as UTF-8."""
-        days, day = self._days.get, self._day  # a batch's rows share a few hundred days
+    def reader_part(self, row: Checked) -> tuple[bytes, bytes, tuple]:
+        """The row's own two runs of the text, as UTF-8, and its INSERT values after the writer's."""
+        days, day = self._quoted.get, self._quote  # a batch's rows share a few hundred days
         dec, con = days(row.decision) or day(row.decision), days(row.concluded) or day(row.concluded)
         act = "null" if row.act_ended is None else days(row.act_ended) or day(row.act_ended)
         pub = "null" if row.publicity is None else days(row.publicity) or day(row.publicity)
         dis = "null" if row.disclosure is None else days(row.disclosure) or day(row.disclosure)
         due = "null" if row.due is None else days(row.due) or day(row.due)
-        first = self._first % (act, row.entry.id, con, dec, dis, _encode(row.document_no), due,
-                               "true" if row.guessed else "false", _encode(row.fields))
-        return first.encode(), (self._second % (_encode(row.entry.item.code), row.late, pub)).encode()
+        item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
+        first = self._first % (act, entry_id, con, dec, dis, _encode(document), due,
+                               "true" if row.guessed else "false", _encode(fields))
+        second = self._second % (_encode(item), row.late, pub)
+        if self.postgresql:
+            values = (self.provider, item, document, entry_id, row.decision, row.concluded, row.act_ended,
+                      row.publicity, row.disclosure, fields, "active", 1, row.due, row.guessed, row.late, None)
+        else:
+            days, day = self._days.get, self._day
+            values = (self.provider, item, document, entry_id, days(row.decision) or day(row.decision),
+                      days(row.concluded) or day(row.concluded),
+                      None if row.act_ended is None else days(row.act_ended) or day(row.act_ended),
+                      None if row.publicity is None else days(row.publicity) or day(row.publicity),
+                      None if row.disclosure is None else days(row.disclosure) or day(row.disclosure), fields,
+                      "active", 1, None if row.due is None else days(row.due) or day(row.due), int(row.guessed),
+                      row.late, None)
+        return first.encode(), second.encode(), values
+
+    def _quote(self, day: dt.date) -> str:
+        text = self._quoted[day] = f'"{day.isoformat()}"'
+        return text
 
     def _day(self, day: dt.date) -> str:
-        text = self._days[day] = f'"{day.isoformat()}"'
+        text = self._days[day] = day.isoformat()
         return text
 
 
@@ -284,7 +311,7 @@ class FastRows:
     """
 
     def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime,
-                 texts: RowText | None = None):
+                 parts: RowParts | None = None):
         self.dialect = dialect
         self.provider = provider
         self.operator = operator
@@ -292,40 +319,22 @@ class FastRows:
         self.now = now
         self.records: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
-        self._days: dict[dt.date, str] = {}
-        self._now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
+        now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
+        self._writer_values = (now_db, operator, run_id)
         values = {"import_run_id": "null" if run_id is None else f'"{run_id}"', "submitted_at": f'"{timestamp(now)}"',
                   "submitted_by": _encode(operator)}
         values = {name: text.replace("%", "%%") for name, text in values.items()}
         self._head = _ROW_LABEL + b'{"row":{'
         self._ids, self._subject = _run_text(_RUNS[1], values).encode(), _run_text(_RUNS[3], values).encode()
         self._tail = b'},"table":"record"}'
-        self._texts = texts or RowText(provider)  # the run's, whose days outlive the batch
+        self._parts = parts or RowParts(provider, dialect)  # the run's, whose days outlive the batch
 
     def add(self, row: Checked, record_id: int, subject_id: int) -> None:
-        days, day = self._days.get, self._day  # a batch's rows share a few hundred days
-        item, document, fields, entry_id = row.entry.item.code, row.document_no, row.fields, row.entry.id
-        if self.dialect == "postgresql":
-            self.records.append((record_id, self.provider, item, document, entry_id, subject_id, row.decision,
-                                 row.concluded, row.act_ended, row.publicity, row.disclosure, fields, "active", 1,
-                                 row.due, row.guessed, row.late, self.now, self.operator, self.run_id, None))
-        else:
-            self.records.append((
-                record_id, self.provider, item, document, entry_id, subject_id,
-                days(row.decision) or day(row.decision), days(row.concluded) or day(row.concluded),
-                None if row.act_ended is None else days(row.act_ended) or day(row.act_ended),
-                None if row.publicity is None else days(row.publicity) or day(row.publicity),
-                None if row.disclosure is None else days(row.disclosure) or day(row.disclosure), fields, "active", 1,
-                None if row.due is None else days(row.due) or day(row.due), int(row.guessed), row.late,
-                self._now_db, self.operator, self.run_id, None))
-        first, second = row.text or self._texts.reader_part(row)
+        first, second, values = row.parts or self._parts.reader_part(row)
+        self.records.append((record_id, subject_id, *self._writer_values, *values))
         self.record_hashes.append((str(record_id), _sha256(b"".join((
             self._head, first, b",", self._ids % record_id, b",", second, b",", self._subject % subject_id,
             self._tail))).hexdigest()))
-
-    def _day(self, day: dt.date) -> str:
-        text = self._days[day] = day.isoformat()
-        return text
 
     def self_check(self) -> None:
         """The first row's fast hash equals the generic one of the same values (a guard against drift)."""
@@ -432,8 +441,8 @@ class _Run:
     """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
-    texts: RowText | None = None
-    """A writing pass's row texts: a forked reader writes its share of them, the writer the rest."""
+    parts: RowParts | None = None
+    """A writing pass's new-record parts: a forked reader writes its share of them, the writer the rest."""
 
     def clock(self, phase: str, started: float) -> float:
         now = time.perf_counter()
@@ -595,8 +604,8 @@ def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:
             rows = batch if batch[0].row_number > run.start_row else [r for r in batch if r.row_number > run.start_row]
             read = time.perf_counter()
             checked, rejected = _check(run, rows)
-            if run.parallel and run.texts is not None:
-                run.texts.share(checked, forked.waited())
+            if run.parallel and run.parts is not None:
+                run.parts.share(checked, forked.busy())
             done = time.perf_counter()
             yield _Batch(rows[0].row_number, rows[-1].row_number, len(rows), table.bytes_read, checked, rejected,
                          read - started, done - read)
@@ -671,7 +680,7 @@ def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -
     # indexes an earlier import took down and could not rebuild (it was killed) come back at this one's end
     deferred = not run.dry_run and bool(missing_indexes(run.ctx.checked_engine))
     if not run.dry_run:
-        run.texts = RowText(run.provider)
+        run.parts = RowParts(run.provider, run.ctx.checked_engine.dialect.name)
     try:
         for number, batch in enumerate(_checked(run, table), 1):
             _batch(run, batch, digest)
@@ -838,7 +847,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     if needed:
         ids.update(register_checked(uow, needed))
     started = run.clock("subjects", started)
-    fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow(), run.texts)
+    fast = FastRows(uow.conn.dialect.name, run.provider, uow.signer.name, run.run_id, utcnow(), run.parts)
     record_id = next_id(uow.conn, T_RECORD)
     for offset, row in enumerate(found.new):
         fast.add(row, record_id + offset, ids[row.code])

@@ -443,9 +443,9 @@ class Checked:
     code_field: str
     document_field: str
     consent: tuple[tuple[str, str], ...] = ()
-    text: tuple[bytes, bytes] | None = None
-    """The row's own part of its record's hashed text, when the reading process wrote it
-    (:meth:`lycredit.record_import.RowText.reader_part`)."""
+    parts: tuple[bytes, bytes, tuple] | None = None
+    """The row's own parts of its record's hashed text and INSERT values, when the reading process
+    wrote them (:meth:`lycredit.record_import.RowParts.reader_part`)."""
 
     def __reduce__(self) -> tuple:
         """Pickle as one constructor call (a large import sends checked rows between processes; the
@@ -453,7 +453,7 @@ class Checked:
         return (Checked, (self.row, self.raw, self.entry, self.code, self.kind, self.name, self.document_no,
                           self.decision, self.concluded, self.act_ended, self.publicity, self.disclosure, self.due,
                           self.guessed, self.late, self.fields, self.code_field, self.document_field, self.consent,
-                          self.text))
+                          self.parts))
 
     def content(self, subject_id: int | None) -> tuple:
         """What the provider said: compared with a stored record to tell unchanged from a correction."""

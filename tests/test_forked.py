@@ -75,21 +75,27 @@ def test_items_larger_than_a_slot_cross_through_the_pipe_in_order(monkeypatch) -
     assert got[3][:3] == b"333"
 
 
-def test_the_child_learns_how_long_its_items_waited_for_the_parent() -> None:
-    """What load sharing is told: next to nothing while the parent takes items at once, about the parent's
-    pause once both slots are full."""
-    def produce():
-        for number in range(forked.AHEAD + 3):
-            yield number, forked.waited()
+def test_the_child_learns_how_long_it_and_the_parent_worked_on_an_item() -> None:
+    """What load sharing is told: each process's time on an item, waits for the other left out. The child's
+    time on a slow item shows with the next; the parent's time on an item comes back with the slot the
+    item after it took, which the item AHEAD after that one gets."""
+    count, slow_item, busy_at = 12, forked.AHEAD + 1, 6
 
-    items = forked.iterate(produce)
-    waits = []
-    for number, waited in items:
-        waits.append(waited)
-        if number == 0:
-            time.sleep(0.5)  # the parent is busy: the child fills the slots, then waits
-    assert waits[0] == 0.0 and max(waits[1:forked.AHEAD + 1]) < 0.1
-    assert max(waits) >= 0.3
+    def produce():
+        for number in range(count):
+            if number == slow_item:
+                time.sleep(0.5)  # the child works on this item (the parent waits for it: not its work)
+            yield number, forked.busy()  # the times of the last item sent
+
+    child, parent = [], []
+    for number, (reader, writer) in forked.iterate(produce):
+        child.append(reader)
+        parent.append(writer)
+        if number == busy_at:
+            time.sleep(0.5)  # the parent works on this item (the child waits for a slot: not its work)
+    assert child[0] == parent[0] == 0.0
+    assert [n for n, seconds in enumerate(child) if seconds >= 0.3] == [slow_item + 1]
+    assert [n for n, seconds in enumerate(parent) if seconds >= 0.3] == [busy_at + 1 + forked.AHEAD + 1]
 
 
 def test_without_room_for_the_shared_slots_the_producer_runs_in_this_process(monkeypatch) -> None:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from lycredit.catalog import parse_catalog
 from lycredit.identity import SubjectKind
-from lycredit.record_import import FastRows, RowText
+from lycredit.record_import import FastRows, RowParts
 from lycredit.records import Checked, Entry
 from tests.bench import gen_penalty
 from tests.test_records import APPROVAL, HRSS, MARKET, write_test_catalog
@@ -597,25 +597,33 @@ def test_a_bulk_row_hashes_like_the_generic_row_hash(penalty_item, document, val
     fast = FastRows("sqlite", MARKET, "market", 3, dt.datetime.now(dt.UTC))
     fast.add(row, 10, 7)
     fast.self_check()
-    # the same row with its part written by the reading process, under an operator name with format characters
-    row.text = RowText(MARKET).reader_part(row)
+    # the same row with its parts written by the reading process, under an operator name with format characters
+    row.parts = RowParts(MARKET, "sqlite").reader_part(row)
     fast = FastRows("sqlite", MARKET, 'op"%d%s\\', None, dt.datetime.now(dt.UTC))
     fast.add(row, 10**12, 1)
     fast.self_check()
+    assert fast.records[0][:2] == (10**12, 1)
 
 
-def test_the_reading_process_takes_a_share_of_the_row_texts_as_its_waits_allow(penalty_item) -> None:
+def test_the_reading_process_takes_a_share_of_the_row_parts_as_the_two_processes_times_say(penalty_item) -> None:
+    from lycredit.record_import import SHARE_GAIN
+
     decided = dt.date(2026, 11, 18)
     rows = [Checked(n, "", Entry(4, penalty_item), "91211382MA0Y7K2R12", SubjectKind.legal_person, "某公司", f"D{n}",
                     decided, decided, None, None, None, decided, False, 0, "{}", "统一社会信用代码", "行政处罚决定书文号")
-            for n in range(100)]
-    texts = RowText(MARKET)
-    texts.share(rows[:10], waited=0.0)  # the writer waits for the reader: the reader writes none
-    assert [row.text for row in rows[:10]] == [None] * 10
-    texts.share(rows[10:50], waited=1.0)  # it waited a second for the writer: it writes them all
-    assert all(row.text == texts.reader_part(row) for row in rows[10:50])
-    texts.share(rows[50:], waited=0.0)  # the writer waits again: half as many as last time
-    assert [row.text is not None for row in rows[50:]] == [True] * 20 + [False] * 30
+            for n in range(130)]
+    parts = RowParts(MARKET, "sqlite")
+    parts.share(rows[:10], (0.0, 0.0))  # the times are not known yet: no share
+    assert [row.parts for row in rows[:10]] == [None] * 10
+    parts.share(rows[10:50], (0.1, 1.0))  # the writer worked far longer than the reader: the reader does them all
+    assert all(row.parts == parts.reader_part(row) for row in rows[10:50])
+    cost = parts._seconds_per_row
+    # the reader worked longer, by 58 rows' worth: it moves a quarter of the way, 14.5 rows
+    parts.share(rows[50:90], (1.0 + 2 * 58 * cost, 1.0))
+    assert SHARE_GAIN == 0.25
+    assert [row.parts is not None for row in rows[50:90]] == [True] * 25 + [False] * 15
+    parts.share(rows[90:], (1.0, 0.5))  # the reader worked half a second longer: it does none
+    assert [row.parts for row in rows[90:]] == [None] * 40
 
 
 def _unit_of_work():
