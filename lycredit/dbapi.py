@@ -356,6 +356,22 @@ def _to_sqlite(value: Any) -> Any:
     return value
 
 
+def sqlite_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[tuple]:
+    """Rows as positional SQLite values (what :meth:`DB.executemany` binds), each time converted once
+    however many rows share it (a bulk insert's rows share the operation's)."""
+    times: dict[Any, Any] = {}
+
+    def value(item: Any) -> Any:
+        if isinstance(item, dt.date):
+            found = times.get(item)
+            if found is None:
+                found = times[item] = _to_sqlite(item)
+            return found
+        return _to_sqlite(item)
+
+    return [tuple([value(row[name]) for name in columns]) for row in rows]
+
+
 def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 

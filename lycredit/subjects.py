@@ -33,7 +33,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
 from lycredit import roles
-from lycredit.dbapi import wrap
+from lycredit.dbapi import sqlite_rows
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
@@ -48,8 +48,8 @@ from lycredit.identity import (
     validate_uscc,
 )
 from lycredit.models import Subject, SubjectLink
-from lycredit.models.base import row_key, row_values, utcnow
-from lycredit.oplog.log import UnitOfWork, row_hash
+from lycredit.models.base import utcnow
+from lycredit.oplog.log import UnitOfWork, insert_hashes
 from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, lookup_where, protector
 from lycredit.subject_lookup import PERSON_SHAPE as _PERSON_SHAPE
 
@@ -375,10 +375,13 @@ def _insert_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[int]:
             for row in stored:
                 copy.write_row([row[c] for c in columns])
     else:  # the values as SQLAlchemy stores them on SQLite (timestamps naive UTC, booleans 0/1)
-        wrap(conn).executemany(f"INSERT INTO subject ({', '.join(columns)}) VALUES "
-                               f"({', '.join(':' + c for c in columns)})", stored)
-    uow.record_inserts(T_SUBJECT.name, ((row_key(T_SUBJECT, row), row_hash(T_SUBJECT.name, row_values(T_SUBJECT, row)))
-                                        for row in stored))
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO subject ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                               sqlite_rows(stored, columns))
+        finally:
+            cursor.close()
+    uow.record_inserts(T_SUBJECT.name, insert_hashes(T_SUBJECT, stored))
     uow.summary["subjects_created"] = uow.summary.get("subjects_created", 0) + len(stored)
     return ids
 

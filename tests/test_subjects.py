@@ -609,3 +609,27 @@ def test_validating_codes_leaves_no_garbage_for_the_collector() -> None:
         gc.garbage.clear()
         gc.enable()
     assert not leaked, f"{len(leaked)} frames, tracebacks or errors of lycredit in reference cycles: {leaked[:5]}"
+
+
+# --- bulk row hashes ------------------------------------------------------------------------------
+
+_TIMES = st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1),
+                      timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=8))]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(rows=st.lists(st.fixed_dictionaries({
+    "id": st.integers(1, 2**53), "kind": st.sampled_from(["legal_person", "natural_person"]),
+    "name": st.text(st.characters(codec="utf-8"), max_size=12) | st.just('"%s%d\\'),
+    "name_enc": st.none() | st.binary(max_size=40), "uscc": st.none() | st.text(max_size=18),
+    "ric_enc": st.none() | st.binary(max_size=40), "ric_index": st.none() | st.text("0123456789abcdef", max_size=64),
+    "checksum_override": st.booleans(), "created_at": _TIMES | st.just(dt.datetime(2026, 11, 29, 3, 4, 5, 6, dt.UTC))}),
+    max_size=6))
+def test_bulk_subject_hashes_are_the_generic_row_hashes(rows) -> None:
+    """What ``subject import`` and ``record import`` log for the subjects they register in bulk."""
+    from lycredit.models.base import row_key, row_values
+    from lycredit.oplog.log import insert_hashes, row_hash
+    from lycredit.subjects import T_SUBJECT
+
+    assert insert_hashes(T_SUBJECT, rows) == [
+        (row_key(T_SUBJECT, row), row_hash("subject", row_values(T_SUBJECT, row))) for row in rows]

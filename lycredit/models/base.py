@@ -67,7 +67,8 @@ def row_key(table: sa.Table, values: dict[str, Any]) -> str:
     return "/".join(str(values[c.name]) for c in table.primary_key.columns)
 
 
-def _text(value: Any) -> str | None:
+def row_text(value: Any) -> str | None:
+    """A column value's text in the row form the log hashes (None stays None)."""
     kind = type(value)
     if kind is str:
         return value
@@ -100,5 +101,5 @@ def row_values(table: sa.Table, row: Any) -> dict[str, str | None]:
     columns = hashed_columns(table)
     if isinstance(row, dict) or hasattr(row, "get"):
         get = row.get
-        return {name: _text(get(name)) for name in columns}
-    return {name: _text(getattr(row, name)) for name in columns}
+        return {name: row_text(get(name)) for name in columns}
+    return {name: row_text(getattr(row, name)) for name in columns}

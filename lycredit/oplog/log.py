@@ -20,13 +20,14 @@ The names of the entry format (:func:`row_hash`, :func:`timestamp`,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from lycredit import dbapi
-from lycredit.models.base import row_key, row_values, utcnow
+from lycredit import dbapi, digest
+from lycredit.models.base import hashed_columns, row_key, row_text, row_values, utcnow
 from lycredit.oplog import append
 from lycredit.oplog.append import (  # noqa: F401 - the entry format, re-exported
     ADVISORY_LOCK_ID,
@@ -43,6 +44,39 @@ from lycredit.oplog.append import (  # noqa: F401 - the entry format, re-exporte
     signing_bytes,
     timestamp,
 )
+
+
+def insert_hashes(table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(key, row hash)`` of rows a bulk path inserts, as :meth:`LogAppender.record_inserts` takes them.
+
+    Each hash is :func:`row_hash` of :func:`row_values` of the row, built from one template of the
+    table's columns instead of a dictionary per row sorted by the encoder, and with each time
+    converted once however many rows share it. The first row is checked against the generic hash.
+    """
+    encode = json.encoder.encode_basestring  # the C string encoder: the row encoder's, for text values
+    columns = hashed_columns(table)
+    template = ROW_LABEL.decode() + '{"row":{' + ",".join(f'"{name}":%s' for name in columns) + \
+        '},"table":' + encode(table.name) + "}"
+    times: dict[Any, str] = {}
+
+    def slot(value: Any) -> str:
+        if value.__class__ is str:
+            return encode(value)
+        if value is None:
+            return "null"
+        if isinstance(value, dt.date):  # a datetime too: many rows of one operation share their time
+            found = times.get(value)
+            if found is None:
+                found = times[value] = encode(row_text(value))
+            return found
+        return encode(row_text(value))
+
+    sha256 = digest.sha256
+    hashes = [(row_key(table, row), sha256((template % tuple([slot(row[name]) for name in columns])).encode()
+                                           ).hexdigest()) for row in rows]
+    if hashes and hashes[0][1] != row_hash(table.name, row_values(table, rows[0])):
+        raise RuntimeError(f"bulk row hash of {table.name} differs from the generic row hash")
+    return hashes
 
 
 class UnitOfWork(LogAppender):
