@@ -243,6 +243,7 @@ class RowParts:
         self._days: dict[dt.date, str] = {}  # '2026-11-27', for SQLite
         self.rows = 0.0
         """How many rows of a batch the reading process writes the parts of (:meth:`share`)."""
+        self._most = 0  # rows in the largest batch so far: a batch of mostly rejected rows leaves the share as it is
         self._seconds_per_row = 5e-6  # until measured
 
     def share(self, rows: list[Checked], busy: tuple[float, float]) -> None:
@@ -255,10 +256,11 @@ class RowParts:
         the reader a few batches late and vary from batch to batch (a checkpoint, a commit).
         """
         reader, writer = busy
+        self._most = max(self._most, len(rows))
         if reader and writer:
-            self.rows = max(0.0, min(float(len(rows)),
+            self.rows = max(0.0, min(float(self._most),
                                      self.rows + SHARE_GAIN * (writer - reader) / (2 * self._seconds_per_row)))
-        count = int(self.rows)
+        count = min(int(self.rows), len(rows))
         if count:
             started = time.perf_counter()
             part = self.reader_part

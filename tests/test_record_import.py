@@ -622,8 +622,12 @@ def test_the_reading_process_takes_a_share_of_the_row_parts_as_the_two_processes
     parts.share(rows[50:90], (1.0 + 2 * 58 * cost, 1.0))
     assert SHARE_GAIN == 0.25
     assert [row.parts is not None for row in rows[50:90]] == [True] * 25 + [False] * 15
-    parts.share(rows[90:], (1.0, 0.5))  # the reader worked half a second longer: it does none
-    assert [row.parts for row in rows[90:]] == [None] * 40
+    parts.share(rows[90:95], (1.0, 1.0))  # a batch of few rows (the rest rejected) leaves the share as it is
+    assert [row.parts is not None for row in rows[90:95]] == [True] * 5
+    parts.share(rows[95:125], (1.0, 1.0))
+    assert [row.parts is not None for row in rows[95:125]] == [True] * 25 + [False] * 5
+    parts.share(rows[125:], (1.0, 0.5))  # the reader worked half a second longer: it does none
+    assert [row.parts for row in rows[125:]] == [None] * 5
 
 
 def _unit_of_work():
