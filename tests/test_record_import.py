@@ -586,23 +586,39 @@ def penalty_item(tmp_path_factory):
 
 @settings(max_examples=60, deadline=None)
 @given(document=_TEXT, value=_TEXT, guessed=st.booleans(), late=st.integers(0, 400),
-       publicity=st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2040, 1, 1))))
-def test_a_bulk_row_hashes_like_the_generic_row_hash(penalty_item, document, value, guessed, late, publicity) -> None:
+       publicity=st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2040, 1, 1))),
+       operator=st.sampled_from(["market", "o'p\"%d%s\\", "nul\x00name"]), run_id=st.none() | st.integers(1, 10**9))
+def test_a_bulk_row_hashes_like_the_generic_row_hash_of_the_row_stored(penalty_item, document, value, guessed, late,
+                                                                         publicity, operator, run_id) -> None:
+    """The hash the log records for a bulk row is the generic row hash, both when the writer builds the row's
+    parts and when the reading process did, and it is the hash of the row as stored and read back (the
+    batch's values written into the statement as literals, or bound where a literal cannot hold them)."""
+    from lycredit.models.base import row_values
+    from lycredit.oplog.log import row_hash
+    from lycredit.records import T_RECORD
+
     item = penalty_item
     fields = json.dumps({"说明": value, "quote\"\\": "\n\t\x01"}, ensure_ascii=False)
     decided = dt.date(2026, 11, 18)
     row = Checked(2, "", Entry(4, item), "91211382MA0Y7K2R12", SubjectKind.legal_person, "某公司", document, decided,
                   decided, None, publicity, publicity, decided, guessed, late, fields, "统一社会信用代码",
                   "行政处罚决定书文号")
-    fast = FastRows("sqlite", MARKET, "market", 3, dt.datetime.now(dt.UTC))
-    fast.add(row, 10, 7)
-    fast.self_check()
-    # the same row with its parts written by the reading process, under an operator name with format characters
-    row.parts = RowParts(MARKET, "sqlite").reader_part(row)
-    fast = FastRows("sqlite", MARKET, 'op"%d%s\\', None, dt.datetime.now(dt.UTC))
-    fast.add(row, 10**12, 1)
-    fast.self_check()
-    assert fast.records[0][:2] == (10**12, 1)
+    written = FastRows("sqlite", MARKET, operator, run_id, dt.datetime.now(dt.UTC))
+    written.add(row, 10, 7)
+    written.self_check()
+    row.document_no += "·"  # another record (the natural key is unique)
+    row.parts = RowParts(MARKET, "sqlite").reader_part(row)  # the reading process's parts this time
+    sent = FastRows("sqlite", MARKET, operator, run_id, dt.datetime.now(dt.UTC))
+    sent.add(row, 10**12, 1)
+    sent.self_check()
+    assert sent.records[0][:2] == (10**12, 1)
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        T_RECORD.create(conn)
+        written.write(conn)
+        sent.write(conn)
+        stored = {str(r.id): row_hash("record", row_values(T_RECORD, r)) for r in conn.execute(sa.select(T_RECORD))}
+    assert stored == dict(written.record_hashes + sent.record_hashes)
 
 
 def test_the_reading_process_takes_a_share_of_the_row_parts_as_the_two_processes_times_say(penalty_item) -> None:
