@@ -145,9 +145,12 @@ class RejectsFile:
         return buffer.getvalue().encode("utf-8")
 
     def write(self, rejected: list[tuple[int, str, Rejection]]) -> int:
-        """Append the lines and flush; the file's length after them."""
-        for row, raw, problem in rejected:
-            self._out.write(self._line((self.source, row, problem.field, problem.rule, problem.message, raw)))
+        """Append the lines (one write for them all) and flush; the file's length after them."""
+        if rejected:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\r\n").writerows(
+                (self.source, row, problem.field, problem.rule, problem.message, raw) for row, raw, problem in rejected)
+            self._out.write(buffer.getvalue().encode("utf-8"))
         self._out.flush()
         return self._out.tell()
 
