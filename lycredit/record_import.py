@@ -232,14 +232,13 @@ def _run_text(columns: tuple[str, ...], values: dict[str, str]) -> str:
 
 
 class RowParts:
-    """A new record's parts that a checked row and its provider decide: its INSERT values after the
-    writer's own, and its two runs of the text its row hash covers (``{"row":{...},"table":"record"}``
+    """A new record's parts that a checked row and its provider decide: its own INSERT values
+    (:data:`_ROW_VALUE_COLUMNS`), and its two runs of the text its row hash covers (``{"row":{...},"table":"record"}``
     under the row label). :meth:`reader_part` writes them, in the reading process where it has time
     to spare (:meth:`share`); :meth:`FastRows.add` adds the ids and the batch's values.
     """
 
     def __init__(self, provider: str, dialect: str):
-        self.provider = provider
         self.postgresql = dialect == "postgresql"
         values = {**_ROW_CONSTANTS, "provider_uscc": _encode(provider)}
         values = {name: text.replace("%", "%%") for name, text in values.items()}
