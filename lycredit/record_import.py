@@ -32,7 +32,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,22 +135,20 @@ class RejectsFile:
             self._out.seek(offset)
         else:
             self._out = path.open("wb")
-            self._out.write(b"\xef\xbb\xbf" + self._line(REJECTS_COLUMNS))
+            self._out.write(b"\xef\xbb\xbf" + self._lines([REJECTS_COLUMNS]))
         self._out.flush()
 
     @staticmethod
-    def _line(cells: tuple[Any, ...]) -> bytes:
+    def _lines(rows: Iterable[tuple[Any, ...]]) -> bytes:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
         return buffer.getvalue().encode("utf-8")
 
     def write(self, rejected: list[tuple[int, str, Rejection]]) -> int:
         """Append the lines (one write for them all) and flush; the file's length after them."""
         if rejected:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\r\n").writerows(
-                (self.source, row, problem.field, problem.rule, problem.message, raw) for row, raw, problem in rejected)
-            self._out.write(buffer.getvalue().encode("utf-8"))
+            self._out.write(self._lines((self.source, row, problem.field, problem.rule, problem.message, raw)
+                                        for row, raw, problem in rejected))
         self._out.flush()
         return self._out.tell()
 
@@ -318,10 +316,6 @@ class FastRows:
     def __init__(self, dialect: str, provider: str, operator: str, run_id: int | None, now: dt.datetime,
                  parts: RowParts | None = None):
         self.dialect = dialect
-        self.provider = provider
-        self.operator = operator
-        self.run_id = run_id
-        self.now = now
         self.records: list[tuple] = []
         self.record_hashes: list[tuple[str, str]] = []
         now_db: Any = now if dialect == "postgresql" else sqlite_timestamp(now)
