@@ -56,6 +56,8 @@ from lycredit.records import (
     RowChecker,
     apply_correction,
     assess,
+    checked_columns,
+    checked_rows,
     layout_of,
     next_id,
     provider_for,
@@ -612,6 +614,17 @@ class _Batch:
     rejected: Rejected
     read_seconds: float
     check_seconds: float
+
+    def __reduce__(self) -> tuple:
+        """Its checked rows go to the writing process by column (:func:`lycredit.records.checked_columns`)."""
+        return (_batch_again, (self.first_row, self.last_row, self.count, self.bytes_read,
+                               checked_columns(self.checked), self.rejected, self.read_seconds, self.check_seconds))
+
+
+def _batch_again(first_row: int, last_row: int, count: int, bytes_read: int, columns: tuple[tuple, ...],
+                 rejected: Rejected, read_seconds: float, check_seconds: float) -> _Batch:
+    return _Batch(first_row, last_row, count, bytes_read, checked_rows(columns), rejected, read_seconds,
+                  check_seconds)
 
 
 def _read_and_check(run: _Run, table: Any) -> Iterator[_Batch]:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from lycredit.catalog import parse_catalog
 from lycredit.identity import SubjectKind
 from lycredit.record_import import FastRows, RowParts
-from lycredit.records import Checked, Entry
+from lycredit.records import Checked, Entry, Rejection
 from tests.bench import gen_penalty
 from tests.test_records import APPROVAL, HRSS, MARKET, write_test_catalog
 
@@ -644,6 +644,26 @@ def test_the_reading_process_takes_a_share_of_the_row_parts_as_the_two_processes
     assert [row.parts is not None for row in rows[95:125]] == [True] * 25 + [False] * 5
     parts.share(rows[125:], (1.0, 0.5))  # the reader worked half a second longer: it does none
     assert [row.parts for row in rows[125:]] == [None] * 5
+
+
+def test_a_batch_hands_its_checked_rows_to_the_writer_by_column_and_gets_them_back_equal(penalty_item) -> None:
+    import pickle
+
+    from lycredit.record_import import _Batch
+
+    decided = dt.date(2026, 11, 18)
+    rows = [Checked(n, f"raw {n}", Entry(4, penalty_item), "91211382MA0Y7K2R12", SubjectKind.legal_person, "某公司",
+                    f"D{n}", decided, decided, None if n % 2 else decided, None, decided, decided, n == 3, n,
+                    '{"说明":"x"}', "统一社会信用代码", "行政处罚决定书文号", (("收入", "income"),) if n == 2 else ())
+            for n in range(2, 6)]
+    rows[1].parts = RowParts(MARKET, "sqlite").reader_part(rows[1])
+    rejected = [(7, "raw 7", Rejection("处罚决定日期", "required", "empty"))]
+    batch = _Batch(2, 7, 6, 1234, rows, rejected, 0.5, 0.25)
+    assert batch.__reduce__()[0].__name__ == "_batch_again"  # by column
+    again = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again == batch and again.checked[1].parts == rows[1].parts and again.checked[0].parts is None
+    empty = _Batch(8, 9, 2, 1300, [], rejected, 0.0, 0.0)
+    assert pickle.loads(pickle.dumps(empty)) == empty
 
 
 def _unit_of_work():
