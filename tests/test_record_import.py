@@ -689,7 +689,8 @@ def test_bulk_insert_leaves_are_byte_for_byte_the_leaves_of_single_changes(keys,
     assert all(is_canonical(entry) for entry in bulk._entry_bytes)
 
 
-@pytest.mark.parametrize("digest", ["ABCD" * 16, "0" * 63, "0" * 63 + '"', ""])
+@pytest.mark.parametrize("digest", ["ABCD" * 16, "0" * 63 + "F", "0" * 63, "0" * 63 + '"', "", "0" * 62 + " 0", "0" * 62 + "  ",
+                                    "0" * 62 + "\n0", "0" * 63 + "é", "0" * 63 + "\uff10", "0" * 63 + "g"])
 def test_a_malformed_row_hash_is_refused_by_the_bulk_leaf_path(digest) -> None:
     with pytest.raises(ValueError, match="64 lower-case hex"):
         _unit_of_work().record_inserts("record", [("1", "0" * 64), ("2", digest)])
