@@ -647,6 +647,7 @@ def test_the_reading_process_takes_a_share_of_the_row_parts_as_the_two_processes
 
 
 def test_a_batch_hands_its_checked_rows_to_the_writer_by_column_and_gets_them_back_equal(penalty_item) -> None:
+    import dataclasses
     import pickle
 
     from lycredit.record_import import _Batch
@@ -660,6 +661,8 @@ def test_a_batch_hands_its_checked_rows_to_the_writer_by_column_and_gets_them_ba
     rejected = [(7, "raw 7", Rejection("处罚决定日期", "required", "empty"))]
     batch = _Batch(2, 7, 6, 1234, rows, rejected, 0.5, 0.25)
     assert batch.__reduce__()[0].__name__ == "_batch_again"  # by column
+    # every attribute crosses, in the constructor's order (a field added to Checked must be added there too)
+    assert rows[1]._arguments() == tuple(getattr(rows[1], f.name) for f in dataclasses.fields(Checked))
     again = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
     assert again == batch and again.checked[1].parts == rows[1].parts and again.checked[0].parts is None
     empty = _Batch(8, 9, 2, 1300, [], rejected, 0.0, 0.0)
