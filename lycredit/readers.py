@@ -34,6 +34,7 @@ import json
 import math
 import re
 import struct
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -703,6 +704,11 @@ class _JsonTable(_TextTable):
             raise _malformed(where(), str(exc)) from None
         except RecursionError:
             raise _malformed(where(), _("nested too deeply")) from None
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer beyond Python's limit of digits for int(str)
+            raise _malformed(where(), _("a number has more than {limit} digits").format(
+                limit=sys.get_int_max_str_digits())) from None
 
     def _lines(self) -> Iterator[tuple[int, Any, str]]:
         with self.path.open("rb") as binary:

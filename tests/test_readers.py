@@ -907,3 +907,11 @@ def test_two_columns_for_one_field_are_refused_naming_the_file():
 def test_an_alias_shared_by_two_fields_is_refused():
     with pytest.raises(DataError, match="column alias 名称 names both field a and field b"):
         map_headers(["名称"], {"a": ["名称"], "b": ["名称"]})
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_integer_with_more_digits_than_python_converts_is_malformed_not_crashed(tmp_path, fmt):
+    obj = '{"a": 1, "b": ' + "1" * 5_000 + "}"
+    path = write(tmp_path / f"huge.{fmt}", f"[{obj}]" if fmt == "json" else obj + "\n")
+    where = "row 1" if fmt == "json" else "line 1"
+    data_error(rf"huge\.{fmt}, {where}: malformed JSON \(a number has more than \d+ digits\)", path)
