@@ -297,11 +297,13 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
     """
     path = Path(path)
     text = _decode(path, _read_bytes(path))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote left open would otherwise swallow every following row into one cell, silently.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     problems: list[str] = []
     entries: dict[date, DayEntry] = {}
     rows_of: dict[date, int] = {}
     first_year: tuple[int, int] | None = None
+    line = 0
     try:
         header = next((row for row in reader if any(cell.strip() for cell in row)), None)
         if header is None:
@@ -311,11 +313,12 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
                     "and one row per listed day"
                 ).format(file=path)
             )
-        columns = _columns(path, reader.line_num, header)
+        line = reader.line_num
+        columns = _columns(path, line, header)
         for row in reader:
+            line = reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            line = reader.line_num
             parsed = _parse_row(path, line, row, header, columns, problems)
             if parsed is None:
                 continue
@@ -346,7 +349,8 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
     except csv.Error as exc:
         problems.append(
             _("{file}, row {row}: not valid CSV ({reason})").format(
-                file=path, row=reader.line_num, reason=exc
+                # the row where the broken record starts (an unclosed quote is reported at its opening row)
+                file=path, row=line + 1, reason=exc
             )
         )
     if problems:

@@ -567,3 +567,20 @@ def test_missing_file_is_input_missing(tmp_path):
 def test_directory_is_input_missing(tmp_path):
     with pytest.raises(InputMissing, match="is a directory"):
         parse_schedule_csv(tmp_path)
+
+
+def test_an_unclosed_quote_is_rejected_at_its_row_instead_of_swallowing_the_rows_after_it(tmp_path):
+    # Non-strict CSV read the two holidays below as part of row 2's note and imported one day.
+    message = rejected(write(tmp_path, 'date,type,note\n2027-01-01,holiday,"New Year\n'
+                                       "2027-02-01,holiday,x\n2027-02-02,holiday,y\n"))
+    assert "row 2: not valid CSV" in message
+
+
+def test_text_after_a_closing_quote_is_rejected_as_invalid_csv(tmp_path):
+    message = rejected(write(tmp_path, 'date,type,note\n2027-10-01,holiday,x\n2027-10-02,holiday,"National" Day\n'))
+    assert "row 3: not valid CSV" in message
+
+
+def test_a_quoted_note_over_several_lines_is_still_accepted(tmp_path):
+    parsed = parse_schedule_csv(write(tmp_path, 'date,type,note\n2027-10-01,holiday,"National\nDay"\n'))
+    assert parsed == {date(2027, 10, 1): DayEntry(is_workday=False, note="National\nDay")}
