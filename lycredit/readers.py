@@ -685,6 +685,11 @@ class _JsonTable(_TextTable):
         for _row_number, obj, _raw in self._objects():
             keys.update(dict.fromkeys(obj))
         self.columns = list(keys)
+        for column in self.columns:
+            if _SURROGATE.search(column):
+                raise DataError(_("{file}: the field name {name} holds half of a surrogate pair, which is not a "
+                                  "character (the JSON was written wrongly)").format(
+                    file=path, name=_escaped(column)))
 
     def _where(self, row_number: int) -> str:
         return self._where_line(row_number) if self.format == "ndjson" else super()._where(row_number)
@@ -795,7 +800,22 @@ class _JsonTable(_TextTable):
                     except _CellError as exc:
                         raise self._cell_error(row_number, column, exc) from None
                 raise
+            if "\\u" in source and _SURROGATE_ESCAPE.search(source):  # \ud800 decodes to a lone surrogate
+                for column, cell in zip(self.columns, cells, strict=True):
+                    if _SURROGATE.search(cell):
+                        raise self._cell_error(row_number, column, _CellError(_(
+                            "the value {value} holds half of a surrogate pair, which is not a character (the "
+                            "JSON was written wrongly)").format(value=_escaped(cell[:50]))))
             yield Row(row_number, self._values(row_number, cells), _one_line(source))
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(text: str) -> str:
+    """Text with its lone surrogates written as escapes (it can be printed and encoded)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _one_line(source: str) -> str:

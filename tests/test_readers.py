@@ -915,3 +915,15 @@ def test_json_integer_with_more_digits_than_python_converts_is_malformed_not_cra
     path = write(tmp_path / f"huge.{fmt}", f"[{obj}]" if fmt == "json" else obj + "\n")
     where = "row 1" if fmt == "json" else "line 1"
     data_error(rf"huge\.{fmt}, {where}: malformed JSON \(a number has more than \d+ digits\)", path)
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_a_lone_surrogate_escape_in_json_is_refused_naming_row_and_field(tmp_path, fmt):
+    objects = ['{"a": "ok \\ud83d\\ude00", "b": "x"}', '{"a": "y", "b": "bad \\uDC80 half"}']
+    path = write(tmp_path / f"half.{fmt}", f"[{','.join(objects)}]" if fmt == "json" else "\n".join(objects))
+    where = "row 2" if fmt == "json" else "line 2"
+    data_error(rf"half\.{fmt}, {where}, column b: the value bad \\udc80 half holds half of a surrogate pair", path)
+    named = write(tmp_path / f"key.{fmt}", '[{"a\\ud800": 1}]' if fmt == "json" else '{"a\\ud800": 1}')
+    data_error(rf"key\.{fmt}: the field name a\\ud800 holds half of a surrogate pair", named)
+    whole = write(tmp_path / f"pair.{fmt}", objects[0] if fmt == "ndjson" else f"[{objects[0]}]")
+    assert values(open_table(whole)) == [{"a": "ok \U0001f600", "b": "x"}]

@@ -732,3 +732,16 @@ def test_the_progress_bar_starts_no_thread_so_a_terminal_import_still_forks_its_
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "1"
+
+
+# --- hostile input files ------------------------------------------------------------------------------------
+
+def test_a_json_value_with_a_lone_surrogate_refuses_the_file_without_a_traceback(platform_with_catalog, tmp_path) -> None:
+    header, rows = _penalty_rows()
+    objects = [dict(zip(header, row, strict=True)) for row in rows]
+    text = json.dumps(objects, ensure_ascii=False).replace('"备注": ""', '"备注": "\\ud800"', 2)
+    path = tmp_path / "half.json"
+    path.write_text(text, encoding="utf-8")
+    r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65 and "row 1, column 备注" in r.stderr and "surrogate" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
