@@ -879,14 +879,25 @@ class _ParquetTable(Table):
             self._converters.append(converter)
 
     def _rows(self) -> Iterator[Row]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         row_number = 0
         with pq.ParquetFile(self.path) as parquet:
             rows_total = max(parquet.metadata.num_rows, 1)
-            for batch in parquet.iter_batches(batch_size=self.batch_size):
+            batches = parquet.iter_batches(batch_size=self.batch_size)
+            while True:
+                try:
+                    batch = next(batches, None)
+                except (OSError, pa.ArrowException) as exc:  # a corrupt data page, found only when read
+                    raise DataError(_("{file} cannot be read as a Parquet file after row {row} ({detail})").format(
+                        file=self.path, row=row_number, detail=exc)) from None
+                if batch is None:
+                    break
                 self.bytes_read = self.bytes_total * (row_number + batch.num_rows) // rows_total
-                for record in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                lists = [self._pylist(name, column, row_number) for name, column in zip(self.columns, batch.columns,
+                                                                                         strict=True)]
+                for record in zip(*lists, strict=True):
                     row_number += 1
                     cells = []
                     for column, converter, value in zip(self.columns, self._converters, record, strict=True):
@@ -896,6 +907,21 @@ class _ParquetTable(Table):
                             raise self._cell_error(row_number, column, exc) from None
                     values = self._values(row_number, cells)
                     yield Row(row_number, values, _compact_json(values))
+
+    def _pylist(self, name: str, column: Any, rows_before: int) -> list[Any]:
+        """The column's Python values; a value Python cannot hold (nanoseconds, a year past 9999) names its row."""
+        try:
+            return column.to_pylist()
+        except (ValueError, OverflowError):
+            for index in range(len(column)):
+                try:
+                    column[index].as_py()
+                except (ValueError, OverflowError) as exc:
+                    problem = (_("the {type} value has nanoseconds; only times to the microsecond can be "
+                                 "imported").format(type=column.type) if "Nanosecond" in str(exc)
+                               else _("the {type} value cannot be read ({detail})").format(type=column.type, detail=exc))
+                    raise self._cell_error(rows_before + index + 1, name, _CellError(problem)) from None
+            raise
 
 
 def _is_missing(value: Any) -> bool:

@@ -927,3 +927,24 @@ def test_a_lone_surrogate_escape_in_json_is_refused_naming_row_and_field(tmp_pat
     data_error(rf"key\.{fmt}: the field name a\\ud800 holds half of a surrogate pair", named)
     whole = write(tmp_path / f"pair.{fmt}", objects[0] if fmt == "ndjson" else f"[{objects[0]}]")
     assert values(open_table(whole)) == [{"a": "ok \U0001f600", "b": "x"}]
+
+
+def test_parquet_time_python_cannot_hold_names_row_and_column(tmp_path):
+    ns = pa.array([0, 10**12 + 1], pa.int64()).cast(pa.timestamp("ns"))
+    pq.write_table(pa.table({"a": ["x", "y"], "t": ns}), tmp_path / "ns.parquet")
+    data_error(r"ns\.parquet, row 2, column t: the timestamp\[ns\] value has nanoseconds", tmp_path / "ns.parquet")
+    far = pa.array([0, 2_000_000_000], pa.int32()).cast(pa.date32())
+    pq.write_table(pa.table({"a": ["x", "y"], "d": far}), tmp_path / "far.parquet")
+    data_error(r"far\.parquet, row 2, column d: the date32\[day\] value cannot be read", tmp_path / "far.parquet")
+
+
+def test_parquet_with_a_corrupt_data_page_is_refused_not_crashed(tmp_path):
+    path = tmp_path / "corrupt.parquet"
+    pq.write_table(pa.table({"a": [f"value {i * 7919 % 10007}" for i in range(2_000)]}), path,
+                   compression="snappy", use_dictionary=False)
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    middle = chunk.data_page_offset + chunk.total_compressed_size // 2
+    data = bytearray(path.read_bytes())
+    data[middle:middle + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    data_error(r"corrupt\.parquet cannot be read as a Parquet file after row 0", path)
