@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,24 +42,9 @@ def _field_pairs(pairs: tuple[str, ...]) -> dict[str, str | None]:
 
 
 def _json_values(path: Path) -> dict[str, str | None]:
-    from lycredit.errors import DataError, InputMissing
+    from lycredit.readers import read_json_object
 
-    if not path.is_file():
-        raise InputMissing(_("{file}: no such file").format(file=path))
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"), parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=exc)) from None
-    if not isinstance(data, dict):
-        raise DataError(_("{file}: the JSON must be one object of field names and values").format(file=path))
-    out: dict[str, str | None] = {}
-    for name, value in data.items():
-        if isinstance(value, (dict, list)):
-            raise DataError(_("{file}: field {field} holds a nested value; give text, a number or null").format(
-                file=path, field=name))
-        out[name] = None if value is None else ("true" if value is True else "false") if isinstance(
-            value, bool) else str(value)
-    return out
+    return read_json_object(path)
 
 
 def _result(outcome: Any) -> dict[str, Any]:

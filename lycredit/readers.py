@@ -929,6 +929,52 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def read_json_object(path: str | Path) -> dict[str, str | None]:
+    """A small JSON file of one object (``record submit --json``): its fields as text, by the rules of a JSON
+    table's rows (numbers as canonical decimals, null as None; NaN, a repeated or empty field name, a nested
+    value or a lone surrogate refused). The encoding is detected as for a JSON table."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputMissing(_("{file}: no such file").format(file=path))
+    data = path.read_bytes()
+    _check_text(path, data[:_SAMPLE_BYTES], "json")
+    encoding = detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(_("{file}: the text is not valid {encoding} (byte {byte} at position {position}); save "
+                          "the file as UTF-8").format(file=path, encoding=encoding, byte=f"0x{data[exc.start]:02X}",
+                                                      position=exc.start + 1)) from None
+    start = _JSON_WHITESPACE.match(text).end()
+    try:
+        obj, end = _JSON_DECODER.raw_decode(text, start)
+        if _JSON_WHITESPACE.match(text, end).end() != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    except _CellError as exc:
+        raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=exc)) from None
+    except RecursionError:
+        raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=_("nested too deeply"))) \
+            from None
+    except ValueError as exc:  # JSONDecodeError, or an integer beyond Python's limit of digits
+        detail = exc if isinstance(exc, json.JSONDecodeError) else _("a number has more than {limit} digits").format(
+            limit=sys.get_int_max_str_digits())
+        raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=detail)) from None
+    if not isinstance(obj, dict):
+        raise DataError(_("{file}: the JSON must be one object of field names and values").format(file=path))
+    out: dict[str, str | None] = {}
+    for name, value in obj.items():
+        try:
+            text = _json_text(value)
+        except _CellError:
+            raise DataError(_("{file}: field {field} holds a nested value; give text, a number or null").format(
+                file=path, field=name)) from None
+        if _SURROGATE.search(name) or _SURROGATE.search(text):
+            raise DataError(_("{file}: field {field} holds half of a surrogate pair, which is not a character (the "
+                              "JSON was written wrongly)").format(file=path, field=_escaped(name)))
+        out[name] = text or None
+    return out
+
+
 def open_table(
     path: str | Path,
     fmt: str | None = None,

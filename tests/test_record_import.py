@@ -745,3 +745,26 @@ def test_a_json_value_with_a_lone_surrogate_refuses_the_file_without_a_traceback
     r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
     assert r.exit_code == 65 and "row 1, column 备注" in r.stderr and "surrogate" in r.stderr
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def _submit_json(platform, path: Path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return platform.run(*AS_OF, "--format", "json", "record", "submit", "--json", str(path), key="market")
+
+
+def test_submit_json_reads_its_object_by_the_rules_of_an_imported_json_row(platform_with_catalog, tmp_path) -> None:
+    record = {"事项编码": "GEN-001", "主体代码": "91211382MA0Y7K2R12", "主体名称": "凌源市鑫源商贸有限公司",
+              "文书号": "凌市监查〔2026〕7号", "决定日期": "2026-11-20", "检查结果": "合格", "检查日期": "2026-11-19"}
+    text = json.dumps(record, ensure_ascii=False)
+    deep = _submit_json(platform_with_catalog, tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
+    assert deep.exit_code == 65 and "nested too deeply" in deep.stderr
+    twice = _submit_json(platform_with_catalog, tmp_path / "twice.json", text[:-1] + ', "检查结果": "不合格"}')
+    assert twice.exit_code == 65 and "检查结果 appears twice" in twice.stderr
+    nan = _submit_json(platform_with_catalog, tmp_path / "nan.json", text[:-1] + ', "检查项目数": NaN}')
+    assert nan.exit_code == 65 and "NaN is not valid JSON" in nan.stderr
+    half = _submit_json(platform_with_catalog, tmp_path / "half.json", text.replace("鑫源", "\\ud800"))
+    assert half.exit_code == 65 and "主体名称 holds half of a surrogate pair" in half.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+    done = _submit_json(platform_with_catalog, tmp_path / "ok.json", text[:-1] + ', "抽检金额（万元）": 1.5e1}')
+    assert done.exit_code == 0, done.output
+    assert json.loads(scalar(platform_with_catalog, "SELECT fields FROM record"))["抽检金额（万元）"] == "15"
