@@ -619,7 +619,7 @@ def list_versions(conn: sa.Connection) -> list[Version]:
     per_version = sa.select(T_ITEM.c.version_id, sa.func.count()).group_by(T_ITEM.c.version_id)
     counts = dict(conn.execute(per_version).all())
     rows = conn.execute(sa.select(T_VERSION).order_by(T_VERSION.c.effective_from)).mappings().all()
-    nexts = [row["effective_from"] for row in rows[1:]] + [None]
+    nexts = [row["effective_from"] for row in rows[1:]] + [None] if rows else []
     return [Version(row["id"], row["version"], row["effective_from"], following, row["source_name"],
                     row["source_sha256"], row["imported_at"], counts.get(row["id"], 0))
             for row, following in zip(rows, nexts, strict=True)]

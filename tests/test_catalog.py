@@ -392,3 +392,15 @@ def test_export_prints_to_stdout_in_the_chosen_format(platform, tmp_path) -> Non
     assert {row["事项编码"] for row in rows} >= {"XZCF-001", "SF-001"} and rows[0]["公开方式"] == "社会公开"
     bad = platform.run("catalog", "export", "--version", "2026", "--out", str(tmp_path / "x.txt"), key=None)
     assert bad.exit_code == 2 and "cannot export to .txt" in bad.stderr
+
+
+def test_before_any_catalog_is_imported_every_read_command_says_so_without_a_traceback(platform) -> None:
+    # list_versions zipped the empty list of versions with [None] and raised ValueError.
+    versions = platform.run("--format", "json", "catalog", "list", "--versions", key=None)
+    assert (versions.exit_code, json.loads(versions.stdout)) == (0, [])
+    for args in (["list"], ["export"], ["show", "DJ-001"]):
+        r = platform.run("catalog", *args, key=None)
+        assert r.exit_code == 65 and "No catalog has been imported" in r.stderr, args
+    for args in (["list", "--version", "2026"], ["diff", "2026", "2027"], ["show", "DJ-001", "--version", "2026"]):
+        r = platform.run("catalog", *args, key=None)
+        assert r.exit_code == 65 and "There is no catalog version 2026" in r.stderr, args
