@@ -254,7 +254,12 @@ def detect_encoding(sample: bytes, *, complete: bool = True) -> str:
         return "utf-8-sig"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as not_utf8:
+        try:
+            codecs.getincrementaldecoder("gb18030")().decode(sample, final=complete)
+        except UnicodeDecodeError as not_gb18030:
+            # neither: UTF-8 text with a bad byte reads further as UTF-8, and its error then names that byte's line
+            return "utf-8" if not_utf8.start >= not_gb18030.start else "gb18030"
         return "gb18030"
     return "utf-8"
 

@@ -948,3 +948,10 @@ def test_parquet_with_a_corrupt_data_page_is_refused_not_crashed(tmp_path):
     data[middle:middle + 16] = b"\xff" * 16
     path.write_bytes(bytes(data))
     data_error(r"corrupt\.parquet cannot be read as a Parquet file after row 0", path)
+
+
+def test_a_bad_byte_in_utf8_text_within_the_sample_names_its_own_line(tmp_path):
+    path = write(tmp_path / "bad.csv", "名称,代码\n凌源市宏达建材有限责任公司,1\n")
+    path.write_bytes(path.read_bytes() + b"\xff\xfe,2\n")
+    data_error(r"bad\.csv, line 3: the text is not valid utf-8 \(byte 0xFF at position 1\)", path)
+    assert detect_encoding("名称".encode("gb18030") + b"\xff") == "gb18030"
