@@ -757,7 +757,7 @@ def _write_xlsx(rows: Sequence[Mapping[str, str]], columns: list[str], path: Pat
     def cells(values: list[str]) -> list[WriteOnlyCell]:
         out = []
         for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=_xlsx_text(value))
             cell.data_type = "s"  # text, never a formula or a number
             out.append(cell)
         return out
@@ -766,6 +766,16 @@ def _write_xlsx(rows: Sequence[Mapping[str, str]], columns: list[str], path: Pat
     for row in rows:
         sheet.append(cells([row[c] for c in columns]))
     book.save(path)
+
+
+# Control characters cannot stand in a worksheet as they are (openpyxl raises), and text that looks like
+# Excel's escape _xHHHH_ would be read back as the character it names: both are written as escapes
+# (an underscore as _x005F_), which readers of XLSX, calamine included, turn back into the same text.
+_XLSX_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_text(value: str) -> str:
+    return _XLSX_ESCAPED.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
 
 
 def _write_json(rows: Sequence[Mapping[str, str]], columns: list[str], path: Path) -> None:

@@ -404,3 +404,19 @@ def test_before_any_catalog_is_imported_every_read_command_says_so_without_a_tra
     for args in (["list", "--version", "2026"], ["diff", "2026", "2027"], ["show", "DJ-001", "--version", "2026"]):
         r = platform.run("catalog", *args, key=None)
         assert r.exit_code == 65 and "There is no catalog version 2026" in r.stderr, args
+
+
+def test_an_xlsx_export_keeps_control_characters_and_text_shaped_like_excel_escapes(platform, tmp_path) -> None:
+    # openpyxl refused the control character with a traceback, and calamine read _x0041_ back as "A".
+    rows = _sample_rows()
+    rows[0]["信息事项"] = "企业\x07登记注册信息"
+    rows[1]["信息提供单位"] = "凌源市_x0041_行政审批局_x005F_"
+    source = _write_json(tmp_path / "hostile.json", rows)
+    assert _import(platform, source, "2026", "2026-01-01").exit_code == 0
+    out = tmp_path / "export.xlsx"
+    r = platform.run("catalog", "export", "--version", "2026", "--out", str(out), key=None)
+    assert r.exit_code == 0, r.output
+    assert parse_catalog(out) == parse_catalog(source)
+    assert _import(platform, out, "2026.2", "2026-02-01").exit_code == 0
+    diff = platform.run("--format", "json", "catalog", "diff", "2026", "2026.2", key=None)
+    assert json.loads(diff.stdout) == []
