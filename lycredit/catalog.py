@@ -161,6 +161,15 @@ def format_data_standard(fields: Sequence[DataField]) -> str:
     return "; ".join(f.compact() for f in fields)
 
 
+def _exported_data_standard(fields: tuple[DataField, ...]) -> str:
+    """The compact text form, or the JSON list when the compact form would not read back as ``fields``
+    (a name or enum value holding a line break or a full-width ｜, which the JSON form may carry)."""
+    compact = format_data_standard(fields)
+    if _data_standard(compact) == (fields, []):
+        return compact
+    return json.dumps([f.as_dict() for f in fields], ensure_ascii=False)
+
+
 def parse_data_standard(text: str) -> tuple[DataField, ...]:
     """Read a data standard: compact text ``名称:类型:必填; ...`` or a JSON list of field objects.
 
@@ -430,7 +439,7 @@ class Item:
         values = {
             "code": self.code, "item": self.name, "provider": self.provider_name,
             "provider_uscc": self.provider_uscc, "category": CATEGORIES[self.category],
-            "data_standard": format_data_standard(self.data_standard),
+            "data_standard": _exported_data_standard(self.data_standard),
             "disclosure": DISCLOSURES[self.disclosure], "validity": format_validity(self.validity_months),
             "dishonesty": "是" if self.dishonesty else "否", "severity": SEVERITIES.get(self.severity, ""),
             "subject_kinds": "、".join(SUBJECT_KINDS[k] for k in self.subject_kinds),

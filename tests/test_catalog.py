@@ -21,6 +21,7 @@ from lycredit.catalog import (
     parse_catalog,
     parse_data_standard,
     parse_validity,
+    write_catalog_file,
 )
 from lycredit.errors import DataError
 from lycredit.identity import field_rule
@@ -420,3 +421,20 @@ def test_an_xlsx_export_keeps_control_characters_and_text_shaped_like_excel_esca
     assert _import(platform, out, "2026.2", "2026-02-01").exit_code == 0
     diff = platform.run("--format", "json", "catalog", "diff", "2026", "2026.2", key=None)
     assert json.loads(diff.stdout) == []
+
+
+@pytest.mark.parametrize("standard", [
+    [{"name": "登记状态", "type": "enum", "values": ["存续｜在营", "注销"], "required": True}],
+    [{"name": "注册\n地址", "type": "text", "required": False}],
+    [{"name": "登记状态", "type": "enum", "values": ["存\r\n续", "注销"], "required": True}],
+])
+def test_a_data_standard_the_compact_form_cannot_hold_is_exported_as_a_json_list(tmp_path, standard) -> None:
+    # The compact form split the value at the full-width bar or the line break: the export read back different.
+    rows = _sample_rows()
+    rows[0]["数据标准"] = json.dumps(standard, ensure_ascii=False)
+    source = _write_csv(tmp_path / "source.csv", rows)
+    items = parse_catalog(source)
+    assert items[0].data_standard[0].as_dict() == standard[0]
+    exported = tmp_path / "export.csv"
+    write_catalog_file([item.export_row() for item in items], exported)
+    assert parse_catalog(exported) == items
