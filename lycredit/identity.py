@@ -231,12 +231,16 @@ def _known_address_code(code: str) -> bool:
     return "county" in found
 
 
+EARLIEST_BIRTH_YEAR = 1880
+"""No holder of a citizen identity number (issued from 1984, 18 digits from 1999) was born before this year."""
+
+
 def validate_ric(number: str, *, today: date | None = None) -> str:
     """Return the compact 18-digit number (a lower-case x made upper), or raise DataError.
 
     Checks, in order: not an old 15-digit number, 18 characters, 17 digits and a digit or
-    X, the GB 11643 check digit, a real date of birth not after ``today`` (Asia/Shanghai
-    by default), and an address code that is a known GB/T 2260 division code.
+    X, the GB 11643 check digit, a real date of birth from :data:`EARLIEST_BIRTH_YEAR` and not after
+    ``today`` (Asia/Shanghai by default), and an address code that is a known GB/T 2260 division code.
     """
     from stdnum.cn import ric
     from stdnum.exceptions import InvalidComponent
@@ -259,6 +263,8 @@ def validate_ric(number: str, *, today: date | None = None) -> str:
         raise ChecksumMismatch(_("Resident ID number: the check digit does not match (GB 11643)."))
     try:
         born = ric.get_birth_date(compact)
+        if born.year < EARLIEST_BIRTH_YEAR:
+            raise InvalidComponent()
     except InvalidComponent:
         raise DataError(
             _("Resident ID number: positions 7-14 are not a valid date of birth (YYYYMMDD).")

@@ -307,6 +307,17 @@ def test_impossible_date_of_birth_is_rejected():
         validate_ric(first17 + ric_check(first17), today=TODAY)
 
 
+@pytest.mark.parametrize("born", [date(1000, 1, 1), date(1800, 1, 1), date(1879, 12, 31)])
+def test_a_date_of_birth_before_1880_is_rejected(born):
+    # 18000101 is a real date, but no holder of a citizen identity number was born then; it was accepted.
+    with pytest.raises(DataError, match="positions 7-14 are not a valid date of birth"):
+        validate_ric(make_ric(born=born), today=TODAY)
+
+
+def test_a_date_of_birth_in_1880_is_accepted():
+    assert validate_ric(make_ric(born=date(1880, 1, 1)), today=TODAY)
+
+
 def test_unknown_address_code_is_rejected():
     with pytest.raises(DataError, match="positions 1-6 are not a known administrative division code"):
         validate_ric(make_ric(address="999999"), today=TODAY)
