@@ -65,7 +65,9 @@ def list_(subject: str | None, active: bool) -> None:
 
 
 @command(cli, "revoke", N_("Revoke an authorisation from now on (the subject withdrew it)."))
-@click.argument("authorization_id", metavar="ID", type=int)
+# bounded by the largest id the column holds (SERIAL on PostgreSQL): a bigger number was a traceback,
+# OverflowError from SQLite past 2**63 - 1 or "integer out of range" from PostgreSQL past 2**31 - 1
+@click.argument("authorization_id", metavar="ID", type=click.IntRange(1, 2**31 - 1))
 @reason_option(required=True)
 @dry_run_option
 def revoke(authorization_id: int, reason: str, dry_run: bool) -> None:

@@ -250,3 +250,12 @@ def test_a_query_authorisation_covers_only_its_subject_grantee_scope_and_days(su
                 query_authorization(conn, *args)
             assert caught.value.rule == rule and caught.value.exit_code == 77
             assert str(args[0]) in caught.value.message and PERSON not in caught.value.message
+
+
+@pytest.mark.parametrize("number", ["0", str(2**31), "99999999999999999999"])
+def test_revoking_an_id_the_id_column_cannot_hold_is_a_usage_error(subjects, number) -> None:
+    # A traceback before: SQLite raised OverflowError past 2**63 - 1, PostgreSQL "integer out of range" past 2**31 - 1.
+    r = subjects.run("authorization", "revoke", number, "--reason", "x")
+    assert r.exit_code == 2 and "Invalid value for 'ID'" in r.stderr
+    largest = subjects.run("authorization", "revoke", str(2**31 - 1), "--reason", "x")
+    assert largest.exit_code == 65 and "No authorisation with id 2147483647" in largest.stderr
