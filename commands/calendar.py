@@ -51,7 +51,18 @@ def _warn_guess(years: tuple[int, ...] | list[int]) -> None:
     click.echo(_(
         "Warning: GUESSED. No official working-day schedule for {years}: Monday to Friday were counted as "
         "working days. Import the State Council's holiday schedule with: lycredit calendar import FILE"
-    ).format(years=", ".join(str(y) for y in years)), err=True)
+    ).format(years=_year_ranges(years)), err=True)
+
+
+def _year_ranges(years: tuple[int, ...] | list[int]) -> str:
+    """Years as runs, ``2027–2030, 2032``: a count up to year 9999 would otherwise list thousands of them."""
+    runs: list[list[int]] = []
+    for year in sorted(years):
+        if runs and year == runs[-1][1] + 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year])
+    return ", ".join(str(first) if first == last else f"{first}–{last}" for first, last in runs)
 
 
 @command(cli, "import", N_(

@@ -268,3 +268,16 @@ def test_counting_the_days_up_to_the_nth_working_day_gives_n(start: date, n: int
     if n:
         assert OFFICIAL.is_workday(due.value)
         assert count_workdays(OFFICIAL, start, due.value - timedelta(days=1)).value == n - 1
+
+
+@needs_uncovered_2027
+def test_the_guess_flag_names_a_run_of_guessed_years_as_a_range(platform, tmp_path) -> None:
+    # A count up to 9999 listed all 7 973 guessed years, one by one, in a 48 kB warning.
+    r = _workdays(platform, "2026-12-01", "9999-12-31", "--assume-weekends")
+    assert r.exit_code == 0 and "No official working-day schedule for 2027–9999:" in r.stderr
+    assert len(r.stderr) < 400
+    assert _import(platform, _write(tmp_path / "2029.csv", "date,type\n2029-01-01,holiday\n")).exit_code == 0
+    r = _workdays(platform, "2026-12-01", "2031-01-10", "--assume-weekends")
+    assert r.exit_code == 0 and "No official working-day schedule for 2027–2028, 2030–2031:" in r.stderr
+    r = _workdays(platform, "2026-12-01", "2027-01-10", "--assume-weekends")
+    assert "No official working-day schedule for 2027:" in r.stderr
