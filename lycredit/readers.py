@@ -413,7 +413,7 @@ class _TextTable(Table):
             return chunk.decode(self._codec)
         except UnicodeDecodeError as exc:
             raise DataError(_("{where}: the text is not valid {encoding} (byte {byte} at position "
-                              "{position}); save the file as UTF-8 or give its encoding").format(
+                              "{position}); save the file as UTF-8").format(
                 where=self._where_line(line_number), encoding=self.encoding, byte=f"0x{chunk[exc.start]:02X}",
                 position=exc.start + 1)) from None
 
@@ -665,9 +665,8 @@ class _JsonText:
             self.buffer += self.decoder.decode(chunk, final=self.eof)
         except UnicodeDecodeError as exc:
             line = self.line(len(self.buffer)) + chunk.count(b"\n", 0, max(exc.start - pending, 0))
-            raise DataError(_("{where}: the text is not valid {encoding}; save the file as UTF-8 or give "
-                              "its encoding").format(where=self.table._where_line(line),
-                                                     encoding=self.table.encoding)) from None
+            raise DataError(_("{where}: the text is not valid {encoding}; save the file as UTF-8").format(
+                where=self.table._where_line(line), encoding=self.table.encoding)) from None
 
     def peek(self) -> str:
         """The next character that is not whitespace ('' at the end), without consuming it."""
