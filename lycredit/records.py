@@ -28,6 +28,7 @@ The bulk import (:mod:`lycredit.record_import`) and the single operations here s
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import json
 import re
@@ -483,11 +484,13 @@ def disclosure_until(item: Item, decision: dt.date, act_ended: dt.date | None,
                      publicity: dt.date | None) -> dt.date | None:
     """The last day the record may be disclosed: the earliest of its 公示截止期, the item's validity
     counted from the act's end (or the decision), and for dishonesty information five years from
-    the day the act ended (Art. 15). None when nothing limits it."""
+    the day the act ended (Art. 15). None when nothing limits it; a validity that ends after the
+    calendar's last year (9999) limits nothing."""
     start = act_ended or decision
     limits = [publicity] if publicity is not None else []
     if item.validity_months:
-        limits.append(add_months(start, item.validity_months))
+        with contextlib.suppress(OverflowError):
+            limits.append(add_months(start, item.validity_months))
     if item.dishonesty:
         limits.append(art15_until(start))
     return min(limits) if limits else None

@@ -646,6 +646,20 @@ def test_the_reading_process_takes_a_share_of_the_row_parts_as_the_two_processes
     assert [row.parts for row in rows[125:]] == [None] * 5
 
 
+def test_an_item_valid_for_thousands_of_years_limits_nothing_and_crashes_nothing(penalty_item) -> None:
+    """A catalog may say 9999年: counted from 2026 it ends past the calendar's last year, so only the
+    record's other limits (its 公示截止期, Art. 15 for dishonesty information) apply."""
+    import dataclasses
+
+    from lycredit.records import disclosure_until
+
+    ages = dataclasses.replace(penalty_item, validity_months=9999 * 12, dishonesty=False)
+    decided = dt.date(2026, 11, 18)
+    assert disclosure_until(ages, decided, None, None) is None
+    assert disclosure_until(ages, decided, None, dt.date(2027, 5, 18)) == dt.date(2027, 5, 18)
+    assert disclosure_until(dataclasses.replace(ages, dishonesty=True), decided, None, None) == dt.date(2031, 11, 18)
+
+
 def test_a_batch_hands_its_checked_rows_to_the_writer_by_column_and_gets_them_back_equal(penalty_item) -> None:
     import dataclasses
     import pickle
