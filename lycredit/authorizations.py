@@ -108,9 +108,9 @@ def add(uow: UnitOfWork, subject_code: str, grantee_uscc: str, scope: str, valid
         raise DataError(_("The authorisation ends ({until}) before it starts ({start}).").format(
             until=valid_until.isoformat(), start=valid_from.isoformat()))
     reference = document_ref.strip()
-    if not reference or len(reference) > DOCUMENT_REF_MAX:
-        raise DataError(_("The document reference must have 1 to {limit} characters.").format(
-            limit=DOCUMENT_REF_MAX))
+    if not reference or len(reference) > DOCUMENT_REF_MAX or not reference.isprintable():
+        raise DataError(_("The document reference must have 1 to {limit} characters, on one line, with no "
+                          "control characters.").format(limit=DOCUMENT_REF_MAX))
     digest = document_sha256(document_path)
     values = {"subject_id": subject["id"], "grantee": grantee, "scope": scope, "valid_from": valid_from,
               "valid_until": valid_until, "document_ref": reference, "document_sha256": digest}

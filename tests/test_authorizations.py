@@ -147,6 +147,19 @@ def test_an_unknown_scope_or_a_date_that_does_not_exist_is_a_usage_error(subject
     assert r.exit_code == 2
 
 
+@pytest.mark.parametrize("reference", ["SQ-1\nSQ-2", "SQ-1\tx", "SQ\x00", "SQ\u20281", "   ", "x" * 201])
+def test_a_document_reference_on_more_than_one_line_or_with_control_characters_is_refused(subjects,
+                                                                                          reference) -> None:
+    """The reference is shown in one cell of the authorisation list: a line break would split the table."""
+    r = subjects.run("authorization", "add", PERSON, "--grantee", COMPANY, "--scope", "query", "--from", "2026-01-01",
+                     "--until", "2026-12-31", "--document-ref", reference, "--document", str(DOCUMENT))
+    assert r.exit_code == 65 and "document reference" in r.stderr, r.output
+    assert authorization_count(subjects) == 0
+    assert subjects.run("authorization", "add", PERSON, "--grantee", COMPANY, "--scope", "query", "--from",
+                        "2026-01-01", "--until", "2026-12-31", "--document-ref", "凌授〔2026〕第 1 号",
+                        "--document", str(DOCUMENT)).exit_code == 0
+
+
 def test_auditors_and_agencies_may_not_record_or_revoke_and_providers_may(subjects) -> None:
     assert authorize(subjects).exit_code == 0
     for role in ("auditor", "agency"):
