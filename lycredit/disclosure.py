@@ -441,11 +441,13 @@ def _mask_number_in_text(match: re.Match[str]) -> str:
 
 def _person_shaped(number: str) -> bool:
     """A GB 11643 check digit that fits, or positions 7-14 a date of birth from 1880 to this year."""
+    from lycredit.identity import EARLIEST_BIRTH_YEAR  # loaded already: the caller masks with it
+
     try:
         born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         born = None
-    if born is not None and 1880 <= born.year <= dt.date.today().year:
+    if born is not None and EARLIEST_BIRTH_YEAR <= born.year <= dt.date.today().year:
         return True
     from stdnum.cn import ric  # python-stdnum takes 30 ms to import: only when the date does not settle it
 

@@ -37,6 +37,7 @@ from lycredit.dbapi import sqlite_rows
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
+    EARLIEST_BIRTH_YEAR,
     USCC_REGISTRATION_CATEGORIES,
     ChecksumMismatch,
     PiiProtector,
@@ -93,7 +94,7 @@ def _looks_like_ric(compact: str) -> bool:
         born = ric.get_birth_date(compact)
     except InvalidComponent:
         return False
-    return 1880 <= born.year <= dt.date.today().year
+    return EARLIEST_BIRTH_YEAR <= born.year <= dt.date.today().year
 
 
 def display_code(code: str) -> str:
