@@ -716,8 +716,7 @@ class _JsonTable(_TextTable):
         except json.JSONDecodeError:
             raise
         except ValueError:  # an integer beyond Python's limit of digits for int(str)
-            raise _malformed(where(), _("a number has more than {limit} digits").format(
-                limit=sys.get_int_max_str_digits())) from None
+            raise _malformed(where(), _too_many_digits()) from None
 
     def _lines(self) -> Iterator[tuple[int, Any, str]]:
         with self.path.open("rb") as binary:
@@ -811,6 +810,11 @@ class _JsonTable(_TextTable):
                             "the value {value} holds half of a surrogate pair, which is not a character (the "
                             "JSON was written wrongly)").format(value=_escaped(cell[:50]))))
             yield Row(row_number, self._values(row_number, cells), _one_line(source))
+
+
+def _too_many_digits() -> str:
+    """Why Python refused a JSON integer: more digits than ``int(str)`` takes (a plain ValueError)."""
+    return _("a number has more than {limit} digits").format(limit=sys.get_int_max_str_digits())
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -946,9 +950,9 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise DataError(_("{file}: the text is not valid {encoding} (byte {byte} at position {position}); save "
-                          "the file as UTF-8").format(file=path, encoding=encoding, byte=f"0x{data[exc.start]:02X}",
-                                                      position=exc.start + 1)) from None
+        raise DataError(_("{where}: the text is not valid {encoding} (byte {byte} at position "
+                          "{position}); save the file as UTF-8").format(
+            where=path, encoding=encoding, byte=f"0x{data[exc.start]:02X}", position=exc.start + 1)) from None
     start = _JSON_WHITESPACE.match(text).end()
     try:
         obj, end = _JSON_DECODER.raw_decode(text, start)
@@ -960,8 +964,7 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
         raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=_("nested too deeply"))) \
             from None
     except ValueError as exc:  # JSONDecodeError, or an integer beyond Python's limit of digits
-        detail = exc if isinstance(exc, json.JSONDecodeError) else _("a number has more than {limit} digits").format(
-            limit=sys.get_int_max_str_digits())
+        detail = exc if isinstance(exc, json.JSONDecodeError) else _too_many_digits()
         raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=detail)) from None
     if not isinstance(obj, dict):
         raise DataError(_("{file}: the JSON must be one object of field names and values").format(file=path))
