@@ -234,6 +234,51 @@ def _known_address_code(code: str) -> bool:
 EARLIEST_BIRTH_YEAR = 1880
 """No holder of a citizen identity number (issued from 1984, 18 digits from 1999) was born before this year."""
 
+_BIRTH_DATE_SHAPE = re.compile(r"(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])")
+
+
+def birth_date_shaped(number: str) -> bool:
+    """Positions 7-14 of an 18-character number read as YYYYMMDD, whether or not that day exists.
+
+    A year of the 1800s, 1900s or 2000s, a month 01-12 and a day 01-31: a date of birth as a
+    person would write one, including one mistyped into a day that does not exist (19900230)
+    or has not come yet. A resident ID number with such a date is still a person's number.
+    """
+    return _BIRTH_DATE_SHAPE.fullmatch(number, 6, 14) is not None
+
+
+def birth_date_error(number: str, *, today: date | None = None) -> DataError | None:
+    """Why positions 7-14 of a compact 18-digit number are not its holder's date of birth, or None.
+
+    The date must exist, be from :data:`EARLIEST_BIRTH_YEAR` and not be after ``today``
+    (Asia/Shanghai by default). The message names the date of birth, never its digits.
+    """
+    from stdnum.cn import ric
+    from stdnum.exceptions import InvalidComponent
+
+    try:
+        born = ric.get_birth_date(number)
+        if born.year < EARLIEST_BIRTH_YEAR:
+            raise InvalidComponent()
+    except InvalidComponent:
+        return DataError(_("Resident ID number: positions 7-14 are not a valid date of birth (YYYYMMDD)."))
+    as_of = today or _shanghai_today()
+    if born > as_of:
+        return DataError(_("Resident ID number: the date of birth is after today ({today}).").format(today=as_of))
+    return None
+
+
+def province_prefix(code: str) -> bool:
+    """Positions 1-2 are a province-level code of GB/T 2260 (python-stdnum's table), as a resident ID number's are.
+
+    Of the GB 32100 categories only 11-13, 21, 31-35, 41, 51-53, 61, 62, 71 and 81 are also
+    province codes: a unified social credit code of any other category (91 enterprises, 92
+    individual businesses, 93 cooperatives, ...) cannot be mistaken for a person's number.
+    """
+    from stdnum import numdb
+
+    return any("province" in props for _part, props in numdb.get("cn/loc").info(code[:2]))
+
 
 def validate_ric(number: str, *, today: date | None = None) -> str:
     """Return the compact 18-digit number (a lower-case x made upper), or raise DataError.
@@ -243,7 +288,6 @@ def validate_ric(number: str, *, today: date | None = None) -> str:
     ``today`` (Asia/Shanghai by default), and an address code that is a known GB/T 2260 division code.
     """
     from stdnum.cn import ric
-    from stdnum.exceptions import InvalidComponent
 
     compact = _compact(number)
     if _OLD_RIC_SHAPE.fullmatch(compact):
@@ -261,19 +305,9 @@ def validate_ric(number: str, *, today: date | None = None) -> str:
         raise DataError(_("Resident ID number: positions 1-17 must be digits and position 18 a digit or X."))
     if compact[17] != ric.calc_check_digit(compact):
         raise ChecksumMismatch(_("Resident ID number: the check digit does not match (GB 11643)."))
-    try:
-        born = ric.get_birth_date(compact)
-        if born.year < EARLIEST_BIRTH_YEAR:
-            raise InvalidComponent()
-    except InvalidComponent:
-        raise DataError(
-            _("Resident ID number: positions 7-14 are not a valid date of birth (YYYYMMDD).")
-        ) from None
-    as_of = today or _shanghai_today()
-    if born > as_of:
-        raise DataError(
-            _("Resident ID number: the date of birth is after today ({today}).").format(today=as_of)
-        )
+    error = birth_date_error(compact, today=today)
+    if error is not None:
+        raise error
     if not _known_address_code(compact[:6]):
         raise DataError(
             _("Resident ID number: positions 1-6 are not a known administrative division code (GB/T 2260).")
