@@ -440,14 +440,13 @@ def _mask_number_in_text(match: re.Match[str]) -> str:
 
 
 def _person_shaped(number: str) -> bool:
-    """A GB 11643 check digit that fits, or positions 7-14 a date of birth from 1880 to this year."""
-    from lycredit.identity import EARLIEST_BIRTH_YEAR  # loaded already: the caller masks with it
+    """A GB 11643 check digit that fits, or positions 7-14 shaped like a date of birth (even an impossible one).
 
-    try:
-        born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        born = None
-    if born is not None and EARLIEST_BIRTH_YEAR <= born.year <= dt.date.today().year:
+    The rule of ``lycredit.subjects._looks_like_ric``: :func:`lycredit.identity.birth_date_shaped`.
+    """
+    from lycredit.identity import birth_date_shaped  # loaded already: the caller masks with it
+
+    if birth_date_shaped(number):
         return True
     from stdnum.cn import ric  # python-stdnum takes 30 ms to import: only when the date does not settle it
 

@@ -30,21 +30,23 @@ from typing import Any
 
 import sqlalchemy as sa
 from stdnum.cn import ric
-from stdnum.exceptions import InvalidComponent
 
 from lycredit import roles
 from lycredit.dbapi import sqlite_rows
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
-    EARLIEST_BIRTH_YEAR,
     USCC_REGISTRATION_CATEGORIES,
     ChecksumMismatch,
     PiiProtector,
     SubjectKind,
     _compact,
+    _known_address_code,
+    birth_date_error,
+    birth_date_shaped,
     mask_name,
     mask_ric,
+    province_prefix,
     validate_ric,
     validate_uscc,
 )
@@ -81,20 +83,46 @@ _RIC_SHAPES = re.compile(r"[0-9]{15}|[0-9]{17}[0-9X]")
 
 
 def _looks_like_ric(compact: str) -> bool:
-    """18 digits (or 17 and X) with a correct GB 11643 check digit or a plausible date of birth.
+    """18 digits (or 17 and X) with a correct GB 11643 check digit or a date of birth at positions 7-14.
 
-    Such a code is treated as a person's: never admitted as a USCC by the checksum override
-    and never shown in clear, even when it breaks another rule.
+    The date of birth need only have the shape of one (:func:`lycredit.identity.birth_date_shaped`):
+    a number whose date was mistyped into a day that does not exist is still a person's. Such a
+    code is never shown in clear, even when it breaks another rule (:func:`display_code`, and
+    ``lycredit.disclosure._person_shaped``, which must give the same answers).
     """
     if not _PERSON_SHAPE.fullmatch(compact):
         return False
-    if ric.calc_check_digit(compact) == compact[17]:
-        return True
-    try:
-        born = ric.get_birth_date(compact)
-    except InvalidComponent:
-        return False
-    return EARLIEST_BIRTH_YEAR <= born.year <= dt.date.today().year
+    return birth_date_shaped(compact) or ric.calc_check_digit(compact) == compact[17]
+
+
+def _may_be_ric(compact: str) -> bool:
+    """:func:`_looks_like_ric` and positions 1-2 a province code: never admitted by the checksum override.
+
+    A unified social credit code whose positions 1-2 (registration authority and organisation
+    category) are no province's, such as every enterprise's 91, cannot be a person's number, so
+    an all-digit one remains admissible by the override whatever its digits look like.
+    """
+    return _looks_like_ric(compact) and province_prefix(compact)
+
+
+def _ric_but_for_birth_date(compact: str, today: dt.date | None) -> DataError | None:
+    """The date-of-birth error of a number that is a resident ID number but for its date of birth, or None.
+
+    Positions 1-6 a known division code and positions 7-14 shaped like a date of birth that
+    does not exist, is before :data:`~lycredit.identity.EARLIEST_BIRTH_YEAR` or after today:
+    a person's number with a mistyped date (the check digit usually breaks too). It is refused,
+    naming the date of birth, and never taken for an organisation's code, whether or not its
+    last character happens to fit the GB 32100 checksum and whatever the checksum override says.
+    """
+    if not (_PERSON_SHAPE.fullmatch(compact) and birth_date_shaped(compact)):
+        return None
+    error = birth_date_error(compact, today=today)
+    if error is None or not _known_address_code(compact[:6]):
+        return None
+    return DataError(_("The code is a resident ID number (positions 1-6 a division code, 7-14 a date of "
+                       "birth) with a wrong date of birth; a resident ID number is never registered as an "
+                       "organisation, with or without the checksum override. {reason} Check the number "
+                       "against the person's identity document.").format(reason=error.message))
 
 
 def display_code(code: str) -> str:
@@ -119,8 +147,9 @@ def validate_subject_code(
 
     A resident ID number is tried first, so an 18-digit number valid as both is protected. A
     USCC whose only fault is its check character raises :class:`ChecksumMismatch` unless
-    ``allow_bad_checksum`` (the logged override); a code shaped like a resident ID number is
-    never admitted that way.
+    ``allow_bad_checksum`` (the logged override); a code that may be a resident ID number
+    (:func:`_may_be_ric`) is never admitted that way, and one that is a resident ID number but
+    for its date of birth is never admitted as a USCC at all (:func:`_ric_but_for_birth_date`).
     """
     compact = _compact(code)
     if not compact:
@@ -138,7 +167,13 @@ def validate_subject_code(
         return SubjectKind.natural_person, validate_ric(compact, today=today)
     except DataError as error:
         ric_error = error.with_traceback(None)
-    person_like = _looks_like_ric(compact)
+    birth_date_fault = _ric_but_for_birth_date(compact, today)
+    if birth_date_fault is not None:
+        try:
+            raise birth_date_fault
+        finally:  # as below: the error raised must not hold this frame through a local
+            del birth_date_fault, ric_error
+    person_like = _may_be_ric(compact)
     try:
         valid = validate_uscc(compact, allow_bad_checksum=allow_bad_checksum and not person_like)
         return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid

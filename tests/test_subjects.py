@@ -294,6 +294,92 @@ def test_the_override_flag_on_a_valid_code_records_no_override(platform) -> None
     assert log_events(platform, "subject.checksum_override") == []
 
 
+# A Lingyuan resident ID number whose date of birth was mistyped as 30 February, which breaks its check
+# digit too. Positions 1-2 (21) are also a GB 32100 category (foreign press agencies), so the checksum
+# override used to register it as an organisation and print it in clear.
+IMPOSSIBLE_BIRTH_DATE = "211382199002301234"
+# The same date with a GB 11643 check digit that fits and, by chance, a GB 32100 check character that fits
+# as well: a valid organisation code on paper, registered as one without any override.
+IMPOSSIBLE_BIRTH_DATE_VALID_USCC = "211382199002300958"
+
+
+@pytest.mark.parametrize(("code", "extra"), [
+    (IMPOSSIBLE_BIRTH_DATE, ("--override-checksum", "--reason", "2015年颁发的代码")),
+    (IMPOSSIBLE_BIRTH_DATE_VALID_USCC, ()),
+    (IMPOSSIBLE_BIRTH_DATE_VALID_USCC, ("--override-checksum", "--reason", "2015年颁发的代码")),
+])
+def test_a_person_number_with_an_impossible_date_of_birth_is_never_registered_as_an_organisation(
+        platform, code, extra) -> None:
+    from lycredit.identity import validate_uscc
+
+    assert validate_uscc(IMPOSSIBLE_BIRTH_DATE_VALID_USCC) == IMPOSSIBLE_BIRTH_DATE_VALID_USCC  # the premise
+    r = add(platform, code, "凌源市老字号商行", *extra)
+    assert r.exit_code == 65, r.output
+    assert "never registered as an organisation" in r.stderr
+    assert "positions 7-14 are not a valid date of birth" in r.stderr
+    assert code not in r.output and "19900230" not in r.output and mask_ric(code) not in r.stdout
+    assert subject_count(platform) == 0
+    assert log_events(platform, "subject.checksum_override") == []
+
+
+def test_a_subjects_file_with_a_person_number_with_an_impossible_date_of_birth_is_refused(platform, tmp_path) -> None:
+    path = tmp_path / "subjects.csv"
+    path.write_text(f"名称,统一社会信用代码\n凌源市老字号商行,{IMPOSSIBLE_BIRTH_DATE_VALID_USCC}\n", encoding="utf-8")
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "date of birth" in r.stderr
+    assert IMPOSSIBLE_BIRTH_DATE_VALID_USCC not in r.output
+    assert subject_count(platform) == 0
+
+
+TODAY = dt.date(2026, 6, 1)
+wrong_birth_dates = st.tuples(st.integers(1800, 2099), st.integers(1, 12), st.integers(1, 31)).filter(
+    lambda ymd: not _is_birth_date(*ymd))
+
+
+def _is_birth_date(year: int, month: int, day: int) -> bool:
+    try:
+        return dt.date(1880, 1, 1) <= dt.date(year, month, day) <= TODAY
+    except ValueError:
+        return False
+
+
+@settings(deadline=None)
+@given(st.sampled_from(["211382", "110101", "120101", "310101", "510104"]), wrong_birth_dates,
+       st.integers(0, 999), st.sampled_from("0123456789X"), st.booleans())
+def test_no_person_number_with_a_wrong_date_of_birth_is_taken_for_an_organisation(
+        region, ymd, serial, last, override) -> None:
+    from lycredit.subjects import display_code, validate_subject_code
+
+    year, month, day = ymd
+    number = f"{region}{year:04d}{month:02d}{day:02d}{serial:03d}{last}"
+    with pytest.raises(DataError, match="date of birth") as caught:
+        validate_subject_code(number, allow_bad_checksum=override, today=TODAY)
+    assert not isinstance(caught.value, ChecksumMismatch)  # nothing to override
+    assert number[6:14] not in caught.value.message
+    assert display_code(number) == mask_ric(number)
+
+
+# An enterprise's code (category 91, which is no province's) of digits only, with a wrong check character
+# and, by chance, a GB 11643 check digit that fits: it cannot be a person's number, so the override admits
+# it. And a public institution's (category 12, also Tianjin's province code) whose digits are no date.
+ALL_DIGIT_ENTERPRISE_BAD_CHECKSUM = "912113822000001000"
+ALL_DIGIT_INSTITUTION_BAD_CHECKSUM = "122113824000001019"
+
+
+@pytest.mark.parametrize("code", [ALL_DIGIT_ENTERPRISE_BAD_CHECKSUM, ALL_DIGIT_INSTITUTION_BAD_CHECKSUM])
+def test_an_all_digit_credit_code_with_a_bad_checksum_is_still_admitted_by_the_override(platform, code) -> None:
+    from lycredit.identity import validate_uscc
+
+    assert ric.calc_check_digit(ALL_DIGIT_ENTERPRISE_BAD_CHECKSUM) == ALL_DIGIT_ENTERPRISE_BAD_CHECKSUM[17]
+    with pytest.raises(ChecksumMismatch):
+        validate_uscc(code)
+    r = add(platform, code, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(platform.run("--format", "json", "subject", "show", code, key=None).stdout)
+    assert shown["checksum_override"] is True and shown["kind"] == "legal_person"
+    assert [e["subject_id"] for e in log_events(platform, "subject.checksum_override")] == [shown["id"]]
+
+
 # --- revealing personal data ------------------------------------------------------------------
 
 def test_an_administrator_reveals_a_person_with_a_reason_and_it_is_logged(platform) -> None:
