@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from lycredit.dbapi import BOOL, DB, UTC, wrap
-from lycredit.errors import NotFound
+from lycredit.errors import ConfigError, NotFound
 from lycredit.i18n import _
 from lycredit.identity import _compact
 
@@ -43,13 +43,51 @@ def lookup_where(compact: str, pii: PiiProtector | None) -> tuple[str, dict[str,
     return "uscc = :uscc OR ric_index = :ric_index", {"uscc": compact, "ric_index": pii.blind_index(compact)}
 
 
+KEY_PROBES = 3
+"""How many stored resident ID numbers :func:`require_database_key` tries to open."""
+
+
+def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
+    """ConfigError (78) unless ``pii`` holds the key this database's resident ID numbers were encrypted with.
+
+    A lookup by blind index that finds nothing cannot tell an unregistered person from a wrong
+    key, under which every index differs. A stored number can: AES-GCM authentication fails under
+    any other key. The first few (:data:`KEY_PROBES`) are tried, so that one altered row is not
+    taken for a wrong key (``audit verify`` reports that). A database without a person passes.
+    """
+    from lycredit.identity import KEY_ENV, KEY_FILE_ENV, PiiError
+
+    tokens = wrap(db).rows("SELECT ric_enc FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n",
+                           {"n": KEY_PROBES})
+    for row in tokens:
+        try:
+            pii.decrypt(row["ric_enc"], context=RIC_CONTEXT)
+            return
+        except PiiError:
+            continue
+    if tokens:
+        raise ConfigError(_("The PII key ({env} or {file_env}) is not the key this database's resident ID "
+                            "numbers were encrypted with: a stored number fails authentication under it, so "
+                            "no person can be looked up or registered with it. Use the key the database was "
+                            "set up with.").format(env=KEY_ENV, file_env=KEY_FILE_ENV))
+
+
 def find_subject(db: DB | Any, code: str, *, pii: PiiProtector | None = None) -> dict[str, Any] | None:
-    """The subject row with this USCC, or with this resident ID number (by its blind index), or None."""
+    """The subject row with this USCC, or with this resident ID number (by its blind index), or None.
+
+    When a code shaped like a resident ID number finds nothing, the key is checked against the
+    stored numbers (:func:`require_database_key`): with a wrong key, ConfigError, not None.
+    """
     compact = _compact(code)
     if not compact:
         return None
+    if PERSON_SHAPE.fullmatch(compact):
+        pii = pii or protector()
     where, params = lookup_where(compact, pii)
-    return wrap(db).first(f"SELECT * FROM subject WHERE {where}", params, SUBJECT_TYPES)
+    row = wrap(db).first(f"SELECT * FROM subject WHERE {where}", params, SUBJECT_TYPES)
+    if row is None and pii is not None and PERSON_SHAPE.fullmatch(compact):
+        require_database_key(db, pii)
+    return row
 
 
 def get_subject(db: DB | Any, code: str, *, pii: PiiProtector | None = None) -> dict[str, Any]:

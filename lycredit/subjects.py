@@ -53,7 +53,7 @@ from lycredit.identity import (
 from lycredit.models import Subject, SubjectLink
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork, insert_hashes
-from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, lookup_where, protector
+from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, lookup_where, protector, require_database_key
 from lycredit.subject_lookup import PERSON_SHAPE as _PERSON_SHAPE
 
 T_SUBJECT: sa.Table = Subject.__table__
@@ -264,11 +264,20 @@ def _lookup_clause(compact: str, pii: PiiProtector | None) -> sa.ColumnElement[b
 
 
 def find_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping | None:
-    """The subject with this USCC, or with this resident ID number (found by its blind index), or None."""
+    """The subject with this USCC, or with this resident ID number (found by its blind index), or None.
+
+    A code shaped like a resident ID number that finds nothing raises ConfigError instead when the
+    personal-data key is not the database's (:func:`lycredit.subject_lookup.require_database_key`).
+    """
     compact = _compact(code)
     if not compact:
         return None
-    return conn.execute(sa.select(T_SUBJECT).where(_lookup_clause(compact, pii))).mappings().first()
+    if _PERSON_SHAPE.fullmatch(compact):
+        pii = pii or protector()
+    row = conn.execute(sa.select(T_SUBJECT).where(_lookup_clause(compact, pii))).mappings().first()
+    if row is None and pii is not None and _PERSON_SHAPE.fullmatch(compact):
+        require_database_key(conn, pii)
+    return row
 
 
 def get_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping:
@@ -442,6 +451,8 @@ def _resolve(uow: UnitOfWork, wanted: Mapping[str, NewSubject], unchecked: Mappi
     indexes = {pii.blind_index(code): code for code, new in wanted.items()
                if new.kind == SubjectKind.natural_person}
     ids = _existing_ids(uow.conn, usccs, indexes)
+    if any(code not in ids for code in indexes.values()):
+        require_database_key(uow.conn, pii)  # a wrong key finds no one and would register everyone again
     for code, error in unchecked.items():
         if code not in ids:
             raise error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -234,6 +235,76 @@ def test_a_person_name_that_is_empty_too_long_or_has_a_line_break_is_rejected(pl
 def test_an_unknown_subject_is_not_found_and_its_number_is_not_repeated(platform) -> None:
     r = platform.run("subject", "show", PERSON, key=None)
     assert r.exit_code == 65 and "No credit subject" in r.stderr and PERSON not in r.output
+
+
+# --- the personal-data key -------------------------------------------------------------------
+
+OTHER_PII_KEY = base64.b64encode(b"o" * 32).decode()
+WRONG_KEY = "not the key this database's resident ID numbers were encrypted with"
+
+
+def test_a_wrong_personal_data_key_is_named_instead_of_saying_the_person_is_not_registered(
+        platform, monkeypatch, tmp_path) -> None:
+    assert add(platform, PERSON, PERSON_NAME).exit_code == 0
+    assert add(platform, ORG, "凌源市示例建材有限公司").exit_code == 0
+    monkeypatch.setenv("LYCREDIT_PII_KEY", OTHER_PII_KEY)
+    for code in (PERSON, PERSON2):  # registered or not: under another key nobody can be told apart
+        r = platform.run("subject", "show", code, key=None)
+        assert r.exit_code == 78, r.output
+        assert WRONG_KEY in r.stderr and "LYCREDIT_PII_KEY" in r.stderr
+        assert "No credit subject" not in r.stderr and code not in r.output
+    r = platform.run("--format", "json", "query", PERSON, "--self", "--purpose", "本人查询")
+    assert r.exit_code == 78 and WRONG_KEY in r.stderr
+    r = platform.run("subject", "link", ORG, PERSON, "--as", "legal_representative")
+    assert r.exit_code == 78 and WRONG_KEY in r.stderr
+    # registering the person again, one at a time or from a file, would store a second copy under this key
+    r = add(platform, PERSON, PERSON_NAME)
+    assert r.exit_code == 78 and WRONG_KEY in r.stderr
+    path = tmp_path / "subjects.csv"
+    path.write_text(f"名称,公民身份号码\n{PERSON_NAME},{PERSON}\n", encoding="utf-8")
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 78 and WRONG_KEY in r.stderr
+    from lycredit.errors import ConfigError
+    from lycredit.subjects import register_checked, resolve_subjects_bulk
+
+    for resolve in (lambda uow: resolve_subjects_bulk(uow, [(PERSON, PERSON_NAME)]),  # record intake's paths
+                    lambda uow: register_checked(uow, {PERSON: (SubjectKind.natural_person, PERSON_NAME)})):
+        with pytest.raises(ConfigError, match=WRONG_KEY), context(platform).operation("record.import") as uow:
+            resolve(uow)
+    assert subject_count(platform) == 2
+    assert platform.run("subject", "show", ORG, key=None).exit_code == 0  # an organisation needs no key
+
+
+def test_a_wrong_key_in_the_key_file_is_named_too(platform, monkeypatch, tmp_path) -> None:
+    assert add(platform, PERSON, PERSON_NAME).exit_code == 0
+    key_file = tmp_path / "pii.key"
+    key_file.write_text(OTHER_PII_KEY)
+    key_file.chmod(0o600)
+    monkeypatch.delenv("LYCREDIT_PII_KEY")
+    monkeypatch.setenv("LYCREDIT_PII_KEY_FILE", str(key_file))
+    r = platform.run("subject", "show", PERSON, key=None)
+    assert r.exit_code == 78 and WRONG_KEY in r.stderr and "LYCREDIT_PII_KEY_FILE" in r.stderr
+
+
+def test_with_the_right_key_an_unregistered_person_is_still_not_registered(platform) -> None:
+    assert add(platform, PERSON, PERSON_NAME).exit_code == 0
+    r = platform.run("subject", "show", PERSON2, key=None)
+    assert r.exit_code == 65 and "No credit subject" in r.stderr and WRONG_KEY not in r.stderr
+    assert PERSON2 not in r.output and mask_ric(PERSON2) in r.stderr
+    assert add(platform, PERSON2, "李四").exit_code == 0
+    assert platform.run("subject", "show", PERSON2, key=None).exit_code == 0
+
+
+def test_one_altered_number_is_not_taken_for_a_wrong_key(platform) -> None:
+    for number in PERSONS[:2]:
+        assert add(platform, number, PERSON_NAME).exit_code == 0
+    with platform.engine().begin() as conn:  # the first person's number now fails authentication
+        first = conn.execute(sa.text("SELECT min(id) FROM subject")).scalar()
+        token = conn.execute(sa.text("SELECT ric_enc FROM subject WHERE id = :id"), {"id": first}).scalar()
+        altered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+        conn.execute(sa.text("UPDATE subject SET ric_enc = :t WHERE id = :id"), {"t": altered, "id": first})
+    r = platform.run("subject", "show", PERSONS[2], key=None)
+    assert r.exit_code == 65 and "No credit subject" in r.stderr
 
 
 # --- the checksum override --------------------------------------------------------------------
