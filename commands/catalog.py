@@ -36,19 +36,26 @@ def _version_option(f: Callable) -> Callable:
 @option("--version", "version", required=True, metavar="V", help=N_("Name of the new version, e.g. 2026."))
 @option("--effective", required=True, type=DATE, metavar="DATE",
         help=N_("The day the version takes effect (YYYY-MM-DD)."))
+@option("--backdate", is_flag=True,
+        help=N_("Allow an effective date before the latest version's (the operation records it)."))
 @reason_option()
 @dry_run_option
-def import_(file: Path, version: str, effective: dt.datetime, reason: str | None, dry_run: bool) -> None:
+def import_(file: Path, version: str, effective: dt.datetime, backdate: bool, reason: str | None,
+            dry_run: bool) -> None:
     from lycredit.catalog import import_catalog
 
     obj = app()
     with obj.operation("catalog.import", reason=reason, dry_run=dry_run) as uow:
-        result = import_catalog(uow, file, version, effective.date())
+        result = import_catalog(uow, file, version, effective.date(), backdate=backdate)
     if dry_run:
         text = _("Dry run: would import catalog version {version} ({items} items), in force from {day}")
     else:
         text = _("Imported catalog version {version} ({items} items), in force from {day}")
     say(text.format(version=result.version, items=result.items, day=result.effective_from))
+    if result.earlier_records:
+        say(_("Note: {count} stored records have a decision date that version {version} now covers; they were "
+              "checked against an earlier version and keep its items, and a correction of one is checked against "
+              "version {version}").format(count=result.earlier_records, version=result.version))
 
 
 @command(cli, "list", N_("List the items of a catalog version (default: the one in force on --as-of), or the "

@@ -555,14 +555,29 @@ class ImportResult:
     effective_from: dt.date
     items: int
     source_sha256: str
+    earlier_records: int = 0
+    """Stored records whose decision date the new version now covers: they were checked against an
+    earlier version, whose items they keep (a correction of one is checked against the new version)."""
 
 
-def import_catalog(uow: UnitOfWork, path: str | Path, version: str, effective_from: dt.date) -> ImportResult:
+def import_catalog(uow: UnitOfWork, path: str | Path, version: str, effective_from: dt.date, *,
+                   backdate: bool = False) -> ImportResult:
     """Check a catalog file and store it as a new version in force from ``effective_from``: one operation.
 
-    A version name is never reused, and no two versions take effect on the same day.
+    A version name is never reused, and no two versions take effect on the same day. A new version
+    takes effect after the latest one: one that would take effect before it (and change the version
+    in force on days the later one already governs) needs ``backdate``, which the operation records.
     """
     name = validate_version_name(version)
+    latest = uow.conn.execute(sa.select(T_VERSION.c.version, T_VERSION.c.effective_from)
+                              .order_by(T_VERSION.c.effective_from.desc())).first()
+    backdated = latest is not None and latest.effective_from > effective_from
+    if backdated and not backdate:
+        raise DataError(_("Catalog version {latest} takes effect on {day}, after {effective}: a new version takes "
+                          "effect after the latest one, so that the version in force on a day never changes "
+                          "under the records checked against it. To put version {version} before {latest} on "
+                          "purpose, give --backdate (the operation records it)").format(
+            latest=latest.version, day=latest.effective_from, effective=effective_from, version=version))
     clash = uow.conn.execute(sa.select(T_VERSION.c.version, T_VERSION.c.effective_from).where(
         sa.or_(T_VERSION.c.version == name, T_VERSION.c.effective_from == effective_from))).first()
     if clash is not None and clash.version == name:
@@ -581,9 +596,27 @@ def import_catalog(uow: UnitOfWork, path: str | Path, version: str, effective_fr
                                     "imported_at": utcnow()})
     for item in items:
         uow.insert(T_ITEM, {"version_id": stored["id"], **item.columns()})
+    earlier = _records_now_covered(uow.conn, effective_from)
     uow.summary.update(version=name, effective_from=effective_from.isoformat(), items=len(items),
                        source=path.name, source_sha256=digest)
-    return ImportResult(name, effective_from, len(items), digest)
+    if backdated:
+        uow.summary.update(backdated=True)
+    if earlier:
+        uow.summary.update(earlier_records=earlier)
+    return ImportResult(name, effective_from, len(items), digest, earlier)
+
+
+def _records_now_covered(conn: sa.Connection, effective_from: dt.date) -> int:
+    """Records with a decision date from ``effective_from`` to the day before the next version takes effect."""
+    from lycredit.models import Record
+
+    record = Record.__table__
+    following = conn.execute(sa.select(sa.func.min(T_VERSION.c.effective_from))
+                             .where(T_VERSION.c.effective_from > effective_from)).scalar()
+    where = record.c.decision_date >= effective_from
+    if following is not None:
+        where = sa.and_(where, record.c.decision_date < following)
+    return conn.execute(sa.select(sa.func.count()).select_from(record).where(where)).scalar() or 0
 
 
 # --- queries ------------------------------------------------------------------------------------

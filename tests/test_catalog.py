@@ -299,6 +299,29 @@ def test_a_version_name_or_effective_day_is_never_reused(platform) -> None:
     assert _counts(platform)[:2] == (1, 9)
 
 
+def _last_summary(platform) -> dict:
+    with platform.engine().connect() as conn:
+        return json.loads(conn.execute(sa.text("SELECT summary FROM oplog_operation ORDER BY seq DESC")).scalar())
+
+
+def test_a_version_before_the_latest_needs_backdate_which_the_operation_records(platform) -> None:
+    assert _import(platform, CSV_2027, "2027", "2027-01-01").exit_code == 0
+    stored = _counts(platform)[:2]
+    early = _import(platform, CSV_2026, "2026", "2026-01-01")
+    assert early.exit_code == 65
+    assert "Catalog version 2027 takes effect on 2027-01-01, after 2026-01-01" in early.stderr
+    assert "--backdate" in early.stderr
+    assert _counts(platform)[:2] == stored
+    allowed = _import(platform, CSV_2026, "2026", "2026-01-01", "--backdate")
+    assert allowed.exit_code == 0, allowed.output
+    assert _last_summary(platform)["backdated"] is True
+    later = _import(platform, CSV_2027, "2028", "2028-01-01")  # after the latest: no flag needed, none recorded
+    assert later.exit_code == 0, later.output
+    assert "backdated" not in _last_summary(platform)
+    versions = platform.run("--format", "json", "catalog", "list", "--versions", key=None)
+    assert [v["version"] for v in json.loads(versions.stdout)] == ["2026", "2027", "2028"]
+
+
 def test_a_missing_file_exits_66_and_a_bad_date_exits_2(platform, tmp_path) -> None:
     assert _import(platform, tmp_path / "none.csv", "2026", "2026-01-01").exit_code == 66
     assert _import(platform, CSV_2026, "2026", "2026-13-01").exit_code == 2

@@ -348,6 +348,23 @@ GEN = ("--item", "GEN-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--doc
        "--decision-date", "2026-11-20", "--field", "检查结果=合格", "--field", "检查日期=2026-11-19")
 
 
+def test_a_catalog_version_that_covers_stored_records_says_so_and_they_keep_their_items(
+        records_platform, tmp_path) -> None:
+    platform = records_platform
+    assert submit(platform, *GEN).exit_code == 0
+    item_before = scalar(platform, "SELECT catalog_item_id FROM record")
+    path = write_test_catalog(tmp_path / "catalog-b.csv")
+    r = platform.run("catalog", "import", str(path), "--version", "2026b", "--effective", "2026-06-01")
+    assert r.exit_code == 0, r.output
+    assert "Note: 1 stored records have a decision date that version 2026b now covers" in r.stderr
+    assert scalar(platform, "SELECT catalog_item_id FROM record") == item_before
+    summary = scalar(platform, "SELECT summary FROM oplog_operation ORDER BY seq DESC")
+    assert json.loads(summary)["earlier_records"] == 1
+    later = platform.run("catalog", "import", str(path), "--version", "2027", "--effective", "2027-01-01")
+    assert later.exit_code == 0 and "Note:" not in later.stderr
+    verify(platform)
+
+
 def scalar(platform, sql: str, **params):
     with platform.engine().connect() as conn:
         return conn.execute(sa.text(sql), params).scalar()
