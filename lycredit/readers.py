@@ -42,6 +42,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from lycredit.errors import DataError, InputMissing
 from lycredit.i18n import _
+from lycredit.inputs import check_input_file
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "ndjson", "parquet")
 DEFAULT_BATCH_SIZE = 10_000
@@ -941,10 +942,11 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
     """A small JSON file of one object (``record submit --json``): its fields as text, by the rules of a JSON
     table's rows (numbers as canonical decimals, null as None; NaN, a repeated or empty field name, a nested
     value or a lone surrogate refused). The encoding is detected as for a JSON table."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputMissing(_("{file}: no such file").format(file=path))
-    data = path.read_bytes()
+    path = check_input_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
     _check_text(path, data[:_SAMPLE_BYTES], "json")
     encoding = detect_encoding(data)
     try:
@@ -998,11 +1000,7 @@ def open_table(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    path = Path(path)
-    if not path.exists():
-        raise InputMissing(_("{file}: no such file").format(file=path))
-    if not path.is_file():
-        raise InputMissing(_("{file} is not a file").format(file=path))
+    path = check_input_file(path)
     fmt = detect_format(path) if fmt is None else _FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in FORMATS:
         raise DataError(_("{file}: unsupported format {format}; use one of {formats}").format(

@@ -94,8 +94,28 @@ def test_missing_file_is_input_missing_with_exit_66(tmp_path):
 
 def test_a_directory_is_not_an_input_file(tmp_path):
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(InputMissing, match=r"dir\.csv is not a file"):
+    with pytest.raises(InputMissing, match=r"dir\.csv is a directory, not a file"):
         open_table(tmp_path / "dir.csv")
+
+
+@pytest.mark.parametrize("name", ["a.csv", "a.xlsx", "a.json", "a.parquet"])
+def test_an_unreadable_file_is_input_missing_in_every_format_not_bad_data(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        openpyxl.Workbook().save(path)
+    elif name.endswith(".parquet"):
+        pq.write_table(pa.table({"a": [1]}), path)
+    else:
+        write(path, "[]" if name.endswith(".json") else "a\n1\n")
+    path.chmod(0)
+    try:
+        path.open("rb").close()
+        pytest.skip("this process reads a file of mode 000 (root)")
+    except PermissionError:
+        pass
+    with pytest.raises(InputMissing, match=rf"{name.replace('.', '[.]')} cannot be read \(Permission denied\)") as caught:
+        open_table(path)
+    assert caught.value.exit_code == 66
 
 
 @pytest.mark.parametrize("name", ["empty.csv", "empty.xlsx", "empty.json", "empty.ndjson", "empty.parquet"])
