@@ -20,7 +20,8 @@ Formats and their limits:
 Numbers become their canonical decimal text: no exponent, no trailing fractional zeros, no
 float artefacts (Excel numbers as Excel shows them, to 15 significant digits; Parquet floats
 by their shortest round-trip form). Dates become ``YYYY-MM-DD``, date-times ``YYYY-MM-DDTHH:MM:SS``
-(a date-time at midnight is a date), booleans ``true``/``false``.
+(a date-time at midnight is a date), a date-time with a time zone Asia/Shanghai time with its offset
+(``2026-03-01T04:00:00+08:00``), booleans ``true``/``false``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from typing import Any, BinaryIO, NamedTuple
 from lycredit.errors import DataError, InputMissing
 from lycredit.i18n import _
 from lycredit.inputs import check_input_file
+from lycredit.periods import in_shanghai
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "ndjson", "parquet")
 DEFAULT_BATCH_SIZE = 10_000
@@ -163,8 +165,13 @@ def _float32_text(value: float) -> str:
 
 
 def _temporal_text(value: dt.date | dt.time) -> str:
-    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
-        return value.date().isoformat()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            if value.time() == dt.time():
+                return value.date().isoformat()
+        else:  # an instant (a Parquet timestamp with a time zone): written in Asia/Shanghai time, with its offset
+            with contextlib.suppress(OverflowError):  # past 9999 there: as it is (no date field takes it)
+                value = in_shanghai(value)
     return value.isoformat()
 
 

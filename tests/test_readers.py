@@ -835,6 +835,22 @@ def test_parquet_values_become_canonical_text(tmp_path):
     assert json.loads(rows[0].raw) == rows[0].values
 
 
+def test_a_parquet_timestamp_with_a_time_zone_is_written_in_shanghai_time_with_its_offset(tmp_path):
+    instants = [dt.datetime(2026, 2, 28, 20, 0), dt.datetime(2026, 3, 1, 2, 0, 0, 500), None]
+    table = pa.table({
+        "utc": pa.array(instants, pa.timestamp("ms", tz="UTC")),
+        "new_york": pa.array(instants[:1] * 3, pa.timestamp("s", tz="America/New_York")),
+        "naive": pa.array(instants, pa.timestamp("us")),
+    })
+    pq.write_table(table, tmp_path / "tz.parquet")
+    assert values(open_table(tmp_path / "tz.parquet")) == [
+        {"utc": "2026-03-01T04:00:00+08:00", "new_york": "2026-03-01T04:00:00+08:00", "naive": "2026-02-28T20:00:00"},
+        {"utc": "2026-03-01T10:00:00+08:00", "new_york": "2026-03-01T04:00:00+08:00",
+         "naive": "2026-03-01T02:00:00.000500"},
+        {"utc": None, "new_york": "2026-03-01T04:00:00+08:00", "naive": None},
+    ]
+
+
 def test_parquet_nested_column_is_refused_naming_it(tmp_path):
     pq.write_table(pa.table({"a": [1], "tags": [["x", "y"]]}), tmp_path / "nested.parquet")
     data_error(
