@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
+import re
+import zipfile
 from pathlib import Path
 
+import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -99,3 +103,50 @@ def test_an_imported_parquet_utc_timestamp_is_stored_as_its_shanghai_day(platfor
     assert [decided for _no, decided, _until in _stored(platform_with_catalog)] == [
         "2026-11-18", "2026-11-19", "2026-11-19"]
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record WHERE late_days > 0") == 0
+
+
+# --- an Excel formula without a saved value refuses the file ------------------------------------------------
+
+
+def _penalty_book(path: Path, fine: str | float) -> Path:
+    header, rows = _penalty(path.parent)
+    book = openpyxl.Workbook()
+    book.active.title = "处罚"
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.active.cell(3, header.index("罚款金额（万元）") + 1, fine)  # row 3: 凌市监罚〔2026〕302号, a fine of 3
+    book.save(path)
+    return path
+
+
+def _with_saved_value(source: Path, target: Path, cell: str, value: str) -> Path:
+    """``source`` as Excel would have saved it: the formula in ``cell`` keeps its result beside it."""
+    with zipfile.ZipFile(source) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet], count = re.subn(rb'(<c r="' + cell.encode() + rb'"[^>]*><f>[^<]*</f>)<v ?/>',
+                                  rb"\1<v>" + value.encode() + rb"</v>", parts[sheet])
+    assert count == 1
+    with zipfile.ZipFile(target, "w") as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    return target
+
+
+def test_an_xlsx_formula_without_a_saved_value_refuses_the_import_naming_sheet_cell_and_column(
+        platform_with_catalog, tmp_path) -> None:
+    path = _penalty_book(tmp_path / "penalty.xlsx", "=1+2")  # as openpyxl and scripts write it: no value saved
+    r = run_import(platform_with_catalog, path)
+    assert r.exit_code == 65, r.output
+    assert "penalty.xlsx, sheet 处罚, cell K3, column 罚款金额（万元）: the cell holds a formula with no saved value" \
+        in r.stderr and "open the file in Excel and save it" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def test_an_xlsx_formula_with_a_saved_value_is_imported_as_that_value(platform_with_catalog, tmp_path) -> None:
+    path = _with_saved_value(_penalty_book(tmp_path / "unsaved.xlsx", "=1+2"), tmp_path / "saved.xlsx", "K3", "3")
+    out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (3, 3, 0, 0, 0), (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    fields = scalar(platform_with_catalog, "SELECT fields FROM record WHERE document_no = '凌市监罚〔2026〕302号'")
+    assert json.loads(fields)["罚款金额（万元）"] == "3"
