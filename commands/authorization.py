@@ -9,7 +9,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("authorization", N_("Subjects' written authorisations (Art. 11, 12, 14): add, list, revoke."))
 
@@ -33,7 +33,7 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 @option("--from", "valid_from", required=True, type=DAY, help=N_("First day in force (YYYY-MM-DD)."))
 @option("--until", "valid_until", required=True, type=DAY, help=N_("Last day in force (YYYY-MM-DD)."))
 @option("--document-ref", required=True, help=N_("Reference number of the signed authorisation document."))
-@option("--document", "document", required=True, type=click.Path(path_type=Path),
+@option("--document", "document", required=True, type=INPUT_FILE,
         help=N_("The signed authorisation document (a scan or a signed file)."))
 @reason_option()
 @dry_run_option

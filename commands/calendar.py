@@ -10,7 +10,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("calendar", N_("Working-day calendar: import official schedules, show, count."))
 
@@ -69,7 +69,7 @@ def _year_ranges(years: tuple[int, ...] | list[int]) -> str:
     "Import one year's official holiday schedule (国务院办公厅关于部分节假日安排的通知) from a CSV file "
     "(columns date,type,note or 日期,类型,说明; see samples/calendar/README.md). It replaces that year's "
     "schedule as a whole, in one signed operation."))
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 @option("--replace-package-year", is_flag=True,
         help=N_("Allow importing a year the chinesecalendar package already covers: the file then overrides "
                 "the package's official data for that year."))

@@ -10,7 +10,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("catalog",
             N_("The public credit information catalog (Art. 9): import, list, show, diff, export."))
@@ -32,7 +32,7 @@ def _version_option(f: Callable) -> Callable:
     "Check a catalog file (csv, xlsx, json, ndjson or parquet; Chinese or English column names) and import "
     "it as a new version in force from --effective. Every problem is reported at once and nothing is "
     "imported unless the whole file is valid (exit 65)."))
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 @option("--version", "version", required=True, metavar="V", help=N_("Name of the new version, e.g. 2026."))
 @option("--effective", required=True, type=DATE, metavar="DATE",
         help=N_("The day the version takes effect (YYYY-MM-DD)."))

@@ -10,7 +10,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, group, option, say
+from ._cli import INPUT_FILE, app, command, group, option, say
 
 cli = group("db", N_("Create, upgrade and inspect the database."))
 
@@ -33,7 +33,7 @@ def _new_passphrase(path: Path) -> str:
     "Create a new database at the schema head and register the first administrator. "
     "If --admin-key does not exist, a new encrypted key is written there."))
 @option("--admin", "admin_name", required=True, metavar="NAME", help=N_("Login name of the first administrator."))
-@option("--admin-key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@option("--admin-key", required=True, type=INPUT_FILE,
         help=N_("The administrator's private key file (created if missing)."))
 @option("--unit-code", required=True, metavar="USCC",
         help=N_("Unified social credit code of the administrator's unit (the NDRC office)."))
@@ -42,11 +42,13 @@ def _new_passphrase(path: Path) -> str:
 def init(admin_name: str, admin_key: Path, unit_code: str, unit_name: str, origin: str | None) -> None:
     from lycredit import keys
     from lycredit.database import check_connection
+    from lycredit.inputs import check_input_file
     from lycredit.operators import bootstrap
     from lycredit.schema import init as schema_init
 
     obj = app()
     if admin_key.exists():
+        check_input_file(admin_key)  # a directory or an unreadable file: exit 66 before a passphrase is asked
         private_key = keys.load_private_key(admin_key, os.environ.get(keys.PASSPHRASE_ENV)
                                             or obj.passphrase_prompt(admin_key))
     else:

@@ -11,7 +11,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
 
@@ -75,7 +75,7 @@ def _render_result(outcome: Any, dry_run: bool) -> None:
 @option("--decision-date", metavar="DATE", help=N_("The decision date (YYYY-MM-DD)."))
 @option("--concluded-on", metavar="DATE", help=N_("The day the matter was concluded (default: the decision date)."))
 @option("--field", "fields", multiple=True, metavar="NAME=VALUE", help=N_("A data-standard field; repeatable."))
-@option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+@option("--json", "json_file", type=INPUT_FILE, metavar="FILE",
         help=N_("A JSON object of field names and values (the options above take precedence)."))
 @_provider_option
 @_assume_weekends_option
@@ -102,7 +102,7 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
     "Import a file of records (csv, tsv, xlsx, json, ndjson or parquet) in the penalty or license (双公示) or "
     "generic layout, in batches of one transaction and one signed operation each. Rejected rows are written "
     "with their reasons to the rejects file; a column Art. 12 forbids rejects the whole file (exit 65)."))
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 @option("--layout", required=True, type=click.Choice(["penalty", "license", "generic"]),
         help=N_("The file's layout."))
 @_provider_option

@@ -12,7 +12,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("subject", N_("Credit subjects (Art. 3, 8): add, import, show, link."))
 
@@ -49,7 +49,7 @@ def add(code: str, name: str, override_checksum: bool, reason: str | None, dry_r
     "统一社会信用代码 or 公民身份号码 (code) and optionally 类型 (kind). Every row is checked first; if any "
     "row is wrong, every problem is listed and nothing is imported (exit 65). Subjects already registered "
     "are kept as they are."))
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 @reason_option()
 @dry_run_option
 def import_(file: Path, reason: str | None, dry_run: bool) -> None:

@@ -29,6 +29,7 @@ from lycredit.authorization_check import AuthorizationRefused, in_force, query_a
 from lycredit.errors import DataError, InputMissing, NotFound, UsageError
 from lycredit.i18n import _
 from lycredit.identity import SubjectKind, validate_uscc
+from lycredit.inputs import check_input_file
 from lycredit.models import Authorization
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
@@ -74,16 +75,17 @@ def consent_scope(topic: str) -> str:
 
 
 def document_sha256(path: str | Path) -> str:
-    """SHA-256 (hex) of the signed authorisation document; InputMissing (66) if it is not a file."""
-    file = Path(path)
-    if not file.exists():
-        raise InputMissing(_("{file}: no such file (the signed authorisation document)").format(file=file))
-    if not file.is_file():
-        raise InputMissing(_("{file} is not a file").format(file=file))
+    """SHA-256 (hex) of the signed authorisation document; InputMissing (66) if it is missing, a directory or
+    unreadable."""
+    file = check_input_file(path, missing=_("{file}: no such file (the signed authorisation document)").format(
+        file=path))
     digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
+    try:
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:  # gone or made unreadable since the check
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=file, reason=exc.strerror)) from None
     if file.stat().st_size == 0:
         raise DataError(_("{file} is empty; an authorisation document must hold the signed text").format(file=file))
     return digest.hexdigest()

@@ -54,6 +54,8 @@ def find_config_file(explicit: str | os.PathLike[str] | None, env: Mapping[str, 
     for named in (explicit, env.get("LYCREDIT_CONFIG")):
         if named:
             path = Path(named)
+            if path.is_dir():
+                raise ConfigError(_("Config file {path} is a directory, not a file").format(path=path))
             if not path.is_file():
                 raise ConfigError(_("Config file {path} does not exist").format(path=path))
             return path

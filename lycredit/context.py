@@ -111,7 +111,9 @@ class AppContext:
             )
         path = Path(name)
         passphrase = os.environ.get(PASSPHRASE_ENV)
-        if passphrase is None and self.passphrase_prompt is not None and path.exists():
+        # ask only for a key that can be read: a missing, unreadable or directory path is refused unasked (66)
+        if passphrase is None and self.passphrase_prompt is not None and path.is_file() \
+                and os.access(path, os.R_OK):
             passphrase = self.passphrase_prompt(path)
         return load_private_key(path, passphrase)
 

@@ -88,8 +88,10 @@ def load_private_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise InputMissing(_("Key file {path} does not exist").format(path=path)) from exc
-    except OSError as exc:
-        raise ConfigError(_("Cannot read key file {path}: {error}").format(path=path, error=exc.strerror)) from exc
+    except IsADirectoryError as exc:
+        raise InputMissing(_("Key file {path} is a directory, not a key file").format(path=path)) from exc
+    except OSError as exc:  # no read permission: an input file that cannot be read, like a missing one (66)
+        raise InputMissing(_("Cannot read key file {path}: {error}").format(path=path, error=exc.strerror)) from exc
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             _("Key file {path} is accessible to other users (mode {mode}); run: chmod 600 {path}").format(

@@ -110,17 +110,26 @@ def shanghai_today(now: datetime | None = None) -> date:
     has kept UTC+8 without daylight saving since 1991, so a host without a
     time-zone database falls back to that fixed offset.
     """
+    if now is None:
+        return datetime.now(_shanghai_zone()).date()
+    return in_shanghai(now).date()
+
+
+def in_shanghai(moment: datetime) -> datetime:
+    """A timezone-aware instant as Asia/Shanghai time (the fixed UTC+8 offset on a host without a time-zone
+    database); OverflowError when that falls outside the years 1 to 9999."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("in_shanghai() needs a timezone-aware datetime")
+    return moment.astimezone(_shanghai_zone())
+
+
+def _shanghai_zone() -> timezone | ZoneInfoType:
     from zoneinfo import ZoneInfoNotFoundError
 
     try:
-        zone: timezone | ZoneInfoType = ZoneInfo(SHANGHAI)
+        return ZoneInfo(SHANGHAI)
     except ZoneInfoNotFoundError:
-        zone = _CHINA_STANDARD_TIME
-    if now is None:
-        return datetime.now(zone).date()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("shanghai_today() needs a timezone-aware datetime")
-    return now.astimezone(zone).date()
+        return _CHINA_STANDARD_TIME
 
 
 def parse_as_of(text: str | None) -> date:

@@ -11,7 +11,9 @@ Formats and their limits:
 * CSV/TSV are streamed line by line in bounded memory, as Excel writes them (UTF-8, UTF-8 with
   BOM, or GB18030/GBK on Chinese Windows; quoted cells may hold commas and newlines).
 * XLSX (also XLS/XLSM) is read by calamine, which holds the sheet in memory (Excel itself caps
-  a sheet at 1,048,576 rows); cells become Python objects one row at a time.
+  a sheet at 1,048,576 rows); cells become Python objects one row at a time. A formula cell with
+  no saved value (written by a program that does not calculate formulas) refuses the file: calamine
+  would read it as empty (:func:`_unsaved_formula`).
 * JSON (a top-level array of flat objects) and NDJSON (one object per line) are streamed, but
   read twice: a first pass collects the columns (the union of the keys, in order of first
   appearance), so a key that only later objects carry is never silently dropped.
@@ -20,7 +22,8 @@ Formats and their limits:
 Numbers become their canonical decimal text: no exponent, no trailing fractional zeros, no
 float artefacts (Excel numbers as Excel shows them, to 15 significant digits; Parquet floats
 by their shortest round-trip form). Dates become ``YYYY-MM-DD``, date-times ``YYYY-MM-DDTHH:MM:SS``
-(a date-time at midnight is a date), booleans ``true``/``false``.
+(a date-time at midnight is a date), a date-time with a time zone Asia/Shanghai time with its offset
+(``2026-03-01T04:00:00+08:00``), booleans ``true``/``false``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from typing import Any, BinaryIO, NamedTuple
 
 from lycredit.errors import DataError, InputMissing
 from lycredit.i18n import _
+from lycredit.inputs import check_input_file
+from lycredit.periods import in_shanghai
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "ndjson", "parquet")
 DEFAULT_BATCH_SIZE = 10_000
@@ -162,8 +167,13 @@ def _float32_text(value: float) -> str:
 
 
 def _temporal_text(value: dt.date | dt.time) -> str:
-    if isinstance(value, dt.datetime) and value.tzinfo is None and value.time() == dt.time():
-        return value.date().isoformat()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            if value.time() == dt.time():
+                return value.date().isoformat()
+        else:  # an instant (a Parquet timestamp with a time zone): written in Asia/Shanghai time, with its offset
+            with contextlib.suppress(OverflowError):  # past 9999 there: as it is (no date field takes it)
+                value = in_shanghai(value)
     return value.isoformat()
 
 
@@ -599,6 +609,9 @@ class _XlsxTable(Table):
         self._first_column = self._sheet.start[1] if self._sheet.start else 0
         self._last_row = self._sheet.end[0] + 1 if self._sheet.end else 0
         header = next(self._cell_rows(), None)
+        unsaved = _unsaved_formula(path, self.sheet)
+        if unsaved is not None:
+            raise self._unsaved_formula_error(unsaved, header)
         if header is None:
             raise DataError(_("{file}: sheet {sheet} is empty (no header row)").format(
                 file=path, sheet=self.sheet))
@@ -614,6 +627,29 @@ class _XlsxTable(Table):
             number, rest = divmod(number - 1, 26)
             label = chr(ord("A") + rest) + label
         return label
+
+    def _unsaved_formula_error(self, cell: str, header: tuple[int, list[str]] | None) -> DataError:
+        """The file is refused: ``cell`` (``C5``, or '' when the file does not say) holds a formula with no saved
+        value. Named by its column's header when it is below the header row."""
+        problem = _("the cell holds a formula with no saved value (the program that wrote the file does not "
+                    "calculate formulas), so its value is unknown; open the file in Excel and save it, or type the "
+                    "value instead of the formula")
+        if not cell:
+            return DataError(_("{file}: {problem}").format(
+                file=_("{file}, sheet {sheet}").format(file=self.path, sheet=self.sheet), problem=problem))
+        where = _("{file}, sheet {sheet}, cell {cell}").format(file=self.path, sheet=self.sheet, cell=cell)
+        column = None
+        shape = re.fullmatch(r"([A-Z]{1,3})([0-9]+)", cell)
+        if shape and header is not None and int(shape[2]) > header[0]:
+            number = 0
+            for letter in shape[1]:
+                number = number * 26 + ord(letter) - ord("A") + 1
+            index = number - 1 - self._first_column
+            names = [name.replace("\ufeff", "").strip() for name in header[1]]
+            column = names[index] if 0 <= index < len(names) and names[index] else None
+        if column is None:
+            return DataError(_("{file}: {problem}").format(file=where, problem=problem))
+        return DataError(_("{where}, column {column}: {problem}").format(where=where, column=column, problem=problem))
 
     def _cell_rows(self) -> Iterator[tuple[int, list[str]]]:
         """(Excel row number, cell texts) of each non-empty row.
@@ -639,6 +675,107 @@ class _XlsxTable(Table):
                 if cells is not None:
                     values = self._values(row_number, cells)
                     yield Row(row_number, values, _compact_json(values))
+
+
+# An XLSX cell that holds a formula keeps the formula's result beside it, as Excel saved it; a program that writes
+# formulas without calculating them (openpyxl, most scripts) leaves that value out, and calamine then reads the
+# cell as empty. Nothing else tells such a cell from a truly empty one, so the sheet's XML is searched for it.
+
+_SHEET_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
+_XML_ATTRIBUTE = re.compile(rb"""\s([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_SCAN_BYTES = 1024 * 1024
+_SCAN_TAIL = 4096
+
+
+def _unsaved_formula(path: Path, sheet: str) -> str | None:
+    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) that holds a formula with no saved value: its
+    reference (``C5``; '' when the cell does not say), or None when there is none or the file is not a zip
+    package (an XLS workbook saves every formula's value).
+
+    Cheap: the sheet's XML is searched for formula elements as bytes, in blocks; only a formula's own cell is
+    looked at, and the search stops at the first one without a value."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            part = _sheet_part(package, sheet)
+            if part is None:
+                return None
+            with package.open(part) as stream:
+                return _scan_sheet(stream)
+    # not a zip package (XLS), or a part calamine did without: nothing to say
+    except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def _sheet_part(package: Any, sheet: str) -> str | None:
+    """The zip member of the sheet named ``sheet``: the workbook part (the package's officeDocument
+    relationship), its ``<sheet name=... r:id=...>``, and the workbook's relationship of that id."""
+    import posixpath
+    import xml.etree.ElementTree as ET
+
+    def local(name: str) -> str:
+        return name.rpartition("}")[2]
+
+    def relationships(part: str) -> list[tuple[str, str, str]]:
+        """(id, type's last word, member) of each relationship of ``part`` ('' for the package's own)."""
+        folder, name = posixpath.split(part)
+        found = []
+        for rel in ET.fromstring(package.read(posixpath.join(folder, "_rels", name + ".rels"))):
+            target = rel.get("Target", "")
+            member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            found.append((rel.get("Id", ""), rel.get("Type", "").rpartition("/")[2], member))
+        return found
+
+    workbook = next((member for _id, kind, member in relationships("") if kind == "officeDocument"), "xl/workbook.xml")
+    for element in ET.fromstring(package.read(workbook)).iter():
+        if local(element.tag) == "sheet" and element.get("name") == sheet:
+            ids = [value for key, value in element.attrib.items() if local(key) == "id"]
+            return next((member for rel_id, _kind, member in relationships(workbook) if ids and rel_id == ids[0]),
+                        None)
+    return None
+
+
+def _scan_sheet(stream: BinaryIO) -> str | None:
+    """See :func:`_unsaved_formula`: the sheet XML read from ``stream``."""
+    buffer = stream.read(_SCAN_BYTES)
+    while len(buffer) < 4096 and (block := stream.read(_SCAN_BYTES)):
+        buffer += block
+    root = _SHEET_ROOT.search(buffer, 0, 4096)  # the root element, after the XML declaration
+    if root is None:
+        return None
+    prefix = root[1] + b":" if root[1] else b""
+    formula, cell_end = b"<" + prefix + b"f", b"</" + prefix + b"c>"
+    value = re.compile(rb"<" + re.escape(prefix) + rb"v(?:\s[^>]*)?(?:/>|>([^<]*)<)")
+    inline = b"<" + prefix + b"is"
+    pos, done = 0, False
+    while True:
+        hit = buffer.find(formula, pos)
+        after = buffer[hit + len(formula):hit + len(formula) + 1] if hit >= 0 else b""
+        if hit >= 0 and after and after not in b" \t\r\n/>":  # <formula1>, <filterColumn>: not a formula cell
+            pos = hit + 1
+            continue
+        end = buffer.find(cell_end, hit) if after else -1
+        if end >= 0:  # a whole formula cell: <c r="C5" ...><f>...</f><v>...</v></c> (f is c's first child)
+            start = buffer.rfind(b"<", 0, hit)
+            tag = buffer[start:buffer.index(b">", start) + 1] if start >= 0 else b""
+            attributes = {name.rpartition(b":")[2]: double or single for name, double, single
+                          in _XML_ATTRIBUTE.findall(tag)}
+            found = value.search(buffer, hit, end)
+            if not (found and (found[1] or attributes.get(b"t") == b"str")) and inline not in buffer[hit:end]:
+                return attributes.get(b"r", b"").decode("ascii", "replace")
+            pos = end + len(cell_end)
+            continue
+        if done:
+            return None
+        # the rest of the block holds no whole formula cell: keep the unfinished one (from its start tag), or a
+        # tail that may hold the start of the next
+        keep = buffer.rfind(b"<", pos, hit) if hit >= 0 else -1
+        keep = keep if keep >= 0 else max(pos, len(buffer) - _SCAN_TAIL)
+        block = stream.read(_SCAN_BYTES)
+        done = not block
+        buffer, pos = buffer[keep:] + block, 0
 
 
 class _JsonText:
@@ -941,10 +1078,11 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
     """A small JSON file of one object (``record submit --json``): its fields as text, by the rules of a JSON
     table's rows (numbers as canonical decimals, null as None; NaN, a repeated or empty field name, a nested
     value or a lone surrogate refused). The encoding is detected as for a JSON table."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputMissing(_("{file}: no such file").format(file=path))
-    data = path.read_bytes()
+    path = check_input_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
     _check_text(path, data[:_SAMPLE_BYTES], "json")
     encoding = detect_encoding(data)
     try:
@@ -998,11 +1136,7 @@ def open_table(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    path = Path(path)
-    if not path.exists():
-        raise InputMissing(_("{file}: no such file").format(file=path))
-    if not path.is_file():
-        raise InputMissing(_("{file} is not a file").format(file=path))
+    path = check_input_file(path)
     fmt = detect_format(path) if fmt is None else _FORMAT_ALIASES.get(fmt.lower(), fmt.lower())
     if fmt not in FORMATS:
         raise DataError(_("{file}: unsupported format {format}; use one of {formats}").format(

@@ -55,7 +55,7 @@ from lycredit.identity import (
 from lycredit.models import CatalogItem, Operator, Record, RecordHistory, Unit
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
-from lycredit.periods import add_months
+from lycredit.periods import add_months, in_shanghai
 from lycredit.periods import disclosure_until as art15_until
 from lycredit.readers import map_headers, normalize_header
 from lycredit.roles import ADMIN, OPERATOR
@@ -241,6 +241,9 @@ class _Fault(NamedTuple):
 
 _DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?(?:[ T][0-9:.]{4,15})?")
 _DATE_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
+#: A date-time with a time zone: Z or a UTC offset (ISO 8601 / RFC 3339, as APIs and JSON write an instant).
+_DATE_ZONED = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2})"
+                         r"(?::([0-9]{2})(?:[.,][0-9]{1,9})?)? ?(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)")
 _EXCEL_SERIAL = re.compile(r"[1-9][0-9]{4}")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
@@ -268,7 +271,11 @@ _rics: _Memo = _Memo()
 
 def parse_date(text: str) -> dt.date:
     """A day written ``YYYY-MM-DD``, as Excel writes it (``2026/3/5``, ``2026年3月5日``, a date-time),
-    ``YYYYMMDD``, or as a five-digit Excel serial day number; otherwise raises :class:`_Bad`."""
+    ``YYYYMMDD``, or as a five-digit Excel serial day number; otherwise raises :class:`_Bad`.
+
+    A date-time with a time zone (``2026-02-28T20:00:00Z``, ``...+08:00``) is an instant: its day is the
+    day it falls on in Asia/Shanghai (2026-03-01). A date-time without one is already a local time: its
+    own day, whatever the time."""
     found = _dates.get(text)
     if found is None:
         found = _dates.put(text, _date_or_error(text))
@@ -286,8 +293,25 @@ def _date_or_error(text: str) -> dt.date | _Fault:
             return _EXCEL_EPOCH + dt.timedelta(days=int(text))
     except ValueError:
         return _Fault("invalid_date", _("{value} is not a real day").format(value=_shown(text)))
+    zoned = _DATE_ZONED.fullmatch(text)
+    if zoned:
+        return _shanghai_day(zoned, text)
     return _Fault("invalid_date", _("{value} is not a date; write YYYY-MM-DD, for example 2026-03-05").format(
         value=_shown(text)))
+
+
+def _shanghai_day(match: re.Match[str], text: str) -> dt.date | _Fault:
+    """The Asia/Shanghai day of a date-time with a time zone (:data:`_DATE_ZONED`)."""
+    year, month, day, hour, minute, second = (int(group or 0) for group in match.group(1, 2, 3, 4, 5, 6))
+    sign, offset_hours, offset_minutes = match[7], int(match[8] or 0), int(match[9] or 0)
+    try:
+        if offset_minutes > 59:
+            raise ValueError
+        offset = dt.timedelta(hours=offset_hours, minutes=offset_minutes)
+        zone = dt.timezone(-offset if sign == "-" else offset)  # ValueError from 24 hours on
+        return in_shanghai(dt.datetime(year, month, day, hour, minute, second, tzinfo=zone)).date()
+    except (ValueError, OverflowError):
+        return _Fault("invalid_date", _("{value} is not a real date and time").format(value=_shown(text)))
 
 
 def parse_iso_date(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import json
+import re
 import struct
 import zipfile
 from decimal import Decimal
@@ -94,8 +95,28 @@ def test_missing_file_is_input_missing_with_exit_66(tmp_path):
 
 def test_a_directory_is_not_an_input_file(tmp_path):
     (tmp_path / "dir.csv").mkdir()
-    with pytest.raises(InputMissing, match=r"dir\.csv is not a file"):
+    with pytest.raises(InputMissing, match=r"dir\.csv is a directory, not a file"):
         open_table(tmp_path / "dir.csv")
+
+
+@pytest.mark.parametrize("name", ["a.csv", "a.xlsx", "a.json", "a.parquet"])
+def test_an_unreadable_file_is_input_missing_in_every_format_not_bad_data(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        openpyxl.Workbook().save(path)
+    elif name.endswith(".parquet"):
+        pq.write_table(pa.table({"a": [1]}), path)
+    else:
+        write(path, "[]" if name.endswith(".json") else "a\n1\n")
+    path.chmod(0)
+    try:
+        path.open("rb").close()
+        pytest.skip("this process reads a file of mode 000 (root)")
+    except PermissionError:
+        pass
+    with pytest.raises(InputMissing, match=rf"{name.replace('.', '[.]')} cannot be read \(Permission denied\)") as caught:
+        open_table(path)
+    assert caught.value.exit_code == 66
 
 
 @pytest.mark.parametrize("name", ["empty.csv", "empty.xlsx", "empty.json", "empty.ndjson", "empty.parquet"])
@@ -605,6 +626,110 @@ def test_xlsx_with_a_non_finite_number_names_row_and_column(tmp_path):
     data_error(r"inf\.xlsx, sheet Sheet, row 2, column A: inf is not a finite number", tmp_path / "inf.xlsx")
 
 
+def _edit_sheet(source: Path, target: Path, edit, sheet: str = "xl/worksheets/sheet1.xml") -> Path:
+    """``source`` with its sheet's XML changed by ``edit`` (bytes -> bytes), every other part as it is."""
+    with zipfile.ZipFile(source) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    parts[sheet] = edit(parts[sheet])
+    with zipfile.ZipFile(target, "w") as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    return target
+
+
+def _saved(cells: dict[str, str]):
+    """An edit giving formula cells a saved value as Excel writes it: {"B3": '<v>6</v>'} or {"B3": 't="str"|<v>x</v>'}."""
+    def edit(xml: bytes) -> bytes:
+        for ref, saved in cells.items():
+            attributes, _bar, value = saved.rpartition("|")
+            pattern = rb'<c r="' + ref.encode() + rb'"([^>]*)>(<f[^>]*?(?:/>|>[^<]*</f>))<v ?/>'
+            extra = b" " + attributes.encode() if attributes else b""
+            xml, count = re.subn(pattern, lambda m, ref=ref, extra=extra, value=value: b'<c r="' + ref.encode() + b'"' + m[1]
+                                 + extra + b">" + m[2] + value.encode(), xml)
+            assert count == 1, (ref, xml)
+        return xml
+    return edit
+
+
+def _formula_book(path: Path, rows: list[list], *, origin: str = "A1", title: str = "处罚") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    first_row, first_column = openpyxl.utils.cell.coordinate_to_tuple(origin)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None:
+                sheet.cell(first_row + r, first_column + c, value)
+    workbook.save(path)
+    return path
+
+
+UNSAVED = "the cell holds a formula with no saved value .*open the file in Excel and save it, or type the value"
+
+
+def test_xlsx_formula_without_a_saved_value_refuses_the_file_naming_sheet_cell_and_column(tmp_path):
+    rows = [["名称", "罚款金额（万元）", "处罚决定日期"], ["甲", 3, "2026-03-01"], ["乙", "=C3*2", "2026-03-02"]]
+    path = _formula_book(tmp_path / "p.xlsx", rows, origin="B2")  # openpyxl saves no value for a formula
+    data_error(rf"p\.xlsx, sheet 处罚, cell C4, column 罚款金额（万元）: {UNSAVED}", path)
+    rows[0][2] = "=B1"
+    data_error(rf"h\.xlsx, sheet 处罚, cell D2: {UNSAVED}", _formula_book(tmp_path / "h.xlsx", rows, origin="B2"))
+    wide = [["名称", "罚款金额（万元）"], ["甲", 3, "=1+1"]]
+    data_error(rf"w\.xlsx, sheet 处罚, cell C2: {UNSAVED}", _formula_book(tmp_path / "w.xlsx", wide))
+
+
+def test_xlsx_formula_with_a_saved_value_reads_as_that_value(tmp_path):
+    rows = [["金额", "名称", "是否", "备注", "共享"], ["=1+2", '=CONCAT("凌","源")', "=1=1", '=IF(1,"","x")', "=A2*2"],
+            [4, None, None, None, 8]]
+    book = _formula_book(tmp_path / "f.xlsx", rows)
+    saved = _edit_sheet(book, tmp_path / "saved.xlsx", _saved(
+        {"A2": "<v>3</v>", "B2": 't="str"|<v>凌源</v>', "C2": 't="b"|<v>1</v>', "D2": 't="str"|<v></v>',
+         "E2": "<v>6</v>"}))
+    assert values(open_table(saved)) == [{"金额": "3", "名称": "凌源", "是否": "true", "备注": None, "共享": "6"},
+                                         {"金额": "4", "名称": None, "是否": None, "备注": None, "共享": "8"}]
+    # as Excel writes a formula filled down: the cells after the first share it (<f t="shared" si="0"/>)
+    shared = _edit_sheet(saved, tmp_path / "shared.xlsx", lambda xml: xml.replace(
+        b'<c r="E3" t="n"><v>8</v>', b'<c r="E3"><f t="shared" si="0"/><v>8</v>').replace(
+        b'<f>A2*2</f>', b'<f t="shared" ref="E2:E3" si="0">A2*2</f>'))
+    assert [row["共享"] for row in values(open_table(shared))] == ["6", "8"]
+    unsaved = _edit_sheet(shared, tmp_path / "unsaved.xlsx", lambda xml: xml.replace(b'si="0"/><v>8</v>', b'si="0"/>'))
+    data_error(rf"unsaved\.xlsx, sheet 处罚, cell E3, column 共享: {UNSAVED}", unsaved)
+
+
+def test_xlsx_unsaved_formula_found_whatever_the_namespace_prefix_and_the_blocks_read(tmp_path, monkeypatch):
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["序号", "金额", "名称"])
+    for row in range(2, 40):
+        sheet.append([row, f"=A{row}*2", f"name {row}"])
+    rule = DataValidation(type="list", formula1='"甲,乙"')  # <formula1> after the cells: not a formula cell
+    sheet.add_data_validation(rule)
+    rule.add("C2:C40")
+    workbook.save(tmp_path / "book.xlsx")
+    saved = {f"B{row}": f"<v>{row * 2}</v>" for row in range(2, 40) if row != 31}
+    plain = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "plain.xlsx", _saved(saved))
+    prefixed = _edit_sheet(plain, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
+        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
+    for block in (1, 3, 7, 64, 4096):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        for path in (plain, prefixed):
+            data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell B31, column 金额: {UNSAVED}", path)
+    whole = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "whole.xlsx", _saved({**saved, "B31": "<v>62</v>"}))
+    for block in (1, 5, 4096):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        assert [row["金额"] for row in values(open_table(whole))] == [str(row * 2) for row in range(2, 40)]
+
+
+def test_xlsx_unsaved_formula_in_another_sheet_does_not_matter(tmp_path):
+    book = _formula_book(tmp_path / "two.xlsx", [["名称"], ["甲"]])
+    workbook = openpyxl.load_workbook(book)
+    workbook.create_sheet("计算").append(["=1+1"])
+    workbook.save(book)
+    assert values(open_table(book)) == [{"名称": "甲"}]
+    data_error(rf"two\.xlsx, sheet 计算, cell A1: {UNSAVED}", book, sheet="计算")
+
+
 # --- JSON and NDJSON -----------------------------------------------------------------------
 
 
@@ -813,6 +938,22 @@ def test_parquet_values_become_canonical_text(tmp_path):
     }
     assert rows[2].values["比例"] == "0.0000001"
     assert json.loads(rows[0].raw) == rows[0].values
+
+
+def test_a_parquet_timestamp_with_a_time_zone_is_written_in_shanghai_time_with_its_offset(tmp_path):
+    instants = [dt.datetime(2026, 2, 28, 20, 0), dt.datetime(2026, 3, 1, 2, 0, 0, 500), None]
+    table = pa.table({
+        "utc": pa.array(instants, pa.timestamp("ms", tz="UTC")),
+        "new_york": pa.array(instants[:1] * 3, pa.timestamp("s", tz="America/New_York")),
+        "naive": pa.array(instants, pa.timestamp("us")),
+    })
+    pq.write_table(table, tmp_path / "tz.parquet")
+    assert values(open_table(tmp_path / "tz.parquet")) == [
+        {"utc": "2026-03-01T04:00:00+08:00", "new_york": "2026-03-01T04:00:00+08:00", "naive": "2026-02-28T20:00:00"},
+        {"utc": "2026-03-01T10:00:00+08:00", "new_york": "2026-03-01T04:00:00+08:00",
+         "naive": "2026-03-01T02:00:00.000500"},
+        {"utc": None, "new_york": "2026-03-01T04:00:00+08:00", "naive": None},
+    ]
 
 
 def test_parquet_nested_column_is_refused_naming_it(tmp_path):

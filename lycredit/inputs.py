@@ -1,0 +1,42 @@
+"""The one check of a path given as an input file: it exists, is a regular file, and can be read.
+
+Every command that reads a file (an import, ``record submit --json``, an authorisation document,
+a key file) refuses a path that is missing, a directory or unreadable with exit 66 (``InputMissing``)
+and a message naming the path. The command line only converts such a path (``click.Path`` with
+its checks off): click's own checks would make a directory or an unreadable file a usage error
+(exit 2) instead.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from lycredit.errors import InputMissing
+from lycredit.i18n import _
+
+
+def check_input_file(path: str | os.PathLike[str], *, missing: str | None = None) -> Path:
+    """``path`` as a Path, or InputMissing (66) naming it: no such file, a directory, not a regular file
+    (a FIFO or a device, which is never opened here), or a file this process cannot open for reading.
+
+    ``missing`` replaces the message for a path that does not exist.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputMissing(missing or _("{file}: no such file").format(file=path)) from None
+    except OSError as exc:  # a directory on the way that may not be searched, a name too long...
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    if stat.S_ISDIR(mode):
+        raise InputMissing(_("{file} is a directory, not a file").format(file=path))
+    if not stat.S_ISREG(mode):
+        raise InputMissing(_("{file} is not a file").format(file=path))
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:  # no read permission (root reads anything)
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    return path

@@ -1,0 +1,105 @@
+"""Every command that reads a file refuses a directory or an unreadable file as it refuses a missing one: exit 66
+(EX_NOINPUT) with a message naming the path, never click's usage error (exit 2) or a traceback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import ADMIN_UNIT, invoke
+from tests.test_records import MARKET
+
+#: name -> (suffix of the file, the command line with {path} for the file)
+COMMANDS = {
+    "record import": (".csv", ["record", "import", "{path}", "--layout", "penalty"]),
+    "record import, no suffix": ("", ["record", "import", "{path}", "--layout", "penalty"]),
+    "record submit --json": (".json", ["record", "submit", "--json", "{path}"]),
+    "catalog import": (".xlsx", ["catalog", "import", "{path}", "--version", "2027", "--effective", "2027-01-01"]),
+    "subject import": (".parquet", ["subject", "import", "{path}"]),
+    "calendar import": (".csv", ["calendar", "import", "{path}"]),
+    "authorization add --document": (".pdf", ["authorization", "add", MARKET, "--grantee", MARKET, "--scope", "query",
+                                              "--from", "2026-01-01", "--until", "2026-12-31", "--document-ref",
+                                              "SQ-1", "--document", "{path}"]),
+    "--key": (".key", ["--key", "{path}", "subject", "add", MARKET, "--name", "凌源市示例商贸有限公司"]),
+}
+
+
+def _run(platform, name: str, path: Path):
+    _suffix, args = COMMANDS[name]
+    if name == "authorization add --document":
+        assert platform.run("subject", "add", MARKET, "--name", "凌源市示例商贸有限公司").exit_code == 0
+    key = None if name == "--key" else "admin"
+    return platform.run(*(str(path) if arg == "{path}" else arg for arg in args), key=key)
+
+
+def _content(path: Path) -> Path:
+    """A real file of the command's kind (what it holds does not matter: it is refused before it is read)."""
+    if path.suffix == ".xlsx":
+        workbook = openpyxl.Workbook()
+        workbook.active.append(["事项编码"])
+        workbook.save(path)
+    elif path.suffix == ".parquet":
+        pq.write_table(pa.table({"名称": ["x"]}), path)
+    else:
+        path.write_text("{}\n" if path.suffix == ".json" else "a\n1\n", encoding="utf-8")
+    return path
+
+
+def _unreadable(path: Path) -> Path:
+    os.chmod(path, 0)
+    try:
+        path.open("rb").close()
+    except PermissionError:
+        return path
+    pytest.skip("this process reads a file of mode 000 (root)")
+
+
+def _refused_as_input(result, path: Path, problem: str) -> None:
+    assert result.exit_code == 66, result.output
+    assert str(path) in result.stderr and problem in result.stderr, result.stderr
+    assert "Usage:" not in result.stderr and "Invalid value" not in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_directory_given_for_an_input_file_exits_66_naming_it(platform, tmp_path, name) -> None:
+    path = tmp_path / f"input{COMMANDS[name][0]}"
+    path.mkdir()
+    _refused_as_input(_run(platform, name, path), path, "is a directory")
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_an_unreadable_input_file_exits_66_naming_it(platform, tmp_path, name) -> None:
+    path = _unreadable(_content(tmp_path / f"input{COMMANDS[name][0]}"))
+    _refused_as_input(_run(platform, name, path), path, "Permission denied")
+
+
+@pytest.mark.parametrize("kind", ["directory", "unreadable"])
+def test_db_init_refuses_an_admin_key_path_it_cannot_read_before_asking_anything(tmp_path, kind) -> None:
+    key = tmp_path / "admin.key"
+    if kind == "directory":
+        key.mkdir()
+    else:
+        _unreadable(_content(key))
+    r = invoke(["--db", f"sqlite:///{tmp_path / 'new.db'}", "db", "init", "--admin", "admin", "--admin-key",
+                str(key), "--unit-code", ADMIN_UNIT, "--unit-name", "凌源市发展和改革局"])
+    _refused_as_input(r, key, "is a directory" if kind == "directory" else "Permission denied")
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_a_config_file_that_is_a_directory_is_named_as_one(tmp_path) -> None:
+    (tmp_path / "lycredit.toml").mkdir()
+    r = invoke(["--config", str(tmp_path / "lycredit.toml"), "db", "status"])
+    assert r.exit_code == 78 and f"Config file {tmp_path / 'lycredit.toml'} is a directory" in r.stderr
+
+
+def test_a_key_path_that_cannot_be_read_is_refused_without_asking_for_the_passphrase(platform, tmp_path) -> None:
+    (tmp_path / "dir.key").mkdir()
+    r = platform.run("--key", str(tmp_path / "dir.key"), "subject", "add", MARKET, "--name", "凌源市示例商贸有限公司",
+                     key=None, env={"LYCREDIT_KEY_PASSPHRASE": None})
+    _refused_as_input(r, tmp_path / "dir.key", "is a directory")
