@@ -43,6 +43,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet take a cell for a formula (or its start)."""
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell of a CSV file meant for Excel (one with a BOM): with an apostrophe before it when it starts
+    like a formula. A value a data provider sent, such as ``=HYPERLINK(...)`` in a subject's name, would
+    otherwise run as a formula on the operator's machine when the file is opened (CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def spreadsheet_row(values: Iterable[Any]) -> list[Any]:
+    """:func:`spreadsheet_text` of each text value of a row (numbers stay numbers)."""
+    return [spreadsheet_text(value) if isinstance(value, str) else value for value in values]
+
+
 def _cell(value: Any) -> str:
     value = _plain(value)
     if value is None:
@@ -80,9 +96,10 @@ def render_rows(
         import csv
 
         writer = csv.writer(stream, lineterminator="\r\n")
-        writer.writerow([(headers or {}).get(c, c) for c in columns])
+        safe = spreadsheet_row if bom else list  # with a BOM the file is for Excel
+        writer.writerow(safe([(headers or {}).get(c, c) for c in columns]))
         for r in rows:
-            writer.writerow([_cell(r.get(c)) for c in columns])
+            writer.writerow(safe([_cell(r.get(c)) for c in columns]))
     elif fmt == "table":
         from tabulate import tabulate
 

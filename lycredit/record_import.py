@@ -9,7 +9,8 @@ through the unit of work one by one. A row whose content is already stored chang
 leaves no leaf.
 
 * Every rejected row is written, with each reason, to the rejects file: CSV, UTF-8 with a BOM,
-  columns ``file, row, field, rule, message, raw``. A batch's rejects are flushed before the
+  columns ``file, row, field, rule, message, raw``; a text that starts like a spreadsheet formula
+  (``=``, ``+``, ``-``, ``@``) has an apostrophe before it, so that Excel shows it rather than runs it. A batch's rejects are flushed before the
   batch commits, and the file's length is committed with the batch, so that ``--resume`` cuts
   the file back to exactly the committed batches.
 * ``max_rejects``: the file is read and checked to its end first (the validation pass, which
@@ -46,6 +47,7 @@ from lycredit.i18n import _
 from lycredit.models import ImportRun
 from lycredit.models.base import hashed_columns, utcnow
 from lycredit.oplog.log import row_hash, timestamp
+from lycredit.output import spreadsheet_row
 from lycredit.readers import DEFAULT_BATCH_SIZE, Row, open_table
 from lycredit.records import (
     T_RECORD,
@@ -142,8 +144,11 @@ class RejectsFile:
 
     @staticmethod
     def _lines(rows: Iterable[tuple[Any, ...]]) -> bytes:
+        """The rows as CSV lines, each text that Excel would take for a formula behind an apostrophe
+        (:func:`lycredit.output.spreadsheet_text`): the file is for people, and a rejected row's value is
+        whatever the file held."""
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+        csv.writer(buffer, lineterminator="\r\n").writerows(map(spreadsheet_row, rows))
         return buffer.getvalue().encode("utf-8")
 
     def write(self, rejected: list[tuple[int, str, Rejection]]) -> int:

@@ -108,6 +108,35 @@ def test_the_license_and_honour_samples_import_in_their_layouts(platform_with_ca
     verify(platform_with_catalog)
 
 
+def test_values_that_start_like_a_formula_reach_excel_as_text(platform_with_catalog, tmp_path) -> None:
+    """CSV injection: a provider's value such as =1+2 or @SUM(...) must not run as a formula when an operator
+    opens the rejects file or a --bom CSV export in Excel; it gets an apostrophe there, and stays as sent
+    everywhere else."""
+    header, rows = _penalty_rows()
+    name, facts, decided = header.index("行政相对人名称"), header.index("违法事实"), header.index("处罚决定日期")
+    rejected, accepted = list(rows[0]), list(rows[1])
+    rejected[name], rejected[decided] = "=1+2", "-2026-11-18"
+    accepted[facts] = "@SUM(1,2) 违法事实"
+    path = tmp_path / "hostile.csv"
+    path.write_text("\r\n".join(",".join(f'"{c}"' if "," in c else c for c in row)
+                                 for row in [header, rejected, accepted]) + "\r\n", encoding="utf-8")
+    out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (2, 1, 0, 0, 1)
+    found = rejects(tmp_path / "r.csv")
+    assert [r["field"] for r in found] == ["处罚决定日期"]
+    assert found[0]["raw"].startswith("'=1+2,") and found[0]["raw"][1:] == path.read_text().splitlines()[1]
+    assert found[0]["message"].startswith("'-2026-11-18 ")
+    record = scalar(platform_with_catalog, "SELECT id FROM record")
+    fields = json.loads(scalar(platform_with_catalog, "SELECT fields FROM record"))
+    assert fields["违法事实"] == "@SUM(1,2) 违法事实"  # stored as sent
+    for bom, shown in ((True, "'@SUM(1,2) 违法事实"), (False, "@SUM(1,2) 违法事实")):
+        r = platform_with_catalog.run("--format", "csv", *(["--bom"] if bom else []), "record", "show", str(record),
+                                      key=None)
+        assert r.exit_code == 0, r.output
+        cells = [c for row in csv.reader(r.stdout.replace("\ufeff", "").splitlines()) for c in row]
+        assert shown in cells
+
+
 # --- formats and encodings --------------------------------------------------------------------------------
 
 def _penalty_rows() -> tuple[list[str], list[list[str]]]:
