@@ -44,7 +44,7 @@ def lookup_where(compact: str, pii: PiiProtector | None) -> tuple[str, dict[str,
 
 
 KEY_PROBES = 3
-"""How many stored resident ID numbers :func:`require_database_key` tries to open."""
+"""How many stored persons :func:`require_database_key` tries to open the number and name of."""
 
 
 def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
@@ -52,20 +52,24 @@ def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
 
     A lookup by blind index that finds nothing cannot tell an unregistered person from a wrong
     key, under which every index differs. A stored number can: AES-GCM authentication fails under
-    any other key. The first few (:data:`KEY_PROBES`) are tried, so that one altered row is not
-    taken for a wrong key (``audit verify`` reports that). A database without a person passes.
+    any other key. The numbers and names of the first few persons (:data:`KEY_PROBES`) are tried,
+    so that one altered value, even that of the only person, is not taken for a wrong key (``audit
+    verify`` reports that). A database without a person passes.
     """
     from lycredit.identity import KEY_ENV, KEY_FILE_ENV, PiiError
 
-    tokens = wrap(db).rows("SELECT ric_enc FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n",
-                           {"n": KEY_PROBES})
-    for row in tokens:
-        try:
-            pii.decrypt(row["ric_enc"], context=RIC_CONTEXT)
-            return
-        except PiiError:
-            continue
-    if tokens:
+    rows = wrap(db).rows("SELECT ric_enc, name_enc FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n",
+                         {"n": KEY_PROBES})
+    for row in rows:
+        for column, context in (("ric_enc", RIC_CONTEXT), ("name_enc", NAME_CONTEXT)):
+            if row[column] is None:
+                continue
+            try:
+                pii.decrypt(row[column], context=context)
+                return
+            except PiiError:
+                continue
+    if rows:
         raise ConfigError(_("The PII key ({env} or {file_env}) is not the key this database's resident ID "
                             "numbers were encrypted with: a stored number fails authentication under it, so "
                             "no person can be looked up or registered with it. Use the key the database was "
