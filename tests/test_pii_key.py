@@ -162,3 +162,13 @@ def test_in_a_database_with_one_person_one_altered_value_is_still_not_taken_for_
     r = platform.run("subject", "show", COMPANY, key=None)
     assert r.exit_code == 65 and ALTERED in r.stderr and f"credit subject {subject_id}" in r.stderr, r.output
     assert WRONG_KEY not in r.stderr
+
+
+def test_stored_personal_data_is_decrypted_only_through_open_stored() -> None:
+    """So that no new command reports a wrong key as bad data again: only the key check and open_stored decrypt."""
+    root = Path(__file__).resolve().parents[1]
+    allowed = {root / "lycredit" / "identity.py", root / "lycredit" / "subject_lookup.py"}
+    callers = [str(path.relative_to(root)) for folder in ("lycredit", "commands")
+               for path in sorted((root / folder).rglob("*.py"))
+               if path not in allowed and ".decrypt(" in path.read_text(encoding="utf-8")]
+    assert callers == []
