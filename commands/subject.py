@@ -38,7 +38,7 @@ def add(code: str, name: str, override_checksum: bool, reason: str | None, dry_r
     obj = app()
     with obj.operation(OVERRIDE_ACTION if override_checksum else "subject.add", reason=reason,
                        dry_run=dry_run) as uow:
-        view = subject_view(add_subject(uow, code, name, override_checksum=override_checksum))
+        view = subject_view(uow.conn, add_subject(uow, code, name, override_checksum=override_checksum))
     render_object({field: view[field] for field in SHOW_FIELDS}, obj.fmt, bom=obj.bom)
     say((_("Dry run: would register credit subject {code}") if dry_run
          else _("Registered credit subject {code}")).format(code=view["code"]))

@@ -157,7 +157,7 @@ def list_(conn: sa.Connection, subject_code: str | None = None, active_on: dt.da
         if active_on is not None and not in_force(row, active_on):
             continue
         if row["subject_id"] not in subjects:
-            subjects[row["subject_id"]] = subject_view(subject_by_id(conn, row["subject_id"]))
+            subjects[row["subject_id"]] = subject_view(conn, subject_by_id(conn, row["subject_id"]))
         subject = subjects[row["subject_id"]]
         views.append({"id": row["id"], "subject": subject["code"], "subject_name": subject["name"],
                       "grantee": row["grantee"], "scope": row["scope"], "valid_from": row["valid_from"],

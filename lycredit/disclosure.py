@@ -548,17 +548,21 @@ class ShownSubject(NamedTuple):
 
 
 def show_subject(
-    row: Mapping[str, Any], *, name_in_clear: bool, pii: PiiProtector | None = None
+    db: DB | sa.Connection, row: Mapping[str, Any], *, name_in_clear: bool, pii: PiiProtector | None = None
 ) -> ShownSubject:
-    """Art. 4, 13: an organisation in clear; a person's number always masked, the name only if allowed."""
+    """Art. 4, 13: an organisation in clear; a person's number always masked, the name only if allowed.
+
+    ``row`` was read from ``db``; a person's stored data is opened through
+    :func:`lycredit.subject_lookup.open_stored` (a wrong key: ConfigError, 78).
+    """
     if row["kind"] != NATURAL_PERSON:
         return ShownSubject(row["id"], row["kind"], row["uscc"], row["name"])
     from lycredit.identity import mask_ric
-    from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, protector
+    from lycredit.subject_lookup import open_stored, protector
 
     pii = pii or protector()
-    number = mask_ric(pii.decrypt(row["ric_enc"], context=RIC_CONTEXT))
-    clear = pii.decrypt(row["name_enc"], context=NAME_CONTEXT)
+    number = mask_ric(open_stored(db, row, "ric_enc", pii))
+    clear = open_stored(db, row, "name_enc", pii)
     if name_in_clear:
         return ShownSubject(row["id"], row["kind"], number, clear)
     return ShownSubject(row["id"], row["kind"], number, row["name"], {clear: row["name"]} if clear else {})
@@ -645,7 +649,7 @@ def query(
         )
     except QueryRefused as refusal:
         raise refusal.in_context(subject_id=row["id"], **context) from None
-    shown = show_subject(row, name_in_clear=mode in (SELF, GOV_SHARE), pii=pii)
+    shown = show_subject(conn, row, name_in_clear=mode in (SELF, GOV_SHARE), pii=pii)
     result = QueryResult(
         shown.as_dict(),
         mode,

@@ -1287,7 +1287,7 @@ def _row_of(conn: sa.Connection, record: Mapping[str, Any]) -> tuple[Layout, dic
 
     fields = json.loads(record["fields"])
     layout = layout_of_fields(fields)
-    subject = subject_view(subject_by_id(conn, record["subject_id"]), reveal=True)
+    subject = subject_view(conn, subject_by_id(conn, record["subject_id"]), reveal=True)
     person = subject["kind"] == SubjectKind.natural_person
     code_role = SUBJECT_CODE if layout is GENERIC else SUBJECT_RIC if person else SUBJECT_USCC
     values = {layout.by_role[ITEM_CODE]: record["item_code"], layout.by_role[code_role]: subject["code"],
@@ -1351,7 +1351,7 @@ def show(conn: sa.Connection, key: str | int, provider: str | None = None) -> di
     from lycredit.subjects import subject_by_id, subject_view
 
     record = get_record(conn, key, provider)
-    subject = subject_view(subject_by_id(conn, record["subject_id"]))
+    subject = subject_view(conn, subject_by_id(conn, record["subject_id"]))
     history = conn.execute(sa.select(T_HISTORY).where(T_HISTORY.c.record_id == record["id"])
                            .order_by(T_HISTORY.c.revision, T_HISTORY.c.id)).mappings().all()
     return {**_view(record, subject), "subject_kind": subject["kind"], "act_ended_on": record["act_ended_on"],
@@ -1387,5 +1387,5 @@ def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None 
     subjects = {}
     for chunk in _chunks(ids):
         for row in conn.execute(sa.select(T_SUBJECT).where(T_SUBJECT.c.id.in_(chunk))).mappings():
-            subjects[row["id"]] = subject_view(row)
+            subjects[row["id"]] = subject_view(conn, row)
     return [_view(r, subjects[r["subject_id"]]) for r in records]

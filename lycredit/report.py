@@ -229,7 +229,7 @@ def report(
 ) -> SubjectReport:
     """The subject's full report as of ``as_of`` (Art. 14, 30); NotFound or DataError for a bad code."""
     row = lookup_subject(conn, subject_code, pii=pii)
-    subject = show_subject(row, name_in_clear=True, pii=pii)
+    subject = show_subject(conn, row, name_in_clear=True, pii=pii)
     rows = subject_records(conn, row["id"])
     histories = _histories(conn, rows)
     records = []

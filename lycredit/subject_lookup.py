@@ -11,12 +11,13 @@ and :mod:`lycredit.disclosure` reads through :func:`find_subject` on a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lycredit.dbapi import BOOL, DB, UTC, wrap
 from lycredit.errors import ConfigError, NotFound
 from lycredit.i18n import _
-from lycredit.identity import _compact
+from lycredit.identity import PiiError, _compact
 
 if TYPE_CHECKING:
     from lycredit.identity import PiiProtector
@@ -44,7 +45,7 @@ def lookup_where(compact: str, pii: PiiProtector | None) -> tuple[str, dict[str,
 
 
 KEY_PROBES = 3
-"""How many stored resident ID numbers :func:`require_database_key` tries to open."""
+"""How many stored persons :func:`require_database_key` tries to open the number and name of."""
 
 
 def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
@@ -52,24 +53,61 @@ def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
 
     A lookup by blind index that finds nothing cannot tell an unregistered person from a wrong
     key, under which every index differs. A stored number can: AES-GCM authentication fails under
-    any other key. The first few (:data:`KEY_PROBES`) are tried, so that one altered row is not
-    taken for a wrong key (``audit verify`` reports that). A database without a person passes.
+    any other key. The numbers and names of the first few persons (:data:`KEY_PROBES`) are tried,
+    so that one altered value, even that of the only person, is not taken for a wrong key (``audit
+    verify`` reports that). A database without a person passes.
     """
-    from lycredit.identity import KEY_ENV, KEY_FILE_ENV, PiiError
+    from lycredit.identity import KEY_ENV, KEY_FILE_ENV
 
-    tokens = wrap(db).rows("SELECT ric_enc FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n",
-                           {"n": KEY_PROBES})
-    for row in tokens:
-        try:
-            pii.decrypt(row["ric_enc"], context=RIC_CONTEXT)
-            return
-        except PiiError:
-            continue
-    if tokens:
+    rows = wrap(db).rows("SELECT ric_enc, name_enc FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n",
+                         {"n": KEY_PROBES})
+    for row in rows:
+        for column, context in (("ric_enc", RIC_CONTEXT), ("name_enc", NAME_CONTEXT)):
+            if row[column] is None:
+                continue
+            try:
+                pii.decrypt(row[column], context=context)
+                return
+            except PiiError:
+                continue
+    if rows:
         raise ConfigError(_("The PII key ({env} or {file_env}) is not the key this database's resident ID "
                             "numbers were encrypted with: a stored number fails authentication under it, so "
-                            "no person can be looked up or registered with it. Use the key the database was "
-                            "set up with.").format(env=KEY_ENV, file_env=KEY_FILE_ENV))
+                            "no person can be looked up, shown or registered with it. Use the key the database "
+                            "was set up with.").format(env=KEY_ENV, file_env=KEY_FILE_ENV))
+
+
+def _altered_messages() -> dict[str, str]:
+    return {
+        "ric_enc": _("The stored resident ID number of credit subject {id} fails authentication under the PII "
+                     "key, although the key opens the database's other personal data: the value was altered, "
+                     "copied from another row or field, or encrypted under another key, outside lycredit. "
+                     "`lycredit audit verify` reports changes made outside lycredit."),
+        "name_enc": _("The stored name of credit subject {id} fails authentication under the PII key, although "
+                      "the key opens the database's other personal data: the value was altered, copied from "
+                      "another row or field, or encrypted under another key, outside lycredit. `lycredit audit "
+                      "verify` reports changes made outside lycredit."),
+    }
+
+
+def open_stored(db: DB | Any, row: Mapping[str, Any], column: str, pii: PiiProtector | None = None) -> str:
+    """The clear text of a person's ``ric_enc`` or ``name_enc``, from its ``subject`` row read from ``db``.
+
+    Every decryption of stored personal data goes through here, so that a value that does not open
+    is told the same way by every command: under a key that is not the database's, the ConfigError
+    (78) of :func:`require_database_key`; under the database's key, a :class:`PiiError` (65) naming
+    the subject, for a value altered outside lycredit (which ``audit verify`` reports).
+    """
+    context = {"ric_enc": RIC_CONTEXT, "name_enc": NAME_CONTEXT}[column]
+    pii = pii or protector()
+    token = row[column]
+    if isinstance(token, str):  # a person without one was not stored by lycredit either
+        try:
+            return pii.decrypt(token, context=context)
+        except PiiError:
+            pass
+    require_database_key(db, pii)
+    raise PiiError(_altered_messages()[column].format(id=row["id"]))
 
 
 def find_subject(db: DB | Any, code: str, *, pii: PiiProtector | None = None) -> dict[str, Any] | None:

@@ -53,7 +53,14 @@ from lycredit.identity import (
 from lycredit.models import Subject, SubjectLink
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork, insert_hashes
-from lycredit.subject_lookup import NAME_CONTEXT, RIC_CONTEXT, lookup_where, protector, require_database_key
+from lycredit.subject_lookup import (
+    NAME_CONTEXT,
+    RIC_CONTEXT,
+    lookup_where,
+    open_stored,
+    protector,
+    require_database_key,
+)
 from lycredit.subject_lookup import PERSON_SHAPE as _PERSON_SHAPE
 
 T_SUBJECT: sa.Table = Subject.__table__
@@ -555,16 +562,21 @@ def linked_persons(conn: sa.Connection, org_id: int, relations: Iterable[str] = 
 
 # --- display (Art. 4, 13) -------------------------------------------------------------------
 
-def subject_view(row: Mapping[str, Any], *, reveal: bool = False, pii: PiiProtector | None = None) -> dict[str, Any]:
-    """A subject for output: a person's number and name masked unless ``reveal``."""
+def subject_view(conn: sa.Connection, row: Mapping[str, Any], *, reveal: bool = False,
+                 pii: PiiProtector | None = None) -> dict[str, Any]:
+    """A subject (a row read on ``conn``) for output: a person's number and name masked unless ``reveal``.
+
+    A person's stored number is opened through :func:`lycredit.subject_lookup.open_stored`: under a
+    key that is not the database's, ConfigError (78); a value altered under the right one, PiiError (65).
+    """
     kind = SubjectKind(row["kind"])
     if kind != SubjectKind.natural_person:
         code, name = row["uscc"], row["name"]
     else:
         pii = pii or protector()
-        number = pii.decrypt(row["ric_enc"], context=RIC_CONTEXT)
+        number = open_stored(conn, row, "ric_enc", pii)
         code = number if reveal else mask_ric(number)
-        name = pii.decrypt(row["name_enc"], context=NAME_CONTEXT) if reveal else row["name"]
+        name = open_stored(conn, row, "name_enc", pii) if reveal else row["name"]
     return {"id": row["id"], "kind": kind.value, "kind_zh": kind.label_zh, "code": code, "name": name,
             "checksum_override": bool(row["checksum_override"]), "created_at": row["created_at"]}
 
@@ -577,7 +589,7 @@ def _links_view(conn: sa.Connection, subject_id: int, reveal: bool,
     views = []
     for row in rows:
         other_id = row["person_id"] if row["org_id"] == subject_id else row["org_id"]
-        other = subject_view(subject_by_id(conn, other_id), reveal=reveal, pii=pii)
+        other = subject_view(conn, subject_by_id(conn, other_id), reveal=reveal, pii=pii)
         views.append({"link_id": row["id"], "relation": row["relation"], "relation_zh": RELATIONS[row["relation"]],
                       "party": "organisation" if row["person_id"] == subject_id else "person",
                       "code": other["code"], "name": other["name"], "ended_at": row["ended_at"]})
@@ -591,7 +603,7 @@ def show(conn: sa.Connection, code: str, *, reveal: bool = False) -> dict[str, A
     """
     row = get_subject(conn, code)
     pii = protector() if row["kind"] == SubjectKind.natural_person else None
-    view = subject_view(row, reveal=reveal, pii=pii)
+    view = subject_view(conn, row, reveal=reveal, pii=pii)
     view["links"] = _links_view(conn, view["id"], reveal, pii)
     return view
 

@@ -307,6 +307,16 @@ def test_one_altered_number_is_not_taken_for_a_wrong_key(platform) -> None:
     assert r.exit_code == 65 and "No credit subject" in r.stderr
 
 
+def test_the_only_persons_altered_number_is_not_taken_for_a_wrong_key(platform) -> None:
+    assert add(platform, PERSON, PERSON_NAME).exit_code == 0
+    with platform.engine().begin() as conn:  # its name still opens under the key: the key is the database's
+        token = conn.execute(sa.text("SELECT ric_enc FROM subject")).scalar()
+        altered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+        conn.execute(sa.text("UPDATE subject SET ric_enc = :t"), {"t": altered})
+    r = platform.run("subject", "show", PERSON2, key=None)
+    assert r.exit_code == 65 and "No credit subject" in r.stderr and WRONG_KEY not in r.stderr
+
+
 # --- the checksum override --------------------------------------------------------------------
 
 def test_a_bad_checksum_without_the_override_is_rejected_and_suggests_it(platform) -> None:
