@@ -8,7 +8,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, group, option, say
+from ._cli import INPUT_DIR, app, command, group, option, say
 
 cli = group("audit", N_("Verify, anchor, export and read the signed operation log."))
 
@@ -16,7 +16,7 @@ cli = group("audit", N_("Verify, anchor, export and read the signed operation lo
 @command(cli, "verify", N_(
     "Check the whole log (order, hashes, signatures, key validity, checkpoints), replay it, and compare "
     "the result with every row of the tables. Exit 1 if anything is wrong."))
-@option("--anchor", "anchor_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+@option("--anchor", "anchor_dir", type=INPUT_DIR, metavar="DIR",
         help=N_("Also check every checkpoint anchored in this directory."))
 def verify(anchor_dir: Path | None) -> None:
     from lycredit.oplog.verify import verify_database
