@@ -144,6 +144,8 @@ def test_an_anchor_directory_or_anchor_that_cannot_be_read_exits_66_naming_it(pl
     assert _verify_anchors(platform, anchors).exit_code == 0
     _unreadable(anchor)  # the anchor file (skips as root)
     _refused_as_input(_verify_anchors(platform, anchors), anchor, "Permission denied")
+    # audit anchor compares the checkpoint with the file of its name: one it cannot read is an input it cannot read
+    _refused_as_input(platform.run("audit", "anchor", "--out", str(anchors), key=None), anchor, "Permission denied")
     os.chmod(anchors, 0o300)  # a directory that cannot be listed: glob would quietly find no anchor in it
     try:
         _refused_as_input(_verify_anchors(platform, anchors), anchors, "Permission denied")
