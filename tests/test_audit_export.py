@@ -457,6 +457,18 @@ def test_a_bundle_cut_back_consistently_passes_alone_but_not_against_an_anchor(b
         f"{manifest['tree_size']}: it was cut back"]
 
 
+@pytest.mark.parametrize("kind, reason", [("missing", "No such file or directory"), ("a file", "Not a directory")])
+def test_an_anchor_directory_that_is_missing_or_a_file_is_an_unusable_argument(bundle: Path, tmp_path, kind,
+                                                                                 reason) -> None:
+    """Not a run that passes having checked no anchor (its glob finds nothing there)."""
+    anchors = tmp_path / "anchors"
+    if kind == "a file":
+        anchors.write_text("checkpoint\n")
+    r = standalone(bundle, "--anchor", str(anchors))
+    assert r.returncode == 2 and f"--anchor: {anchors}: {reason}" in r.stderr, r
+    assert "OK" not in r.stdout
+
+
 # ---- keys obtained out of band ---------------------------------------------------------------------------
 
 def test_trusted_keys_that_include_every_signer_pass(bundle: Path, tmp_path: Path) -> None:
