@@ -107,6 +107,8 @@ option = functools.partial(click.option, cls=LyOption)
 #: refuses a path that is missing, a directory or unreadable with exit 66, naming it; click's checks would make
 #: the last two usage errors (exit 2).
 INPUT_FILE = click.Path(path_type=Path, readable=False)
+#: The same for a directory the command reads (the core: missing, not a directory or not listable is exit 66).
+INPUT_DIR = click.Path(path_type=Path, readable=False)
 
 
 def command(group: click.Group, name: str, help: str, **kwargs: Any) -> Callable:

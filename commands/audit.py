@@ -8,15 +8,20 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, group, option, say
+from ._cli import INPUT_DIR, app, command, group, option, say
 
 cli = group("audit", N_("Verify, anchor, export and read the signed operation log."))
+
+#: A directory the command writes into: the core creates it, and refuses a path that cannot be one (a file there or
+#: on the way, no permission) with exit 78 naming it; click's file_okay check would make a file there a usage error (2)
+#: and leave the rest to a traceback.
+OUTPUT_DIR = click.Path(path_type=Path)
 
 
 @command(cli, "verify", N_(
     "Check the whole log (order, hashes, signatures, key validity, checkpoints), replay it, and compare "
     "the result with every row of the tables. Exit 1 if anything is wrong."))
-@option("--anchor", "anchor_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+@option("--anchor", "anchor_dir", type=INPUT_DIR, metavar="DIR",
         help=N_("Also check every checkpoint anchored in this directory."))
 def verify(anchor_dir: Path | None) -> None:
     from lycredit.oplog.verify import verify_database
@@ -42,8 +47,7 @@ def verify(anchor_dir: Path | None) -> None:
 @command(cli, "anchor", N_(
     "Write the latest signed checkpoint into DIR (one file per checkpoint, never overwritten). "
     "Keep DIR outside the database administrator's control."))
-@option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-        help=N_("Anchor directory."))
+@option("--out", "out_dir", required=True, type=OUTPUT_DIR, metavar="DIR", help=N_("Anchor directory."))
 def anchor(out_dir: Path) -> None:
     from lycredit.oplog.anchor import write_anchor
 
@@ -58,7 +62,7 @@ def anchor(out_dir: Path) -> None:
     "Write a bundle for an external auditor into DIR: the log's entries, every signed checkpoint, the "
     "operators' keys with their validity, a manifest of SHA-256 hashes, and verify.py, a verifier that needs "
     "only Python and 'cryptography'. DIR must be new or empty. The bundle holds hashes, not personal data."))
-@option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+@option("--out", "out_dir", required=True, type=OUTPUT_DIR, metavar="DIR",
         help=N_("Bundle directory (new or empty; nothing is overwritten)."))
 def export(out_dir: Path) -> None:
     from lycredit.oplog.export import export_bundle

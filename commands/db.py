@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -41,27 +42,59 @@ def _new_passphrase(path: Path) -> str:
 @option("--origin", help=N_("Log origin line for checkpoints (default: lycredit.local/<random>)."))
 def init(admin_name: str, admin_key: Path, unit_code: str, unit_name: str, origin: str | None) -> None:
     from lycredit import keys
-    from lycredit.database import check_connection
+    from lycredit.database import check_connection, sqlite_path
+    from lycredit.errors import ConfigError
     from lycredit.inputs import check_input_file
-    from lycredit.operators import bootstrap
-    from lycredit.schema import init as schema_init
+    from lycredit.operators import bootstrap, check_bootstrap
+    from lycredit.schema import create, require_new
 
     obj = app()
-    if admin_key.exists():
+    # Everything that can be checked is checked before anything is written: the arguments (65), the key path
+    # (66, 78), the database (69, 78: an existing one must answer and be empty), then the passphrase (77, 78).
+    check_bootstrap(admin_name=admin_name, unit_uscc=unit_code, unit_name=unit_name, origin=origin)
+    new_key = not admin_key.exists()
+    if new_key:
+        if not admin_key.parent.is_dir():
+            reason = errno.ENOTDIR if admin_key.parent.exists() else errno.ENOENT
+            raise ConfigError(_("Cannot create {path}: {error}").format(path=admin_key, error=os.strerror(reason)))
+    else:
         check_input_file(admin_key)  # a directory or an unreadable file: exit 66 before a passphrase is asked
+    obj.create_database = True
+    database_file = sqlite_path(obj.database_url.url)
+    new_file = database_file is not None and not database_file.exists()
+    engine = obj.engine
+    if not new_file:  # a new SQLite file has nothing to check, and is not created before the key is written
+        check_connection(engine)
+        with engine.connect() as conn:
+            require_new(conn)
+    if new_key:
+        passphrase = _new_passphrase(admin_key)
+        keys.check_new_passphrase(passphrase)
+        private_key = keys.generate()
+    else:
         private_key = keys.load_private_key(admin_key, os.environ.get(keys.PASSPHRASE_ENV)
                                             or obj.passphrase_prompt(admin_key))
-    else:
-        private_key = keys.generate()
-        keys.write_private_key(admin_key, private_key, _new_passphrase(admin_key))
+    # Then the key file, then the schema and the administrator in one transaction: whatever fails now (a key file
+    # that cannot be written, the database) leaves no key file, no tables and no new database file behind.
+    wrote_key = False
+    try:
+        if new_key:
+            keys.write_private_key(admin_key, private_key, passphrase)
+            wrote_key = True
+        with engine.begin() as conn:
+            create(conn)
+            signer = bootstrap(conn, admin_name=admin_name, unit_uscc=unit_code, unit_name=unit_name,
+                               private_key=private_key, origin=origin)
+    except BaseException:
+        if wrote_key:
+            admin_key.unlink(missing_ok=True)
+        if new_file:
+            obj.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{database_file}{suffix}").unlink(missing_ok=True)
+        raise
+    if new_key:
         say(_("Wrote a new encrypted key to {path}").format(path=admin_key))
-    obj.create_database = True
-    engine = obj.engine
-    check_connection(engine)
-    schema_init(engine)
-    with engine.begin() as conn:
-        signer = bootstrap(conn, admin_name=admin_name, unit_uscc=unit_code, unit_name=unit_name,
-                           private_key=private_key, origin=origin)
     say(_("Created the database at {url} and registered administrator {name}").format(
         url=_hidden(obj.database_url.url), name=signer.name))
     click.echo(keys.public_b64(private_key))

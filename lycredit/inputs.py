@@ -1,10 +1,12 @@
-"""The one check of a path given as an input file: it exists, is a regular file, and can be read.
+"""The one check of a path given as an input file: it exists, is a regular file, and can be read;
+and of a path given as an input directory: it exists, is a directory, and can be listed.
 
 Every command that reads a file (an import, ``record submit --json``, an authorisation document,
 a key file) refuses a path that is missing, a directory or unreadable with exit 66 (``InputMissing``)
-and a message naming the path. The command line only converts such a path (``click.Path`` with
-its checks off): click's own checks would make a directory or an unreadable file a usage error
-(exit 2) instead.
+and a message naming the path; one that reads a directory (``audit verify --anchor``) refuses a path
+that is missing, not a directory or cannot be listed the same way. The command line only converts
+such a path (``click.Path`` with its checks off): click's own checks would make a directory or an
+unreadable file a usage error (exit 2) instead.
 """
 
 from __future__ import annotations
@@ -38,5 +40,27 @@ def check_input_file(path: str | os.PathLike[str], *, missing: str | None = None
         with path.open("rb"):
             pass
     except OSError as exc:  # no read permission (root reads anything)
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    return path
+
+
+def check_input_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, or InputMissing (66) naming it: no such directory, a file or anything else that is not
+    a directory, or a directory this process cannot list."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputMissing(_("{directory}: no such directory").format(directory=path)) from None
+    except OSError as exc:
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    if stat.S_ISREG(mode):
+        raise InputMissing(_("{directory} is a file, not a directory").format(directory=path))
+    if not stat.S_ISDIR(mode):
+        raise InputMissing(_("{directory} is not a directory").format(directory=path))
+    try:
+        with os.scandir(path) as entries:
+            next(entries, None)
+    except OSError as exc:  # no read permission (root lists anything)
         raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
     return path

@@ -60,10 +60,15 @@ def public_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return base64.b64encode(public_raw(key)).decode("ascii")
 
 
-def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: str) -> None:
-    """Write ``key`` encrypted under ``passphrase``, mode 0600, refusing to overwrite."""
+def check_new_passphrase(passphrase: str) -> None:
+    """Refuse (78) a passphrase too short to encrypt a new key with."""
     if len(passphrase) < MIN_PASSPHRASE:
         raise ConfigError(_("The key passphrase must have at least {n} characters").format(n=MIN_PASSPHRASE))
+
+
+def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: str) -> None:
+    """Write ``key`` encrypted under ``passphrase``, mode 0600, refusing to overwrite."""
+    check_new_passphrase(passphrase)
     serialization = _serialization()
     pem = key.private_bytes(
         serialization.Encoding.PEM,

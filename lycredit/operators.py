@@ -83,6 +83,24 @@ def _register(
     return op
 
 
+def check_bootstrap(*, admin_name: str, unit_uscc: str, unit_name: str, origin: str | None = None) -> None:
+    """Every check of :func:`bootstrap`'s arguments that needs no database (65 for the first that fails), so that
+    ``db init`` refuses them before it writes a key file or creates anything."""
+    from lycredit.identity import validate_uscc
+    from lycredit.oplog.note import Checkpoint, NoteError
+
+    validate_name(admin_name)
+    code = validate_uscc(unit_uscc)
+    if not unit_name:
+        raise DataError(_("Unit {code} is not registered yet: give its name with --unit-name").format(code=code))
+    if origin:
+        try:
+            Checkpoint(origin, 0, bytes(32))  # the origin is the first line of every signed checkpoint
+        except NoteError:
+            raise DataError(_("Log origin {origin!r} is not valid: it must be one line of text without control "
+                              "characters").format(origin=origin)) from None
+
+
 def bootstrap(
     conn: sa.Connection,
     *,
@@ -93,9 +111,10 @@ def bootstrap(
     origin: str | None = None,
 ) -> Signer:
     """Register the first administrator on a fresh database; its key signs its own registration."""
+    check_bootstrap(admin_name=admin_name, unit_uscc=unit_uscc, unit_name=unit_name, origin=origin)
     if conn.execute(sa.select(sa.func.count()).select_from(T_OPERATOR)).scalar():
         raise DataError(_("The database already has operators; the first administrator exists"))
-    name = validate_name(admin_name)
+    name = admin_name
     signer = Signer(0, name, ADMIN, key_id_hex(name, private_key.public_key()), private_key)
     uow = UnitOfWork(conn, signer, command="db init", action="db.init", reason="bootstrap")
     origin = origin or f"lycredit.local/{secrets.token_hex(8)}"

@@ -12,8 +12,9 @@ Formats and their limits:
   BOM, or GB18030/GBK on Chinese Windows; quoted cells may hold commas and newlines).
 * XLSX (also XLS/XLSM) is read by calamine, which holds the sheet in memory (Excel itself caps
   a sheet at 1,048,576 rows); cells become Python objects one row at a time. A formula cell with
-  no saved value (written by a program that does not calculate formulas) refuses the file: calamine
-  would read it as empty (:func:`_unsaved_formula`).
+  no saved value (written by a program that does not calculate formulas) or a cell holding an
+  error value (``#DIV/0!``, ``#N/A``) refuses the file: calamine would read it as empty
+  (:func:`_bad_cell`; XLSX and XLSM only, an XLS workbook is not searched).
 * JSON (a top-level array of flat objects) and NDJSON (one object per line) are streamed, but
   read twice: a first pass collects the columns (the union of the keys, in order of first
   appearance), so a key that only later objects carry is never silently dropped.
@@ -594,6 +595,7 @@ class _XlsxTable(Table):
         import python_calamine
 
         super().__init__(path, batch_size, max_cell_chars)
+        names: list[str] = []
         try:
             with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
                 names = workbook.sheet_names
@@ -603,15 +605,20 @@ class _XlsxTable(Table):
             raise DataError(_("{file}: there is no sheet named {sheet}; the sheets are: {sheets}").format(
                 file=path, sheet=sheet, sheets=", ".join(names))) from None
         except python_calamine.CalamineError as exc:
+            # calamine refuses a whole sheet for an error value it does not know (#SPILL!, #CALC!): say which cell
+            self.sheet = sheet if sheet is not None else names[0] if names else ""
+            bad = _bad_cell(path, self.sheet) if self.sheet else None
+            if bad is not None and bad.error is not None:
+                raise self._bad_cell_error(bad, None) from None
             raise DataError(_("{file} cannot be read as an Excel workbook ({detail})").format(
                 file=path, detail=exc)) from None
         self.sheet = self._sheet.name
         self._first_column = self._sheet.start[1] if self._sheet.start else 0
         self._last_row = self._sheet.end[0] + 1 if self._sheet.end else 0
         header = next(self._cell_rows(), None)
-        unsaved = _unsaved_formula(path, self.sheet)
-        if unsaved is not None:
-            raise self._unsaved_formula_error(unsaved, header)
+        bad = _bad_cell(path, self.sheet)
+        if bad is not None:
+            raise self._bad_cell_error(bad, header)
         if header is None:
             raise DataError(_("{file}: sheet {sheet} is empty (no header row)").format(
                 file=path, sheet=self.sheet))
@@ -628,12 +635,22 @@ class _XlsxTable(Table):
             label = chr(ord("A") + rest) + label
         return label
 
-    def _unsaved_formula_error(self, cell: str, header: tuple[int, list[str]] | None) -> DataError:
-        """The file is refused: ``cell`` (``C5``, or '' when the file does not say) holds a formula with no saved
-        value. Named by its column's header when it is below the header row."""
-        problem = _("the cell holds a formula with no saved value (the program that wrote the file does not "
-                    "calculate formulas), so its value is unknown; open the file in Excel and save it, or type the "
-                    "value instead of the formula")
+    def _bad_cell_error(self, bad: _BadCell, header: tuple[int, list[str]] | None) -> DataError:
+        """The file is refused: ``bad.cell`` (``C5``, or '' when the file does not say) holds a formula with no saved
+        value or an error value. Named by its column's header when it is below the header row."""
+        if bad.error is None:
+            problem = _("the cell holds a formula with no saved value (the program that wrote the file does not "
+                        "calculate formulas), so its value is unknown; open the file in Excel and save it, or type "
+                        "the value instead of the formula")
+        elif bad.error:
+            problem = _("the cell holds the error value {error} (what Excel shows when a formula cannot be "
+                        "calculated), not a value that can be imported; correct the cell, or the formula or the data "
+                        "it uses, in the file and import it again").format(error=bad.error[:50])
+        else:
+            problem = _("the cell holds an error value (what Excel shows when a formula cannot be calculated), not a "
+                        "value that can be imported; correct the cell, or the formula or the data it uses, in the "
+                        "file and import it again")
+        cell = bad.cell
         if not cell:
             return DataError(_("{file}: {problem}").format(
                 file=_("{file}, sheet {sheet}").format(file=self.path, sheet=self.sheet), problem=problem))
@@ -679,7 +696,10 @@ class _XlsxTable(Table):
 
 # An XLSX cell that holds a formula keeps the formula's result beside it, as Excel saved it; a program that writes
 # formulas without calculating them (openpyxl, most scripts) leaves that value out, and calamine then reads the
-# cell as empty. Nothing else tells such a cell from a truly empty one, so the sheet's XML is searched for it.
+# cell as empty. A cell that holds an error value (<c t="e"><v>#N/A</v></c>: a formula that failed, or typed in)
+# is read as empty too: python-calamine turns calamine's Data::Error into '' and says nothing (and refuses the whole
+# sheet for the error values calamine does not know, such as #SPILL!). Nothing else tells such cells from truly
+# empty ones, so the sheet's XML is searched for them.
 
 _SHEET_ROOT = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet[\s>/]")
 _XML_ATTRIBUTE = re.compile(rb"""\s([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -687,13 +707,22 @@ _SCAN_BYTES = 1024 * 1024
 _SCAN_TAIL = 4096
 
 
-def _unsaved_formula(path: Path, sheet: str) -> str | None:
-    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) that holds a formula with no saved value: its
-    reference (``C5``; '' when the cell does not say), or None when there is none or the file is not a zip
-    package (an XLS workbook saves every formula's value).
+class _BadCell(NamedTuple):
+    """A cell that calamine would read as empty though it is not: its reference (``C5``; '' when the cell does not
+    say), and the error value it holds (``#DIV/0!``; '' when the file does not say which), or None for a formula
+    with no saved value."""
 
-    Cheap: the sheet's XML is searched for formula elements as bytes, in blocks; only a formula's own cell is
-    looked at, and the search stops at the first one without a value."""
+    cell: str
+    error: str | None
+
+
+def _bad_cell(path: Path, sheet: str) -> _BadCell | None:
+    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) that holds a formula with no saved value or an error
+    value, or None when there is none or the file is not a zip package (an XLS workbook saves every formula's
+    value; its error values are not looked for).
+
+    Cheap: the sheet's XML is searched as bytes, in blocks, for formula elements and for ``#``; only the cell
+    around a hit is looked at, and the search stops at the first bad cell."""
     import zipfile
     import zlib
 
@@ -737,8 +766,20 @@ def _sheet_part(package: Any, sheet: str) -> str | None:
     return None
 
 
-def _scan_sheet(stream: BinaryIO) -> str | None:
-    """See :func:`_unsaved_formula`: the sheet XML read from ``stream``."""
+def _attributes(tag: bytes) -> dict[bytes, bytes]:
+    """A start tag's attributes by local name."""
+    return {name.rpartition(b":")[2]: double or single for name, double, single in _XML_ATTRIBUTE.findall(tag)}
+
+
+def _scan_sheet(stream: BinaryIO) -> _BadCell | None:
+    """See :func:`_bad_cell`: the sheet XML read from ``stream``.
+
+    Formula cells are found by their ``<f`` element; error values by their ``#`` (every error value starts with
+    it; a single byte is found at memchr speed, where a search for ``t="e"`` would cost as much as the formula
+    search again): a ``#`` that starts the value of a ``<v>`` in a cell of type ``e`` is one, and a ``#`` in text
+    costs one look back. A formula cell's error value is found with its formula."""
+    from xml.sax.saxutils import unescape
+
     buffer = stream.read(_SCAN_BYTES)
     while len(buffer) < 4096 and (block := stream.read(_SCAN_BYTES)):
         buffer += block
@@ -747,35 +788,69 @@ def _scan_sheet(stream: BinaryIO) -> str | None:
         return None
     prefix = root[1] + b":" if root[1] else b""
     formula, cell_end = b"<" + prefix + b"f", b"</" + prefix + b"c>"
+    cell_start = re.compile(rb"<" + re.escape(prefix) + rb"c[\s>]")
+    value_start = re.compile(rb"<" + re.escape(prefix) + rb"v(?:\s[^<>]*)?>\s*")
     value = re.compile(rb"<" + re.escape(prefix) + rb"v(?:\s[^>]*)?(?:/>|>([^<]*)<)")
     inline = b"<" + prefix + b"is"
+
+    def error_value(text: bytes) -> str:
+        return unescape(text.decode("utf-8", "replace")).strip()
+
     pos, done = 0, False
+    # the next formula and the next # at or after pos (len(buffer): none in the buffer): each is searched for again
+    # only once pos has passed it, so that a block with a formula in every row is not searched to its end each time
+    formula_at = error_at = -1
     while True:
-        hit = buffer.find(formula, pos)
-        after = buffer[hit + len(formula):hit + len(formula) + 1] if hit >= 0 else b""
-        if hit >= 0 and after and after not in b" \t\r\n/>":  # <formula1>, <filterColumn>: not a formula cell
-            pos = hit + 1
-            continue
-        end = buffer.find(cell_end, hit) if after else -1
-        if end >= 0:  # a whole formula cell: <c r="C5" ...><f>...</f><v>...</v></c> (f is c's first child)
-            start = buffer.rfind(b"<", 0, hit)
-            tag = buffer[start:buffer.index(b">", start) + 1] if start >= 0 else b""
-            attributes = {name.rpartition(b":")[2]: double or single for name, double, single
-                          in _XML_ATTRIBUTE.findall(tag)}
-            found = value.search(buffer, hit, end)
-            if not (found and (found[1] or attributes.get(b"t") == b"str")) and inline not in buffer[hit:end]:
-                return attributes.get(b"r", b"").decode("ascii", "replace")
-            pos = end + len(cell_end)
-            continue
+        if formula_at < pos:
+            formula_at = buffer.find(formula, pos)
+            formula_at = formula_at if formula_at >= 0 else len(buffer)
+        if error_at < pos:
+            error_at = buffer.find(b"#", pos)
+            error_at = error_at if error_at >= 0 else len(buffer)
+        if error_at < formula_at:  # <c r="C5" t="e"><v>#DIV/0!</v></c>?
+            hit = error_at
+            tag = buffer.rfind(b"<", 0, hit)
+            cell = buffer.rfind(b"<" + prefix + b"c", 0, tag) if tag >= 0 and value_start.fullmatch(
+                buffer, tag, hit) else -1
+            if cell < 0 or not cell_start.match(buffer, cell):
+                pos = hit + 1
+                continue
+            attributes = _attributes(buffer[cell:buffer.index(b">", cell) + 1])
+            if attributes.get(b"t") != b"e":  # a formula's text result (t="str") may start with #
+                pos = hit + 1
+                continue
+            end = buffer.find(b"<", hit)
+            if end >= 0:
+                return _BadCell(attributes.get(b"r", b"").decode("ascii", "replace"), error_value(buffer[hit:end]))
+            keep = cell  # the value goes on in the next block
+        elif formula_at < len(buffer):
+            hit = formula_at
+            after = buffer[hit + len(formula):hit + len(formula) + 1]
+            if after and after not in b" \t\r\n/>":  # <formula1>, <filterColumn>: not a formula cell
+                pos = hit + 1
+                continue
+            end = buffer.find(cell_end, hit) if after else -1
+            if end >= 0:  # a whole formula cell: <c r="C5" ...><f>...</f><v>...</v></c> (f is c's first child)
+                start = buffer.rfind(b"<", 0, hit)
+                attributes = _attributes(buffer[start:buffer.index(b">", start) + 1] if start >= 0 else b"")
+                found = value.search(buffer, hit, end)
+                reference = attributes.get(b"r", b"").decode("ascii", "replace")
+                if attributes.get(b"t") == b"e":
+                    return _BadCell(reference, error_value(found[1]) if found and found[1] else "")
+                if not (found and (found[1] or attributes.get(b"t") == b"str")) and inline not in buffer[hit:end]:
+                    return _BadCell(reference, None)
+                pos = end + len(cell_end)
+                continue
+            keep = buffer.rfind(b"<", pos, hit)  # the unfinished cell, from its start tag
+            keep = keep if keep >= 0 else hit
+        else:  # nothing in the rest of the block: keep a tail that may hold the start of the next
+            keep = max(pos, len(buffer) - _SCAN_TAIL)
         if done:
             return None
-        # the rest of the block holds no whole formula cell: keep the unfinished one (from its start tag), or a
-        # tail that may hold the start of the next
-        keep = buffer.rfind(b"<", pos, hit) if hit >= 0 else -1
-        keep = keep if keep >= 0 else max(pos, len(buffer) - _SCAN_TAIL)
         block = stream.read(_SCAN_BYTES)
         done = not block
         buffer, pos = buffer[keep:] + block, 0
+        formula_at = error_at = -1
 
 
 class _JsonText:

@@ -60,15 +60,28 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> tuple[str | None, str 
 
 def init(engine: sa.Engine) -> None:
     """Create a fresh database at head; refuse one that already has tables."""
-    with engine.connect() as conn:
-        existing = sa.inspect(conn).get_table_names()
+    with engine.begin() as conn:
+        create(conn)
+
+
+def require_new(conn: sa.Connection) -> None:
+    """Refuse (78) a database that already has tables: ``db init`` only creates a new one."""
+    existing = sa.inspect(conn).get_table_names()
     if existing:
         raise ConfigError(
             _("The database already has tables ({tables}); 'db init' only creates a new database").format(
                 tables=", ".join(sorted(existing)[:5])
             )
         )
-    upgrade(engine, "head")
+
+
+def create(conn: sa.Connection) -> None:
+    """Create the schema at head in ``conn``'s transaction (refusing a database that already has tables): on both
+    SQLite and PostgreSQL the tables are created in that transaction, so a rollback leaves the database empty."""
+    from alembic import command
+
+    require_new(conn)
+    command.upgrade(_alembic_config(conn), "head")
 
 
 def ddl(dialect_name: str) -> str:

@@ -6,6 +6,7 @@ import ast
 import base64
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -176,6 +177,41 @@ def test_export_into_an_existing_empty_directory_is_allowed(platform: Platform) 
     out.mkdir()
     assert export(platform, out).exit_code == 0
     assert standalone(out).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["export", "anchor"])
+@pytest.mark.parametrize("kind", ["a file", "below a file", "not writable"])
+def test_an_output_directory_that_cannot_be_one_exits_78_naming_it(platform: Platform, tmp_path: Path, command: str,
+                                                                   kind: str) -> None:
+    """audit export --out and audit anchor --out: a file there or on the way, or a directory this process may
+    not write in, is refused like a non-empty export directory (78), never click's usage error or a traceback."""
+    out = tmp_path / "out"
+    if kind == "a file":
+        out.write_text("precious")
+        problem = "exists and is not a"
+    elif kind == "below a file":
+        (tmp_path / "file").write_text("precious")
+        out, problem = tmp_path / "file" / "out", "cannot be written (Not a directory)"
+    else:
+        out.mkdir()
+        os.chmod(out, 0o500)
+        if os.access(out, os.W_OK):
+            pytest.skip("this process writes in a directory of mode 500 (root)")
+        problem = "cannot be written (Permission denied)"
+    try:
+        r = platform.run("audit", command, "--out", str(out), key=None)
+    finally:
+        if kind == "not writable":
+            os.chmod(out, 0o700)
+    assert r.exit_code == 78, r.output
+    assert str(out) in r.stderr and problem in r.stderr, r.stderr
+    assert "Usage:" not in r.stderr and r.stdout == ""
+    if kind == "a file":
+        assert out.read_text() == "precious"
+    elif kind == "below a file":
+        assert (tmp_path / "file").read_text() == "precious"
+    else:
+        assert list(out.iterdir()) == []
 
 
 # ---- what the bundle holds -----------------------------------------------------------------------------
@@ -419,6 +455,18 @@ def test_a_bundle_cut_back_consistently_passes_alone_but_not_against_an_anchor(b
     assert problems(standalone(bundle, "--anchor", str(anchors))) == [
         f"{anchors / last.name}: the log has {cut} entries, fewer than this checkpoint's "
         f"{manifest['tree_size']}: it was cut back"]
+
+
+@pytest.mark.parametrize("kind, reason", [("missing", "No such file or directory"), ("a file", "Not a directory")])
+def test_an_anchor_directory_that_is_missing_or_a_file_is_an_unusable_argument(bundle: Path, tmp_path, kind,
+                                                                                 reason) -> None:
+    """Not a run that passes having checked no anchor (its glob finds nothing there)."""
+    anchors = tmp_path / "anchors"
+    if kind == "a file":
+        anchors.write_text("checkpoint\n")
+    r = standalone(bundle, "--anchor", str(anchors))
+    assert r.returncode == 2 and f"--anchor: {anchors}: {reason}" in r.stderr, r
+    assert "OK" not in r.stdout
 
 
 # ---- keys obtained out of band ---------------------------------------------------------------------------

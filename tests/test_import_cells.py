@@ -1,4 +1,4 @@
-"""What an imported cell means: date-times with a time zone, and Excel formulas without a saved value.
+"""What an imported cell means: date-times with a time zone, Excel formulas without a saved value, Excel error values.
 
 Real files in their real formats (csv, openpyxl's XLSX, pyarrow's Parquet) through the real command line.
 """
@@ -150,3 +150,41 @@ def test_an_xlsx_formula_with_a_saved_value_is_imported_as_that_value(platform_w
     assert counts(out)[:5] == (3, 3, 0, 0, 0), (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
     fields = scalar(platform_with_catalog, "SELECT fields FROM record WHERE document_no = '凌市监罚〔2026〕302号'")
     assert json.loads(fields)["罚款金额（万元）"] == "3"
+
+
+# --- an Excel error value (#DIV/0!, #N/A...) refuses the file ------------------------------------------------
+
+
+def _with_error(path: Path, error: str) -> Path:
+    """The penalty book with the fine of row 3 (凌市监罚〔2026〕302号) an error value, as openpyxl writes one."""
+    book = openpyxl.load_workbook(_penalty_book(path, 3))
+    cell = book.active["K3"]
+    cell.value, cell.data_type = error, "e"
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize("error", ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!"])
+def test_an_xlsx_error_value_refuses_the_import_naming_sheet_cell_column_and_value(platform_with_catalog, tmp_path,
+                                                                                  error) -> None:
+    path = _with_error(tmp_path / "penalty.xlsx", error)
+    r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65, r.output
+    assert f"penalty.xlsx, sheet 处罚, cell K3, column 罚款金额（万元）: the cell holds the error value {error} " \
+        in r.stderr and "correct the cell, or the formula or the data it uses, in the file" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_an_xlsx_catalog_with_an_error_value_is_refused(platform, tmp_path) -> None:
+    rows = list(csv.reader(write_test_catalog(tmp_path / "catalog.csv").read_text(encoding="utf-8").splitlines()))
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.active["B3"].value, book.active["B3"].data_type = "#N/A", "e"  # a VLOOKUP of the unit's name that failed
+    book.save(tmp_path / "catalog.xlsx")
+    r = platform.run("catalog", "import", str(tmp_path / "catalog.xlsx"), "--version", "2026", "--effective",
+                     "2025-01-01")
+    assert r.exit_code == 65, r.output
+    assert f"catalog.xlsx, sheet Sheet, cell B3, column {rows[0][1]}: the cell holds the error value #N/A " in r.stderr
+    assert scalar(platform, "SELECT count(*) FROM catalog_item") == 0

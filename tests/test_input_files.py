@@ -103,3 +103,51 @@ def test_a_key_path_that_cannot_be_read_is_refused_without_asking_for_the_passph
     r = platform.run("--key", str(tmp_path / "dir.key"), "subject", "add", MARKET, "--name", "凌源市示例商贸有限公司",
                      key=None, env={"LYCREDIT_KEY_PASSPHRASE": None})
     _refused_as_input(r, tmp_path / "dir.key", "is a directory")
+
+
+# --- an input directory: audit verify --anchor DIR -------------------------------------------------------------
+
+
+def _verify_anchors(platform, path: Path):
+    return platform.run("audit", "verify", "--anchor", str(path), key=None)
+
+
+def _anchor_dir(platform, tmp_path: Path) -> tuple[Path, Path]:
+    """A directory holding the latest checkpoint, and that anchor file."""
+    r = platform.run("audit", "anchor", "--out", str(tmp_path / "anchors"), key=None)
+    assert r.exit_code == 0, r.output
+    return tmp_path / "anchors", Path(r.stdout.strip())
+
+
+@pytest.mark.parametrize("kind, problem", [("missing", "no such directory"), ("a file", "is a file, not a directory"),
+                                           ("below a file", "no such directory")])
+def test_an_anchor_directory_that_is_missing_or_a_file_exits_66_naming_it(platform, tmp_path, kind, problem) -> None:
+    path = tmp_path / "anchors"
+    if kind == "a file":
+        path.write_text("checkpoint\n", encoding="utf-8")
+    elif kind == "below a file":
+        (tmp_path / "file").write_text("x\n", encoding="utf-8")
+        path = tmp_path / "file" / "anchors"
+    r = _verify_anchors(platform, path)
+    _refused_as_input(r, path, problem)
+    assert r.stdout == "" and "anchors checked" not in r.stderr  # refused before anything is verified
+
+
+def test_an_anchor_that_is_a_directory_exits_66_naming_it(platform, tmp_path) -> None:
+    anchors, _anchor = _anchor_dir(platform, tmp_path)
+    (anchors / "checkpoint-000000000099.txt").mkdir()
+    _refused_as_input(_verify_anchors(platform, anchors), anchors / "checkpoint-000000000099.txt", "is a directory")
+
+
+def test_an_anchor_directory_or_anchor_that_cannot_be_read_exits_66_naming_it(platform, tmp_path) -> None:
+    anchors, anchor = _anchor_dir(platform, tmp_path)
+    assert _verify_anchors(platform, anchors).exit_code == 0
+    _unreadable(anchor)  # the anchor file (skips as root)
+    _refused_as_input(_verify_anchors(platform, anchors), anchor, "Permission denied")
+    # audit anchor compares the checkpoint with the file of its name: one it cannot read is an input it cannot read
+    _refused_as_input(platform.run("audit", "anchor", "--out", str(anchors), key=None), anchor, "Permission denied")
+    os.chmod(anchors, 0o300)  # a directory that cannot be listed: glob would quietly find no anchor in it
+    try:
+        _refused_as_input(_verify_anchors(platform, anchors), anchors, "Permission denied")
+    finally:
+        os.chmod(anchors, 0o700)

@@ -730,6 +730,93 @@ def test_xlsx_unsaved_formula_in_another_sheet_does_not_matter(tmp_path):
     data_error(rf"two\.xlsx, sheet 计算, cell A1: {UNSAVED}", book, sheet="计算")
 
 
+# --- error values (#DIV/0!, #N/A...) refuse the file -----------------------------------------------------------
+
+ERROR_VALUE = ("the cell holds the error value {error} .*not a value that can be imported; correct the cell, or the "
+               "formula or the data it uses, in the file and import it again")
+EXCEL_ERRORS = ["#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!"]
+
+
+def _error_book(path: Path, rows: list[list], errors: dict[str, str], *, title: str = "处罚") -> Path:
+    """A workbook of ``rows`` whose cells ``errors`` ({"B3": "#N/A"}) hold error values, as openpyxl writes them."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    for ref, error in errors.items():
+        sheet[ref].value = error
+        sheet[ref].data_type = "e"
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize("error", EXCEL_ERRORS)
+def test_xlsx_error_value_refuses_the_file_naming_sheet_cell_column_and_value(tmp_path, error):
+    rows = [["名称", "罚款金额（万元）", "处罚决定日期"], ["甲", 3, "2026-03-01"], ["乙", 4, "2026-03-02"]]
+    path = _error_book(tmp_path / "p.xlsx", rows, {"B3": error})
+    assert b'<c r="B3" t="e"><v>' + error.encode() + b"</v></c>" in zipfile.ZipFile(path).read(
+        "xl/worksheets/sheet1.xml")
+    data_error(rf"p\.xlsx, sheet 处罚, cell B3, column 罚款金额（万元）: {ERROR_VALUE.format(error=re.escape(error))}", path)
+
+
+def test_xlsx_error_value_found_in_any_cell_of_the_sheet(tmp_path):
+    rows = [["名称", "罚款金额（万元）"], ["甲", 3], [None, None], ["乙", 4]]
+    # in the header, in a row with nothing else, beyond the header's columns: calamine would read each as empty
+    for ref, named in (("B1", r"cell B1"), ("B3", r"cell B3, column 罚款金额（万元）"), ("D4", "cell D4")):
+        path = _error_book(tmp_path / f"{ref}.xlsx", rows, {ref: "#N/A"})
+        data_error(rf"{ref}\.xlsx, sheet 处罚, {named}: {ERROR_VALUE.format(error='#N/A')}", path)
+
+
+def test_xlsx_formula_whose_saved_value_is_an_error_refuses_the_file(tmp_path):
+    rows = [["名称", "罚款金额（万元）", "数量"], ["甲", "=C2/0", 3], ["乙", "=VLOOKUP(A3,E:F,2,0)", 4]]
+    book = _formula_book(tmp_path / "f.xlsx", rows)
+    # as Excel saves a formula that failed: the error beside the formula
+    saved = _edit_sheet(book, tmp_path / "saved.xlsx", _saved({"B2": 't="e"|<v>#DIV/0!</v>', "B3": 't="e"|<v>#N/A</v>'}))
+    data_error(rf"saved\.xlsx, sheet 处罚, cell B2, column 罚款金额（万元）: {ERROR_VALUE.format(error='#DIV/0!')}", saved)
+    # an error value calamine does not know makes it refuse the whole sheet: the cell is named all the same
+    spill = _edit_sheet(saved, tmp_path / "spill.xlsx", lambda xml: xml.replace(b"#DIV/0!", b"#SPILL!"))
+    data_error(rf"spill\.xlsx, sheet 处罚, cell B2: {ERROR_VALUE.format(error='#SPILL!')}", spill)
+
+
+def test_xlsx_text_starting_with_a_hash_is_not_an_error_value(tmp_path):
+    rows = [["名称", "备注", "计算"], ["#1号楼", "#N/A", '="#"&A2']]
+    book = _formula_book(tmp_path / "t.xlsx", rows)
+    workbook = openpyxl.load_workbook(book)
+    workbook.active["B2"].data_type = "s"  # openpyxl takes the text "#N/A" for an error value; keep it text
+    workbook.save(book)
+    saved = _edit_sheet(book, tmp_path / "saved.xlsx", _saved({"C2": 't="str"|<v>##1号楼</v>'}))
+    assert values(open_table(saved)) == [{"名称": "#1号楼", "备注": "#N/A", "计算": "##1号楼"}]
+
+
+def test_xlsx_error_value_found_whatever_the_namespace_prefix_and_the_blocks_read(tmp_path, monkeypatch):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["序号", "金额", "名称"])
+    for row in range(2, 40):
+        sheet.append([row, f"=A{row}*2", f"#{row}"])
+    sheet["C31"].value, sheet["C31"].data_type = "#REF!", "e"
+    workbook.save(tmp_path / "book.xlsx")
+    plain = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "plain.xlsx",
+                        _saved({f"B{row}": f"<v>{row * 2}</v>" for row in range(2, 40)}))
+    prefixed = _edit_sheet(plain, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
+        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
+    for block in (1, 3, 7, 64, 4096):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        for path in (plain, prefixed):
+            data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell C31, column 名称: {ERROR_VALUE.format(error='#REF!')}",
+                       path)
+
+
+def test_xlsx_error_value_in_another_sheet_does_not_matter(tmp_path):
+    book = _formula_book(tmp_path / "two.xlsx", [["名称"], ["甲"]])
+    workbook = openpyxl.load_workbook(book)
+    workbook.create_sheet("计算").append(["#DIV/0!"])  # openpyxl writes this text as an error value
+    workbook.save(book)
+    assert values(open_table(book)) == [{"名称": "甲"}]
+    data_error(rf"two\.xlsx, sheet 计算, cell A1: {ERROR_VALUE.format(error='#DIV/0!')}", book, sheet="计算")
+
+
 # --- JSON and NDJSON -----------------------------------------------------------------------
 
 

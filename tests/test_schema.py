@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from lycredit import migrations, schema
@@ -112,3 +114,67 @@ def test_log_tables_refuse_update_and_delete_by_trigger(platform) -> None:
                 assert "append-only" in str(exc)
             else:
                 raise AssertionError(f"{statement} was allowed")
+
+
+# --- db init writes nothing unless it succeeds ----------------------------------------------------------------
+
+
+def _init(db_url: str, key: Path, **changes: str):
+    args = {"--admin": "admin", "--admin-key": str(key), "--unit-code": ADMIN_UNIT, "--unit-name": "凌源市发展和改革局",
+            **changes}
+    return invoke(["--db", db_url, "db", "init", *[part for pair in args.items() for part in pair]])
+
+
+def _left_behind(db_url: str, tmp_path: Path) -> list[str]:
+    """What a refused ``db init`` left: files in ``tmp_path`` (a key, a SQLite database) and tables."""
+    files = sorted(p.name for p in tmp_path.iterdir())
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            tables = sa.inspect(conn).get_table_names()
+    finally:
+        engine.dispose()
+        if db_url.startswith("sqlite") and "lycredit.db" not in files:
+            for leftover in tmp_path.glob("lycredit.db*"):  # the inspection's own connection made the file
+                leftover.unlink()
+    return files + tables
+
+
+@pytest.mark.parametrize("option, value, problem", [
+    ("--admin", "Admin", "Operator name 'Admin' is not valid"),
+    ("--unit-code", ADMIN_UNIT[:-1] + ("1" if ADMIN_UNIT[-1] != "1" else "2"), "does not match the GB 32100 checksum"),
+    ("--unit-code", "12345", "has 5 characters; GB 32100 requires 18"),
+    ("--unit-name", "", "give its name with --unit-name"),
+    ("--origin", "lycredit.test/log\nsecond line", "is not valid: it must be one line of text"),
+])
+def test_init_with_an_invalid_argument_writes_no_key_and_creates_nothing(db_url: str, tmp_path: Path, option: str,
+                                                                          value: str, problem: str) -> None:
+    r = _init(db_url, tmp_path / "admin.key", **{option: value})
+    assert r.exit_code == 65, r.output
+    assert problem in r.stderr and "Traceback" not in r.output
+    assert _left_behind(db_url, tmp_path) == []
+
+
+def test_init_of_an_existing_database_writes_no_key(platform, tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    r = _init(platform.url, tmp_path / "keys" / "second.key")
+    assert r.exit_code == 78 and "already has tables" in r.stderr
+    assert list((tmp_path / "keys").iterdir()) == []
+
+
+def test_init_that_fails_after_writing_the_key_removes_it_and_every_table(db_url: str, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    from lycredit import operators
+
+    def broken(conn, **kwargs):
+        real_bootstrap(conn, **kwargs)  # the tables and the administrator's rows are there: then the failure
+        raise RuntimeError("connection lost")
+
+    real_bootstrap = operators.bootstrap
+    monkeypatch.setattr(operators, "bootstrap", broken)
+    with pytest.raises(RuntimeError, match="connection lost"):
+        _init(db_url, tmp_path / "admin.key")
+    assert _left_behind(db_url, tmp_path) == []
+    monkeypatch.setattr(operators, "bootstrap", real_bootstrap)
+    r = _init(db_url, tmp_path / "admin.key")  # and it can simply be run again
+    assert r.exit_code == 0, r.output

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lycredit.errors import ConfigError, DataError
+from lycredit.errors import ConfigError, DataError, InputMissing
 from lycredit.i18n import _
 from lycredit.oplog.log import latest_checkpoint
 
@@ -29,14 +29,19 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
     head = latest_checkpoint(conn)
     if head is None:
         raise ConfigError(_("The log is empty: nothing to anchor"))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     path = out_dir / anchor_name(head.size)
     data = head.note.encode("utf-8")
     if path.exists():
         return _same(path, data), False
     tmp = out_dir / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), "wb") as fh:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except OSError as exc:  # a directory this process may not write in
+            raise ConfigError(_("{file} cannot be written ({reason})").format(file=path, reason=exc.strerror)) \
+                from None
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -50,8 +55,24 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
     return path, True
 
 
+def output_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` (and its parents) unless it is a directory already; a path that cannot be one (a file
+    there or on the way, no permission) is a ConfigError (78) naming it, like a non-empty export directory."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file, or a link to nothing, has the name
+        raise ConfigError(_("{path} exists and is not a directory").format(path=out_dir)) from None
+    except OSError as exc:
+        raise ConfigError(_("{file} cannot be written ({reason})").format(file=out_dir, reason=exc.strerror)) \
+            from None
+
+
 def _same(path: Path, data: bytes) -> Path:
-    if path.read_bytes() != data:
+    try:
+        stored = path.read_bytes()
+    except OSError as exc:
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    if stored != data:
         raise DataError(
             _("{path} already holds a different checkpoint of the same size: the log was rewritten").format(path=path)
         )

@@ -36,7 +36,7 @@ from lycredit.errors import ConfigError
 from lycredit.i18n import _
 from lycredit.keys import public_raw
 from lycredit.models.base import utcnow
-from lycredit.oplog.anchor import anchor_name
+from lycredit.oplog.anchor import anchor_name, output_dir
 from lycredit.oplog.log import latest_checkpoint, log_origin, timestamp
 from lycredit.oplog.note import verifier_key
 from lycredit.oplog.verify import Replayer, Report, iter_entries
@@ -92,8 +92,8 @@ def export_bundle(conn: sa.Connection, out_dir: Path) -> Exported:
     if head is None:
         raise ConfigError(_("The log is empty: nothing to export"))
     origin = log_origin(conn)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "checkpoints").mkdir()
+    output_dir(out_dir)
+    output_dir(out_dir / "checkpoints")
     digests: dict[str, str] = {}
     replayer = Replayer(Report())
     entries = 0
@@ -131,7 +131,12 @@ def export_bundle(conn: sa.Connection, out_dir: Path) -> Exported:
 
 
 def _require_empty(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+    try:
+        used = out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir()))
+    except OSError as exc:  # a directory on the way that may not be searched, one that may not be listed
+        raise ConfigError(_("{file} cannot be written ({reason})").format(file=out_dir, reason=exc.strerror)) \
+            from None
+    if used:
         raise ConfigError(_("{path} exists and is not an empty directory: an export never overwrites; "
                             "give a new directory").format(path=out_dir))
 

@@ -37,7 +37,8 @@ The checks, in order; each problem is one output line, ``<where>: <what>``:
 
 It cannot check the data rows themselves: they are not in the bundle (only
 their hashes are). ``lycredit audit verify`` compares them on the database.
-Exit status: 0 all checks pass, 1 problems found, 2 unusable arguments.
+Exit status: 0 all checks pass, 1 problems found, 2 unusable arguments (an --anchor directory that is
+missing, a file or cannot be listed among them).
 """
 
 from __future__ import annotations
@@ -607,6 +608,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.bundle.is_dir():
         parser.error(f"{args.bundle} is not a directory")
+    if args.anchor is not None:
+        try:  # missing, not a directory, or not listable: its glob would find no anchor and the run would pass
+            next(args.anchor.iterdir(), None)
+        except OSError as exc:
+            parser.error(f"--anchor: {args.anchor}: {exc.strerror}")
     try:
         trusted = read_trusted_keys(args.trusted_keys) if args.trusted_keys else None
     except (OSError, ValueError) as exc:

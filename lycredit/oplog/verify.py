@@ -18,7 +18,10 @@ checkpoint, a table and key, an anchor file):
    no row is missing or extra;
 6. anchors: each anchored checkpoint is of this log, signed by a key the log
    registered, not larger than the tree (cut back) and equal to the tree's
-   root at its size (rewritten).
+   root at its size (rewritten). The anchor directory and its files are
+   checked before anything else: one that is missing, not a directory or
+   cannot be read is an input that cannot be read (66), never a finding or
+   an empty set of anchors.
 
 One tampered entry is reported once: an operation whose leaves or header do
 not match what was signed leaves the rebuilt tree unreliable, so the next
@@ -32,6 +35,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from lycredit.errors import InputMissing
 from lycredit.i18n import _
 from lycredit.models.base import hashed_columns, row_key, row_values
 from lycredit.oplog.canonical import canonical_json
@@ -377,6 +382,7 @@ def verify_database(conn: sa.Connection, anchor_dir: Path | None = None, *, para
     """
     from lycredit.models import LOGGED_TABLES
 
+    anchors = anchor_files(anchor_dir) if anchor_dir is not None else None
     if conn.dialect.name == "postgresql" and not conn.in_transaction():
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     report = Report()
@@ -398,9 +404,26 @@ def verify_database(conn: sa.Connection, anchor_dir: Path | None = None, *, para
             report.rows += digests[name][0]
             continue
         _readable(report, name, _check_table, conn, LOGGED_TABLES[name].__table__, expected, report)
-    if anchor_dir is not None:
-        _check_anchors(anchor_dir, log_origin(conn), rep, report)
+    if anchors is not None:
+        _check_anchors(anchors, log_origin(conn), rep, report)
     return report
+
+
+def anchor_files(anchor_dir: Path) -> list[Path]:
+    """The anchored checkpoints (``checkpoint-*.txt``) in ``anchor_dir``, in order of name; InputMissing (66)
+    naming the directory or the file when the directory is missing, not a directory or cannot be listed, or a
+    checkpoint is not a file that can be read (a directory's glob would quietly find no anchor at all)."""
+    import fnmatch
+
+    from lycredit.inputs import check_input_dir, check_input_file
+
+    check_input_dir(anchor_dir)
+    try:
+        names = sorted(name for name in os.listdir(anchor_dir) if fnmatch.fnmatchcase(name, "checkpoint-*.txt"))
+    except OSError as exc:
+        raise InputMissing(_("{file} cannot be read ({reason})").format(file=anchor_dir, reason=exc.strerror)) \
+            from None
+    return [check_input_file(anchor_dir / name) for name in names]
 
 
 def sqlite_or_server(url: str) -> bool:
@@ -727,10 +750,10 @@ def _check_table(conn: sa.Connection, table: sa.Table, expected: dict[str, tuple
                    _("row that entry {n} left is missing (deleted outside lycredit)").format(n=remaining[key][1]))
 
 
-def _check_anchors(anchor_dir: Path, origin: str, rep: Replayer, report: Report) -> None:
+def _check_anchors(anchors: list[Path], origin: str, rep: Replayer, report: Report) -> None:
     verifiers = _verifiers(rep)
     size = rep.tree.size
-    for path in sorted(anchor_dir.glob("checkpoint-*.txt")):
+    for path in anchors:
         report.anchors += 1
         where = _("anchor {file}").format(file=path.name)
         try:
