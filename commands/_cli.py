@@ -109,6 +109,13 @@ option = functools.partial(click.option, cls=LyOption)
 INPUT_FILE = click.Path(path_type=Path, readable=False)
 #: The same for a directory the command reads (the core: missing, not a directory or not listable is exit 66).
 INPUT_DIR = click.Path(path_type=Path, readable=False)
+#: The type of a file the command writes (an output): a Path that click does not check either. The core
+#: (lycredit.outputs) refuses one that cannot be created or written, whenever that shows (a directory there, one on
+#: the way missing, no permission, a full disk), with exit 78 naming it and leaves nothing half-written; click's
+#: dir_okay check would make a directory there a usage error (2) instead.
+OUTPUT_FILE = click.Path(path_type=Path)
+#: The same for a directory the command writes into (created if need be).
+OUTPUT_DIR = click.Path(path_type=Path)
 
 
 def command(group: click.Group, name: str, help: str, **kwargs: Any) -> Callable:

@@ -10,7 +10,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, OUTPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("catalog",
             N_("The public credit information catalog (Art. 9): import, list, show, diff, export."))
@@ -125,8 +125,7 @@ def diff_(v1: str, v2: str) -> None:
     "Write a catalog version as a catalog file that imports back unchanged: csv (UTF-8 with a BOM, for "
     "Excel), xlsx, json or parquet, by the suffix of --out. Without --out, print it in --format."))
 @_version_option
-@option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-        help=N_("The file to write (replaced if it exists)."))
+@option("--out", type=OUTPUT_FILE, metavar="FILE", help=N_("The file to write (replaced if it exists)."))
 def export_(version: str | None, out: Path | None) -> None:
     from lycredit.catalog import catalog_in_force, export, write_catalog_file
     from lycredit.output import render_rows

@@ -8,7 +8,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import LyCommand, app, option, say
+from ._cli import OUTPUT_FILE, LyCommand, app, option, say
 
 RECORD_COLUMNS = [
     "record_id",
@@ -106,15 +106,11 @@ def _render_table(rep) -> None:  # noqa: ANN001
 
 
 def _write(path: Path, text: str) -> None:
-    """Write the HTML inside the operation, so that a report that was not written is not logged as made."""
-    from lycredit.errors import UsageError
+    """Write the HTML inside the operation, so that a report that was not written is not logged as made; the
+    file appears whole or not at all, and one that cannot be written is exit 78 naming it."""
+    from lycredit.outputs import write_output
 
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise UsageError(
-            _("Cannot write {file}: {reason}").format(file=path, reason=error.strerror)
-        ) from None
+    write_output(path, text.encode("utf-8"))
 
 
 @click.command(
@@ -132,7 +128,7 @@ def _write(path: Path, text: str) -> None:
 @option(
     "--html",
     "html_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     metavar="FILE",
     help=N_("Also write the report as a self-contained printable HTML file."),
 )

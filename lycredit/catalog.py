@@ -26,15 +26,12 @@ back unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import functools
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +45,7 @@ from lycredit.identity import SubjectKind, field_rule, validate_uscc
 from lycredit.models import CatalogItem, CatalogVersion
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
+from lycredit.outputs import output_file
 from lycredit.periods import ART15_MAX_YEARS, shanghai_today
 from lycredit.readers import Row, Table, map_headers, normalize_header, open_table
 
@@ -765,20 +763,8 @@ def write_catalog_file(rows: Sequence[Mapping[str, str]], path: str | Path) -> s
         raise UsageError(_("{file}: cannot export to {suffix}; use one of {suffixes}").format(
             file=path, suffix=path.suffix or "''", suffixes=", ".join(EXPORT_FORMATS)))
     columns = list(EXPORT_HEADERS.values())
-    temp: Path | None = None
-    try:
-        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-        os.close(handle)
-        temp = Path(temp_name)
-        _WRITERS[fmt](rows, columns, temp)
-        os.replace(temp, path)
-    except OSError as exc:
-        problem = _("{file} cannot be written ({reason})").format(file=path, reason=exc.strerror)
-        raise UsageError(problem) from None
-    finally:
-        if temp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+    with output_file(path) as target:
+        _WRITERS[fmt](rows, columns, target)
     return fmt
 
 

@@ -3,7 +3,8 @@
 Every command ends with one of these codes (see the README):
 0 ok, 1 findings, 2 usage, 65 bad input data, 66 input file missing,
 69 database unavailable, 75 another run holds the lock, 77 permission denied,
-78 configuration error or schema not at head.
+78 configuration error or schema not at head, or an output file or directory that cannot be
+created or written (lycredit.outputs).
 """
 
 from __future__ import annotations

@@ -258,7 +258,7 @@ def test_html_escapes_what_the_data_says(world, tmp_path) -> None:
 def test_an_unwritable_html_file_fails_and_the_report_is_not_logged(world, tmp_path) -> None:
     before = report_count(world)
     r = run_report(world, COMPANY, "--html", str(tmp_path / "missing" / "r.html"))
-    assert r.exit_code == 2 and "Cannot write" in r.stderr
+    assert r.exit_code == 78 and "cannot be written (No such file or directory)" in r.stderr
     assert report_count(world) == before
 
 
