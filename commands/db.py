@@ -43,9 +43,9 @@ def _new_passphrase(path: Path) -> str:
 def init(admin_name: str, admin_key: Path, unit_code: str, unit_name: str, origin: str | None) -> None:
     from lycredit import keys
     from lycredit.database import check_connection, sqlite_path
-    from lycredit.errors import ConfigError
     from lycredit.inputs import check_input_file
     from lycredit.operators import bootstrap, check_bootstrap
+    from lycredit.outputs import cannot_write
     from lycredit.schema import create, require_new
 
     obj = app()
@@ -55,8 +55,7 @@ def init(admin_name: str, admin_key: Path, unit_code: str, unit_name: str, origi
     new_key = not admin_key.exists()
     if new_key:
         if not admin_key.parent.is_dir():
-            reason = errno.ENOTDIR if admin_key.parent.exists() else errno.ENOENT
-            raise ConfigError(_("Cannot create {path}: {error}").format(path=admin_key, error=os.strerror(reason)))
+            raise cannot_write(admin_key, errno.ENOTDIR if admin_key.parent.exists() else errno.ENOENT)
     else:
         check_input_file(admin_key)  # a directory or an unreadable file: exit 66 before a passphrase is asked
     obj.create_database = True

@@ -9,7 +9,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import app, command, dry_run_option, group, option, reason_option, say
+from ._cli import OUTPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("key", N_("Generate and rotate operators' signing keys."))
 
@@ -17,18 +17,23 @@ cli = group("key", N_("Generate and rotate operators' signing keys."))
 @command(cli, "generate", N_(
     "Write a new Ed25519 private key as encrypted PKCS#8 PEM (mode 0600, never over an existing file) "
     "and print its public key. The passphrase comes from LYCREDIT_KEY_PASSPHRASE or a prompt."))
-@option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help=N_("Private key file to write."))
-@option("--pem", "pem_out", type=click.Path(dir_okay=False, path_type=Path),
+@option("--out", required=True, type=OUTPUT_FILE, metavar="FILE", help=N_("Private key file to write."))
+@option("--pem", "pem_out", type=OUTPUT_FILE, metavar="FILE",
         help=N_("Also write the public key as a PEM file here."))
 def generate(out: Path, pem_out: Path | None) -> None:
     from lycredit import keys
+    from lycredit.outputs import write_output
 
     from .db import _new_passphrase
 
     private_key = keys.generate()
     keys.write_private_key(out, private_key, _new_passphrase(out))
     if pem_out:
-        pem_out.write_text(keys.public_pem(private_key), encoding="ascii")
+        try:
+            write_output(pem_out, keys.public_pem(private_key).encode("ascii"))
+        except BaseException:  # the command failed: it leaves no key behind, so that running it again works
+            out.unlink(missing_ok=True)
+            raise
     say(_("Wrote {path}; register the public key below with 'lycredit operator add'").format(path=out))
     click.echo(keys.public_b64(private_key))
 

@@ -1,7 +1,8 @@
 """Operators' Ed25519 keys: generate, store encrypted, load, and name.
 
 A private key is written as encrypted PKCS#8 PEM, created with mode 0600 and
-never over an existing file; loading refuses a key file that others can read,
+never over an existing file (one that cannot be written whole is removed, exit 78:
+:mod:`lycredit.outputs`); loading refuses a key file that others can read,
 like ssh does. The passphrase comes from ``LYCREDIT_KEY_PASSPHRASE`` or, on a
 terminal, from a prompt (the CLI asks; the core only takes it as an argument).
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from lycredit.errors import ConfigError, DataError, InputMissing, PermissionDenied
 from lycredit.i18n import _
+from lycredit.outputs import cannot_write
 
 PASSPHRASE_ENV = "LYCREDIT_KEY_PASSPHRASE"
 MIN_PASSPHRASE = 8
@@ -80,10 +83,17 @@ def write_private_key(path: Path, key: Ed25519PrivateKey, passphrase: str) -> No
     except FileExistsError as exc:
         raise ConfigError(_("{path} already exists; lycredit never overwrites a key file").format(path=path)) from exc
     except OSError as exc:
-        raise ConfigError(_("Cannot create {path}: {error}").format(path=path, error=exc.strerror)) from exc
-    with os.fdopen(fd, "wb") as fh:
-        os.fchmod(fh.fileno(), 0o600)
-        fh.write(pem)
+        raise cannot_write(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:  # a full disk, an I/O error: no key file is better than a truncated one
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise cannot_write(path, exc) from None
 
 
 def load_private_key(path: Path, passphrase: str | None) -> Ed25519PrivateKey:
