@@ -8,14 +8,9 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import INPUT_DIR, app, command, group, option, say
+from ._cli import INPUT_DIR, OUTPUT_DIR, app, command, group, option, say
 
 cli = group("audit", N_("Verify, anchor, export and read the signed operation log."))
-
-#: A directory the command writes into: the core creates it, and refuses a path that cannot be one (a file there or
-#: on the way, no permission) with exit 78 naming it; click's file_okay check would make a file there a usage error (2)
-#: and leave the rest to a traceback.
-OUTPUT_DIR = click.Path(path_type=Path)
 
 
 @command(cli, "verify", N_(

@@ -10,6 +10,7 @@ and has not shrunk.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from lycredit.errors import ConfigError, DataError, InputMissing
 from lycredit.i18n import _
 from lycredit.oplog.log import latest_checkpoint
+from lycredit.outputs import cannot_write, output_dir
 
 
 def anchor_name(size: int) -> str:
@@ -29,19 +31,14 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
     head = latest_checkpoint(conn)
     if head is None:
         raise ConfigError(_("The log is empty: nothing to anchor"))
-    output_dir(out_dir)
+    created = output_dir(out_dir)
     path = out_dir / anchor_name(head.size)
     data = head.note.encode("utf-8")
     if path.exists():
         return _same(path, data), False
     tmp = out_dir / f".{path.name}.{os.getpid()}.tmp"
     try:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        except OSError as exc:  # a directory this process may not write in
-            raise ConfigError(_("{file} cannot be written ({reason})").format(file=path, reason=exc.strerror)) \
-                from None
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -49,22 +46,17 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
             os.link(tmp, path)
         except FileExistsError:  # another anchor run got there first
             return _same(path, data), False
+        _sync_dir(out_dir)
+    except OSError as exc:  # a directory this process may not write in, a full disk, an I/O error
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            if created:  # nothing of this run is left, not even the directory it made
+                out_dir.rmdir()
+        raise cannot_write(path, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
-    _sync_dir(out_dir)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     return path, True
-
-
-def output_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` (and its parents) unless it is a directory already; a path that cannot be one (a file
-    there or on the way, no permission) is a ConfigError (78) naming it, like a non-empty export directory."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:  # a file, or a link to nothing, has the name
-        raise ConfigError(_("{path} exists and is not a directory").format(path=out_dir)) from None
-    except OSError as exc:
-        raise ConfigError(_("{file} cannot be written ({reason})").format(file=out_dir, reason=exc.strerror)) \
-            from None
 
 
 def _same(path: Path, data: bytes) -> Path:

@@ -16,12 +16,15 @@ audit", documents it for auditors who write their own verifier):
 
 Entries carry hashes of rows and internal ids, never the rows themselves, so
 the bundle holds no personal data (Art. 31 deletions leave nothing in it).
-The directory must be new or empty, and no file is ever overwritten.
+The directory must be new or empty, and no file is ever overwritten. A bundle that cannot be written
+whole (a full disk) is removed, with the directory if the export created it, and exits 78 naming the
+file (:mod:`lycredit.outputs`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -36,10 +39,11 @@ from lycredit.errors import ConfigError
 from lycredit.i18n import _
 from lycredit.keys import public_raw
 from lycredit.models.base import utcnow
-from lycredit.oplog.anchor import anchor_name, output_dir
+from lycredit.oplog.anchor import anchor_name
 from lycredit.oplog.log import latest_checkpoint, log_origin, timestamp
 from lycredit.oplog.note import verifier_key
 from lycredit.oplog.verify import Replayer, Report, iter_entries
+from lycredit.outputs import cannot_write, output_dir
 
 BUNDLE_FORMAT = "lycredit-audit-bundle/1"
 ENTRIES_FILE = "entries.b64"
@@ -92,26 +96,42 @@ def export_bundle(conn: sa.Connection, out_dir: Path) -> Exported:
     if head is None:
         raise ConfigError(_("The log is empty: nothing to export"))
     origin = log_origin(conn)
-    output_dir(out_dir)
+    created = output_dir(out_dir)
+    written: list[Path] = []
+    try:
+        result = _write_bundle(conn, out_dir, origin, head, written)
+    except BaseException:  # a full disk, an I/O error, an interruption: no half bundle that looks like a whole one
+        for path in reversed(written):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        for directory in [out_dir / "checkpoints", *([out_dir] if created else [])]:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+    return result
+
+
+def _write_bundle(conn: sa.Connection, out_dir: Path, origin: str, head: Any, written: list[Path]) -> Exported:
+    """The files of the bundle, each one appended to ``written`` once it exists."""
     output_dir(out_dir / "checkpoints")
     digests: dict[str, str] = {}
     replayer = Replayer(Report())
     entries = 0
-    with _Writer(out_dir, ENTRIES_FILE, digests) as fh:
+    with _Writer(out_dir, ENTRIES_FILE, digests, written) as fh:
         for position, (_idx, data) in enumerate(iter_entries(conn)):
             fh.write(base64.b64encode(data) + b"\n")
             replayer.feed(position, data)
             entries += 1
     checkpoints = 0
     for row in conn.execute(sa.text("SELECT size, note FROM oplog_checkpoint ORDER BY size")):
-        with _Writer(out_dir, f"checkpoints/{anchor_name(row.size)}", digests) as fh:
+        with _Writer(out_dir, f"checkpoints/{anchor_name(row.size)}", digests, written) as fh:
             fh.write(row.note.encode("utf-8"))
         checkpoints += 1
     keys = [_key_json(k) for k in replayer.keys.values()]
-    _write(out_dir, "keys.json", _json_bytes(keys), digests)
-    _write(out_dir, "verify.py", VERIFIER.read_bytes(), digests)
+    _write(out_dir, "keys.json", _json_bytes(keys), digests, written)
+    _write(out_dir, "verify.py", VERIFIER.read_bytes(), digests, written)
     _write(out_dir, "README.txt", BUNDLE_README.format(format=BUNDLE_FORMAT, personal=PERSONAL_DATA_NOTE)
-           .encode("utf-8"), digests)
+           .encode("utf-8"), digests, written)
     result = Exported(out_dir, origin, head.size, head.root.hex(), entries, replayer.report.operations,
                       checkpoints, len(keys))
     manifest = {
@@ -126,7 +146,7 @@ def export_bundle(conn: sa.Connection, out_dir: Path) -> Exported:
         "personal_data": PERSONAL_DATA_NOTE,
         "files": dict(sorted(digests.items())),
     }
-    _write(out_dir, "manifest.json", _json_bytes(manifest), {})
+    _write(out_dir, "manifest.json", _json_bytes(manifest), {}, written)
     return result
 
 
@@ -134,8 +154,7 @@ def _require_empty(out_dir: Path) -> None:
     try:
         used = out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir()))
     except OSError as exc:  # a directory on the way that may not be searched, one that may not be listed
-        raise ConfigError(_("{file} cannot be written ({reason})").format(file=out_dir, reason=exc.strerror)) \
-            from None
+        raise cannot_write(out_dir, exc) from None
     if used:
         raise ConfigError(_("{path} exists and is not an empty directory: an export never overwrites; "
                             "give a new directory").format(path=out_dir))
@@ -153,27 +172,41 @@ def _json_bytes(value: Any) -> bytes:
 
 
 class _Writer:
-    """A new file in the bundle (created exclusively), whose SHA-256 goes into ``digests`` when closed."""
+    """A new file in the bundle (created exclusively), whose SHA-256 goes into ``digests`` when closed; one that
+    cannot be created or written is 78 naming it (:mod:`lycredit.outputs`)."""
 
-    def __init__(self, out_dir: Path, name: str, digests: dict[str, str]) -> None:
-        self.path, self.name, self.digests = out_dir / name, name, digests
+    def __init__(self, out_dir: Path, name: str, digests: dict[str, str], written: list[Path]) -> None:
+        self.path, self.name, self.digests, self.written = out_dir / name, name, digests, written
         self.sha = hashlib.sha256()
 
     def __enter__(self) -> _Writer:
-        self.fh = open(self.path, "xb")  # noqa: SIM115 - closed in __exit__
+        try:
+            self.fh = open(self.path, "xb")  # noqa: SIM115 - closed in __exit__
+        except OSError as exc:
+            raise cannot_write(self.path, exc) from None
+        self.written.append(self.path)
         return self
 
     def write(self, data: bytes) -> None:
-        self.fh.write(data)
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            raise cannot_write(self.path, exc) from None
         self.sha.update(data)
 
     def __exit__(self, *exc: object) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
+        try:
+            try:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+            finally:
+                self.fh.close()
+        except OSError as error:
+            if exc[0] is None:
+                raise cannot_write(self.path, error) from None
         self.digests[self.name] = self.sha.hexdigest()
 
 
-def _write(out_dir: Path, name: str, data: bytes, digests: dict[str, str]) -> None:
-    with _Writer(out_dir, name, digests) as fh:
+def _write(out_dir: Path, name: str, data: bytes, digests: dict[str, str], written: list[Path]) -> None:
+    with _Writer(out_dir, name, digests, written) as fh:
         fh.write(data)
