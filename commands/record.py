@@ -11,7 +11,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, OUTPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
 
@@ -108,7 +108,7 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
 @_provider_option
 @option("--max-rejects", type=click.IntRange(min=0), metavar="N", help=N_(
     "Check the whole file first; with more than N rejected rows import nothing and exit 65."))
-@option("--rejects", "rejects", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+@option("--rejects", "rejects", type=OUTPUT_FILE, metavar="FILE",
         help=N_("Where to write the rejected rows (default: FILE.rejects.csv beside the file)."))
 @option("--resume", is_flag=True, help=N_("Continue an interrupted import of the same file after its last "
                                           "committed batch."))

@@ -12,7 +12,9 @@ leaves no leaf.
   columns ``file, row, field, rule, message, raw``; a text that starts like a spreadsheet formula
   (``=``, ``+``, ``-``, ``@``) has an apostrophe before it, so that Excel shows it rather than runs it. A batch's rejects are flushed before the
   batch commits, and the file's length is committed with the batch, so that ``--resume`` cuts
-  the file back to exactly the committed batches.
+  the file back to exactly the committed batches. A rejects file that cannot be created or written
+  (a full disk) stops the import with exit 78 naming it, before the batch whose rejects it could not
+  take commits, and is cut back to the committed batches: ``--resume`` continues once there is room.
 * ``max_rejects``: the file is read and checked to its end first (the validation pass, which
   writes nothing to the database); only when at most ``max_rejects`` rows are rejected does the
   write pass start. So a file over the limit leaves nothing behind, even if the process dies.
@@ -48,6 +50,7 @@ from lycredit.models import ImportRun
 from lycredit.models.base import hashed_columns, utcnow
 from lycredit.oplog.log import row_hash, timestamp
 from lycredit.output import spreadsheet_row
+from lycredit.outputs import cannot_write
 from lycredit.readers import DEFAULT_BATCH_SIZE, Row, open_table
 from lycredit.records import (
     T_RECORD,
@@ -128,19 +131,33 @@ class ImportSummary:
 # --- the rejects file ---------------------------------------------------------------------------
 
 class RejectsFile:
-    """The rejects CSV (UTF-8 with a BOM): one line per reason a row was rejected."""
+    """The rejects CSV (UTF-8 with a BOM): one line per reason a row was rejected.
+
+    Written unbuffered, so that a write that fails (a full disk, a read-only file system, an I/O error) fails
+    in :meth:`write`, before the batch commits: it is cut back to its length before the write and is a
+    ConfigError (78) naming it (:mod:`lycredit.outputs`), so the file stays what the committed batches wrote,
+    which is what ``--resume`` continues from. One that cannot be started is removed.
+    """
 
     def __init__(self, path: Path, source: str, offset: int | None = None):
         self.path = path
         self.source = source
-        if offset and path.exists() and path.stat().st_size >= offset:
-            self._out = path.open("r+b")
-            self._out.truncate(offset)
-            self._out.seek(offset)
-        else:
-            self._out = path.open("wb")
-            self._out.write(b"\xef\xbb\xbf" + self._lines([REJECTS_COLUMNS]))
-        self._out.flush()
+        try:
+            if offset and path.exists() and path.stat().st_size >= offset:
+                self._out = open(path, "r+b", buffering=0)  # noqa: SIM115 - closed in close()
+                self._out.truncate(offset)
+                self._out.seek(offset)
+                return
+            self._out = open(path, "wb", buffering=0)  # noqa: SIM115 - closed in close()
+        except OSError as exc:  # no such directory, a directory there, no permission, a read-only file system
+            raise cannot_write(path, exc) from None
+        try:
+            self._write_all(b"\xef\xbb\xbf" + self._lines([REJECTS_COLUMNS]))
+        except OSError as exc:  # a full disk: no rejects file with half a header
+            self._out.close()
+            if path.is_file():
+                path.unlink(missing_ok=True)
+            raise cannot_write(path, exc) from None
 
     @staticmethod
     def _lines(rows: Iterable[tuple[Any, ...]]) -> bytes:
@@ -151,12 +168,24 @@ class RejectsFile:
         csv.writer(buffer, lineterminator="\r\n").writerows(map(spreadsheet_row, rows))
         return buffer.getvalue().encode("utf-8")
 
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self._out.write(view):]
+
     def write(self, rejected: list[tuple[int, str, Rejection]]) -> int:
-        """Append the lines (one write for them all) and flush; the file's length after them."""
+        """Append the lines (one write for them all); the file's length after them. A write that fails leaves
+        the file as it was before it and is 78."""
         if rejected:
-            self._out.write(self._lines((self.source, row, problem.field, problem.rule, problem.message, raw)
-                                        for row, raw, problem in rejected))
-        self._out.flush()
+            before = self._out.tell()
+            try:
+                self._write_all(self._lines((self.source, row, problem.field, problem.rule, problem.message, raw)
+                                            for row, raw, problem in rejected))
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self._out.truncate(before)
+                    self._out.seek(before)
+                raise cannot_write(self.path, exc) from None
         return self._out.tell()
 
     @property
@@ -164,9 +193,11 @@ class RejectsFile:
         return self._out.tell()
 
     def truncate(self, offset: int) -> None:
-        self._out.truncate(offset)
-        self._out.seek(offset)
-        self._out.flush()
+        try:
+            self._out.truncate(offset)
+            self._out.seek(offset)
+        except OSError as exc:
+            raise cannot_write(self.path, exc) from None
 
     def close(self) -> None:
         self._out.close()
