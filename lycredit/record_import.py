@@ -44,7 +44,7 @@ import sqlalchemy as sa
 
 from lycredit import forked, roles
 from lycredit.dbapi import sqlite_timestamp
-from lycredit.errors import DataError, UsageError
+from lycredit.errors import ConfigError, DataError, UsageError
 from lycredit.i18n import _
 from lycredit.models import ImportRun
 from lycredit.models.base import hashed_columns, utcnow
@@ -140,10 +140,21 @@ class RejectsFile:
     """
 
     def __init__(self, path: Path, source: str, offset: int | None = None):
+        """A new rejects file at ``path``, or (``offset``: an interrupted run's, resumed) the one there, cut back to
+        the ``offset`` bytes its committed batches wrote. One that holds fewer is ConfigError (78): it was cut,
+        replaced or removed since, and continuing in it would lose those batches' rejects without a word."""
         self.path = path
         self.source = source
         try:
-            if offset and path.exists() and path.stat().st_size >= offset:
+            if offset:
+                size = path.stat().st_size if path.is_file() else None
+                if size is None or size < offset:
+                    raise ConfigError(_(
+                        "{file} holds {size} bytes, fewer than the {offset} that the import's committed batches "
+                        "wrote to it: it was cut, replaced or removed since, and some of their rejected rows are no "
+                        "longer in it. To go on, give --rejects with another file (the rejects of the rows still to "
+                        "come go there; a --dry-run of the same file lists every rejected row again)").format(
+                        file=path, size=size or 0, offset=offset))
                 self._out = open(path, "r+b", buffering=0)  # noqa: SIM115 - closed in close()
                 self._out.truncate(offset)
                 self._out.seek(offset)
@@ -153,6 +164,7 @@ class RejectsFile:
             raise cannot_write(path, exc) from None
         try:
             self._write_all(b"\xef\xbb\xbf" + self._lines([REJECTS_COLUMNS]))
+            os.fsync(self._out.fileno())
         except OSError as exc:  # a full disk: no rejects file with half a header
             self._out.close()
             if path.is_file():
@@ -181,6 +193,7 @@ class RejectsFile:
             try:
                 self._write_all(self._lines((self.source, row, problem.field, problem.rule, problem.message, raw)
                                             for row, raw, problem in rejected))
+                os.fsync(self._out.fileno())  # on disk before the batch commits: its offset is committed with it
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     self._out.truncate(before)
@@ -604,8 +617,11 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                 raise UsageError(_("Run {id} imports {file} for provider {provider}, not {unit}").format(
                     id=previous["id"], file=path, provider=counts.get("provider"), unit=unit))
             rejects_file = Path(rejects_path or counts.get("rejects_file") or default_rejects_path(path))
+            # a resumed run goes on in its rejects file; another one given with --rejects starts afresh
+            recorded = counts.get("rejects_file")
+            same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
             summary = ImportSummary(str(path), chosen.name, unit, dry_run=dry_run, rejects_file=str(rejects_file))
-            rejects = RejectsFile(rejects_file, str(path), counts.get("rejects_offset"))
+            rejects = RejectsFile(rejects_file, str(path), counts.get("rejects_offset") if same_rejects else None)
             try:
                 checker = RowChecker(chosen, table.columns, provider=unit, as_of=ctx.as_of,
                                      calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),

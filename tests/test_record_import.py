@@ -566,31 +566,38 @@ def test_indexes_a_killed_import_left_out_are_reported_and_rebuilt(
 
 # --- resume -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pipeline", ["0", "1"], ids=["in-process", "forked-reader"])
-def test_a_killed_import_resumes_after_its_last_committed_batch_without_duplicates(
-        platform_with_catalog, tmp_path, pipeline, monkeypatch) -> None:
-    monkeypatch.setenv("LYCREDIT_PIPELINE", pipeline)
-    path = gen_penalty.write(tmp_path / "big.csv", 4000, bad_percent=2)
-    report = tmp_path / "r.csv"
+def _killed_import(platform, path: Path, report: Path, pipeline: str, after_rows: int = 1) -> int:
+    """Start an import of ``path`` in a process of its own and kill it once its committed batches cover
+    ``after_rows`` rows; the rows done."""
     env = {**os.environ, "LYCREDIT_KEY_PASSPHRASE": os.environ["LYCREDIT_KEY_PASSPHRASE"], "LYCREDIT_PIPELINE": pipeline}
-    command = [sys.executable, "-m", "lycredit", "--db", platform_with_catalog.url, "--key",
-               str(platform_with_catalog.keys["market"]), *AS_OF, "record", "import", str(path), "--layout", "penalty",
+    command = [sys.executable, "-m", "lycredit", "--db", platform.url, "--key",
+               str(platform.keys["market"]), *AS_OF, "record", "import", str(path), "--layout", "penalty",
                "--batch-size", "5", "--rejects", str(report)]  # 800 signed batches: killed long before the end
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     done = 0
-    engine = platform_with_catalog.engine()  # one read-only connection: polling neither slows nor blocks the import
+    engine = platform.engine()  # one read-only connection: polling neither slows nor blocks the import
     with engine.connect().execution_options(lycredit_read_only=True) as conn:
         while time.monotonic() < deadline and child.poll() is None:
             done = conn.execute(sa.text("SELECT coalesce(max(rows_done), 0) FROM import_run")).scalar()
             conn.rollback()
-            if done > 0:
+            if done >= after_rows:
                 break
             time.sleep(0.005)
     engine.dispose()
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert 0 < done < 4001, "the import was killed after its first committed batch and before its end"
+    return done
+
+
+@pytest.mark.parametrize("pipeline", ["0", "1"], ids=["in-process", "forked-reader"])
+def test_a_killed_import_resumes_after_its_last_committed_batch_without_duplicates(
+        platform_with_catalog, tmp_path, pipeline, monkeypatch) -> None:
+    monkeypatch.setenv("LYCREDIT_PIPELINE", pipeline)
+    path = gen_penalty.write(tmp_path / "big.csv", 4000, bad_percent=2)
+    report = tmp_path / "r.csv"
+    _killed_import(platform_with_catalog, path, report, pipeline)
     assert run_import(platform_with_catalog, path).exit_code == 2
     out = summary(run_import(platform_with_catalog, path, "--resume", "--batch-size", "500"))
     assert out["read"] == 4000 and out["accepted"] + out["rejected"] == 4000
@@ -601,6 +608,63 @@ def test_a_killed_import_resumes_after_its_last_committed_batch_without_duplicat
     assert len({x["row"] for x in lines}) == out["rejected"]
     assert len({(x["row"], x["field"], x["rule"]) for x in lines}) == len(lines), "no reject written twice"
     verify(platform_with_catalog)
+
+
+def test_a_resumed_import_refuses_a_rejects_file_shorter_than_its_committed_batches_left_it(
+        platform_with_catalog, tmp_path) -> None:
+    """A rejects file cut or replaced after the import was killed (a power loss before the file reached the disk,
+    an operator) would lose the committed batches' rejected rows without a word: --resume refuses it (78), and
+    goes on into another file given with --rejects."""
+    path = gen_penalty.write(tmp_path / "big.csv", 4000, bad_percent=10)
+    report = tmp_path / "r.csv"
+    done = _killed_import(platform_with_catalog, path, report, "0", after_rows=100)
+    committed = json.loads(scalar(platform_with_catalog, "SELECT counts FROM import_run"))["rejects_offset"]
+    assert report.stat().st_size >= committed > len(b"\xef\xbb\xbf" + b"file,row,field,rule,message,raw\r\n")
+    with report.open("r+b") as cut:
+        cut.truncate(committed - 1)
+    refused = run_import(platform_with_catalog, path, "--resume")
+    assert refused.exit_code == 78, refused.output
+    assert str(report) in refused.stderr and f"fewer than the {committed}" in refused.stderr
+    assert report.stat().st_size == committed - 1  # left as it was
+    assert scalar(platform_with_catalog, "SELECT rows_done FROM import_run") == done
+    report.unlink()
+    assert run_import(platform_with_catalog, path, "--resume").exit_code == 78  # removed: the same
+    elsewhere = tmp_path / "rest.csv"
+    out = summary(run_import(platform_with_catalog, path, "--resume", "--rejects", str(elsewhere), "--batch-size",
+                             "500"))
+    assert out["read"] == 4000 and scalar(platform_with_catalog, "SELECT status FROM import_run") == "done"
+    assert all(int(line["row"]) > done for line in rejects(elsewhere)), "the rows after the committed ones"
+
+
+def test_a_batch_rejects_reach_the_disk_before_it_commits(platform_with_catalog, tmp_path, monkeypatch) -> None:
+    """The offset of the rejects file a batch commits must not point past what is on the disk after a power
+    loss: at each commit, the file has been synced at least that far."""
+    report = tmp_path / "r.csv"
+    synced = [0]
+    checked: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        if os.readlink(f"/proc/self/fd/{fd}") == str(report.resolve()):
+            synced[0] = os.fstat(fd).st_size
+
+    def committing(conn) -> None:  # inside the transaction about to commit: the offset it commits
+        counts = conn.exec_driver_sql("SELECT counts FROM import_run ORDER BY id DESC").scalar()
+        if counts is not None:
+            checked.append((json.loads(counts)["rejects_offset"], synced[0]))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setenv("LYCREDIT_PIPELINE", "0")
+    path = gen_penalty.write(tmp_path / "small.csv", 60, bad_percent=20)
+    sa.event.listen(sa.engine.Engine, "commit", committing)
+    try:
+        out = summary(run_import(platform_with_catalog, path, "--batch-size", "10", "--rejects", str(report)))
+    finally:
+        sa.event.remove(sa.engine.Engine, "commit", committing)
+    assert out["rejected"] > 0 and checked
+    assert max(offset for offset, _ in checked) == report.stat().st_size
+    assert all(offset <= on_disk for offset, on_disk in checked), checked
 
 
 # --- the bulk rows hash exactly as the log reads them back -------------------------------------------------
