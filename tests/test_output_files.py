@@ -246,3 +246,15 @@ def test_the_messages_are_translated(platform_with_catalog, tmp_path) -> None:
                                   str(tmp_path / "missing" / "x.csv"), key=None)
     assert r.exit_code == 78 and "无法写入" in r.stderr, r.stderr
 
+
+
+def test_an_anchor_whose_file_cannot_be_created_leaves_no_directory_it_made(platform, tmp_path) -> None:
+    """A file system with no inode left after the anchor directory (mkdir takes the last one): the anchor file
+    cannot be created (ENOSPC), and the directory the command made for it is removed too."""
+    with _tmpfs(tmp_path / "few-inodes", "1m") as small:
+        subprocess.run(["mount", "-o", "remount,nr_inodes=2", str(small)], check=True)
+        out = small / "anchors"
+        r = platform.run("audit", "anchor", "--out", str(out), key=None)
+        assert r.exit_code == 78, r.output
+        assert FULL in r.stderr and "Traceback" not in r.output, r.stderr
+        assert list(small.iterdir()) == [], "no directory the anchor run created"

@@ -50,7 +50,8 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
     except OSError as exc:  # a directory this process may not write in, a full disk, an I/O error
         with contextlib.suppress(OSError):
             tmp.unlink()
-            if created:  # nothing of this run is left, not even the directory it made
+        if created:  # nothing of this run is left, not even the directory it made (also when tmp never was)
+            with contextlib.suppress(OSError):
                 out_dir.rmdir()
         raise cannot_write(path, exc) from None
     finally:
