@@ -22,10 +22,14 @@ cli = group("key", N_("Generate and rotate operators' signing keys."))
         help=N_("Also write the public key as a PEM file here."))
 def generate(out: Path, pem_out: Path | None) -> None:
     from lycredit import keys
+    from lycredit.errors import UsageError
     from lycredit.outputs import write_output
 
     from .db import _new_passphrase
 
+    if pem_out is not None and pem_out.resolve() == out.resolve():  # the public key would replace the private one
+        raise UsageError(_("--pem {pem} is the --out file {out}: the public key would replace the new private key; "
+                           "give --pem another file").format(pem=pem_out, out=out))
     private_key = keys.generate()
     keys.write_private_key(out, private_key, _new_passphrase(out))
     if pem_out:

@@ -30,6 +30,18 @@ def test_key_generate_never_overwrites(tmp_path) -> None:
     assert path.read_text() == "precious"
 
 
+def test_key_generate_refuses_a_pem_file_that_is_the_private_key_file(tmp_path) -> None:
+    """--pem naming the --out file (or a link to it) would replace the new private key with its public key: the
+    operator would register a key nobody holds. Refused before anything is written."""
+    key = tmp_path / "k.key"
+    (tmp_path / "link.pem").symlink_to(key)
+    for pem in (key, tmp_path / "." / "k.key", tmp_path / "link.pem"):
+        r = invoke(["key", "generate", "--out", str(key), "--pem", str(pem)])
+        assert r.exit_code == 2, r.output
+        assert "--pem" in r.stderr and "Traceback" not in r.output, r.stderr
+        assert not key.exists()
+
+
 def test_key_generate_without_passphrase_off_a_terminal_is_refused(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("LYCREDIT_KEY_PASSPHRASE")
     r = invoke(["key", "generate", "--out", str(tmp_path / "k.key")])
