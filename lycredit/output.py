@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import numbers
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
@@ -59,6 +60,12 @@ def spreadsheet_row(values: Iterable[Any]) -> list[Any]:
     return [spreadsheet_text(value) if isinstance(value, str) else value for value in values]
 
 
+def _excel_cell(value: Any) -> str:
+    """:func:`_cell` for a CSV meant for Excel: :func:`spreadsheet_text` of a text, a number as it is."""
+    text = _cell(value)
+    return text if isinstance(value, numbers.Number) else spreadsheet_text(text)
+
+
 def _cell(value: Any) -> str:
     value = _plain(value)
     if value is None:
@@ -96,10 +103,12 @@ def render_rows(
         import csv
 
         writer = csv.writer(stream, lineterminator="\r\n")
-        safe = spreadsheet_row if bom else list  # with a BOM the file is for Excel
-        writer.writerow(safe([(headers or {}).get(c, c) for c in columns]))
+        # with a BOM the file is for Excel: a text that starts like a formula gets an apostrophe (a number,
+        # such as -1.5, is no formula and stays a number)
+        cell = _excel_cell if bom else _cell
+        writer.writerow([cell((headers or {}).get(c, c)) for c in columns])
         for r in rows:
-            writer.writerow(safe([_cell(r.get(c)) for c in columns]))
+            writer.writerow([cell(r.get(c)) for c in columns])
     elif fmt == "table":
         from tabulate import tabulate
 

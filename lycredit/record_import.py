@@ -10,7 +10,7 @@ leaves no leaf.
 
 * Every rejected row is written, with each reason, to the rejects file: CSV, UTF-8 with a BOM,
   columns ``file, row, field, rule, message, raw``; a text that starts like a spreadsheet formula
-  (``=``, ``+``, ``-``, ``@``) has an apostrophe before it, so that Excel shows it rather than runs it. A batch's rejects are flushed before the
+  (``=``, ``+``, ``-``, ``@``, a tab or a carriage return) has an apostrophe before it, so that Excel shows it rather than runs it. A batch's rejects are flushed before the
   batch commits, and the file's length is committed with the batch, so that ``--resume`` cuts
   the file back to exactly the committed batches. A rejects file that cannot be created or written
   (a full disk) stops the import with exit 78 naming it, before the batch whose rejects it could not
@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import errno
 import gc
 import hashlib
 import io
@@ -147,6 +148,8 @@ class RejectsFile:
         self.source = source
         try:
             if offset:
+                if path.exists() and not path.is_file():  # a directory there now: say that, as for a new file
+                    raise cannot_write(path, errno.EISDIR if path.is_dir() else errno.EINVAL)
                 size = path.stat().st_size if path.is_file() else None
                 if size is None or size < offset:
                     raise ConfigError(_(
@@ -197,6 +200,7 @@ class RejectsFile:
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     self._out.truncate(before)
+                with contextlib.suppress(OSError):
                     self._out.seek(before)
                 raise cannot_write(self.path, exc) from None
         return self._out.tell()
@@ -627,8 +631,13 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                                      calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
                                      source=str(path))
             except ForbiddenColumn as forbidden:
-                rejects.write([(1, ",".join(table.columns), Rejection(forbidden.column, "forbidden_field",
-                                                                      forbidden.message))])
+                try:
+                    rejects.write([(1, ",".join(table.columns), Rejection(forbidden.column, "forbidden_field",
+                                                                          forbidden.message))])
+                finally:
+                    rejects.close()
+                raise
+            except BaseException:  # a missing column, the calendar or the catalog: the file is closed before it goes on
                 rejects.close()
                 raise
         if parallel is None:

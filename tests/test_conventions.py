@@ -98,3 +98,21 @@ def test_a_malformed_as_of_is_a_usage_error(platform) -> None:
     r = invoke(["--as-of", "27/11/2026", "--db", platform.url, "db", "status"])
     assert r.exit_code == 2 and "27/11/2026" in r.stderr
     assert invoke(["--as-of", "2026-11-27", "--db", platform.url, "db", "status"]).exit_code == 0
+
+
+def test_csv_for_excel_guards_texts_that_start_like_a_formula_but_not_numbers() -> None:
+    """--bom CSV is for Excel: a text such as =1+2 or -1.5 gets an apostrophe (CSV injection); a number stays a
+    number, and CSV without a BOM (for scripts) keeps every value as it is."""
+    import csv
+    import io
+
+    from lycredit.output import render_rows
+
+    rows = [{"number": -1.5, "count": -3, "text": "-1.5", "formula": "=HYPERLINK(\"x\")", "at": "@SUM(1)",
+             "plain": "凌源市", "tab": "\tx"}]
+    for bom, expected in ((True, ["-1.5", "-3", "'-1.5", "'=HYPERLINK(\"x\")", "'@SUM(1)", "凌源市", "'\tx"]),
+                          (False, ["-1.5", "-3", "-1.5", "=HYPERLINK(\"x\")", "@SUM(1)", "凌源市", "\tx"])):
+        out = io.StringIO()
+        render_rows(rows, "csv", stream=out, bom=bom)
+        header, values = list(csv.reader(io.StringIO(out.getvalue().lstrip("\ufeff"))))
+        assert header == list(rows[0]) and values == expected

@@ -256,6 +256,27 @@ def test_a_forbidden_column_rejects_the_whole_file_naming_it(platform_with_catal
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
 
 
+def test_a_file_refused_at_its_header_leaves_no_rejects_file_open(platform_with_catalog, tmp_path) -> None:
+    """A file the row checker refuses at its header (here a missing required column) closes the rejects file
+    before the error goes on, rather than leaving it to the collector (an unclosed file, for a library user)."""
+    import gc
+    import warnings
+
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    cut = lines[0].split(",").index("行政处罚决定书文号")
+    path = tmp_path / "no-number.csv"
+    path.write_text("\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != cut) for line in lines[:3]),
+                    encoding="utf-8")
+    report = tmp_path / "r.csv"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        r = run_import(platform_with_catalog, path, "--rejects", str(report))
+        del r.exc_info
+        gc.collect()
+    assert r.exit_code == 65 and "行政处罚决定书文号" in r.stderr
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning) and str(report) in str(w.message)]
+
+
 def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
     entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
     r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),
@@ -629,6 +650,10 @@ def test_a_resumed_import_refuses_a_rejects_file_shorter_than_its_committed_batc
     assert scalar(platform_with_catalog, "SELECT rows_done FROM import_run") == done
     report.unlink()
     assert run_import(platform_with_catalog, path, "--resume").exit_code == 78  # removed: the same
+    report.mkdir()
+    a_directory = run_import(platform_with_catalog, path, "--resume")
+    assert a_directory.exit_code == 78 and "Is a directory" in a_directory.stderr
+    report.rmdir()
     elsewhere = tmp_path / "rest.csv"
     out = summary(run_import(platform_with_catalog, path, "--resume", "--rejects", str(elsewhere), "--batch-size",
                              "500"))
