@@ -93,12 +93,15 @@ def check_bootstrap(*, admin_name: str, unit_uscc: str, unit_name: str, origin: 
     code = validate_uscc(unit_uscc)
     if not unit_name:
         raise DataError(_("Unit {code} is not registered yet: give its name with --unit-name").format(code=code))
-    if origin:
+    if origin is not None:  # given: it names the log in every checkpoint, so blank or padded is a mistake
         try:
+            if not origin.strip() or origin != origin.strip():
+                raise NoteError(origin)
             Checkpoint(origin, 0, bytes(32))  # the origin is the first line of every signed checkpoint
         except NoteError:
             raise DataError(_("Log origin {origin!r} is not valid: it must be one line of text without control "
-                              "characters").format(origin=origin)) from None
+                              "characters, and neither empty nor starting or ending with a space").format(
+                origin=origin)) from None
 
 
 def bootstrap(

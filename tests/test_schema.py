@@ -146,6 +146,9 @@ def _left_behind(db_url: str, tmp_path: Path) -> list[str]:
     ("--unit-code", "12345", "has 5 characters; GB 32100 requires 18"),
     ("--unit-name", "", "give its name with --unit-name"),
     ("--origin", "lycredit.test/log\nsecond line", "is not valid: it must be one line of text"),
+    ("--origin", "  ", "is not valid: it must be one line of text"),
+    ("--origin", "", "is not valid: it must be one line of text"),
+    ("--origin", " lycredit.test/log", "is not valid: it must be one line of text"),
 ])
 def test_init_with_an_invalid_argument_writes_no_key_and_creates_nothing(db_url: str, tmp_path: Path, option: str,
                                                                           value: str, problem: str) -> None:
