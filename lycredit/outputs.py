@@ -55,37 +55,40 @@ def output_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield the path to write the output ``path`` to; when the block ends, it is ``path``, whole.
 
     A regular file (new or replaced) is written to a temporary file beside it, synced, and renamed over it;
-    if anything fails, the temporary file is removed and ``path`` is as it was. A device or a FIFO is
+    if anything fails, the temporary file is removed and ``path`` is as it was. A replaced file keeps its
+    permissions, and a symbolic link is written through (the file it names is replaced, the link stays). A device or a FIFO is
     written in place. Every OSError of the block, and of the rename, is :func:`cannot_write` (78), so the
     block must only write.
     """
-    path = Path(path)
+    named = Path(path)  # in messages: as the operator gave it
+    path = Path(os.path.realpath(named)) if named.is_symlink() else named  # a link is written through
     try:
         mode: int | None = path.stat().st_mode
     except FileNotFoundError:
         mode = None
     except OSError as exc:  # a file on the way, a directory that may not be searched
-        raise cannot_write(path, exc) from None
+        raise cannot_write(named, exc) from None
     if mode is not None and stat.S_ISDIR(mode):
-        raise cannot_write(path, errno.EISDIR)
+        raise cannot_write(named, errno.EISDIR)
     if mode is not None and not stat.S_ISREG(mode):
         try:
             yield path
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise cannot_write(named, exc) from None
         return
     temp: Path | None = None
     try:
         handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
         os.close(handle)
         temp = Path(name)
-        os.chmod(temp, 0o666 & ~_umask())  # what open() would have given the file
+        # a replaced file keeps its permissions; a new one gets what open() would have given it
+        os.chmod(temp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         yield temp
         _fsync(temp)
         os.replace(temp, path)
         temp = None
     except OSError as exc:
-        raise cannot_write(path, exc) from None
+        raise cannot_write(named, exc) from None
     finally:
         if temp is not None:
             with contextlib.suppress(OSError):
@@ -107,6 +110,14 @@ def _fsync(path: Path) -> None:
 
 
 def _umask() -> int:
+    """The process's umask: read from /proc on Linux (setting it to read it back is not safe beside other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -258,3 +258,22 @@ def test_an_anchor_whose_file_cannot_be_created_leaves_no_directory_it_made(plat
         assert r.exit_code == 78, r.output
         assert FULL in r.stderr and "Traceback" not in r.output, r.stderr
         assert list(small.iterdir()) == [], "no directory the anchor run created"
+
+
+def test_a_replaced_output_keeps_its_permissions_and_a_link_to_it_is_written_through(platform_with_catalog,
+                                                                                    tmp_path) -> None:
+    """An output written again (a cron job's daily export) keeps the permissions the operator gave it, and a
+    symbolic link at the output path (latest.json pointing at the dated file) stays a link to the new file."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    dated = exports / "catalog-2026.json"
+    dated.write_text("old", encoding="utf-8")
+    dated.chmod(0o640)
+    latest = exports / "latest.json"
+    latest.symlink_to(dated.name)
+    r = _catalog_export(platform_with_catalog, latest)
+    assert r.exit_code == 0, r.output
+    assert latest.is_symlink() and os.readlink(latest) == dated.name
+    assert json.loads(dated.read_text(encoding="utf-8"))  # the export, through the link
+    assert dated.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in exports.iterdir()) == ["catalog-2026.json", "latest.json"]
