@@ -26,10 +26,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from lycredit.authorization_check import AuthorizationRefused, in_force, query_authorization  # noqa: F401
-from lycredit.errors import DataError, InputMissing, NotFound, UsageError
+from lycredit.errors import DataError, NotFound, UsageError
 from lycredit.i18n import _
 from lycredit.identity import SubjectKind, validate_uscc
-from lycredit.inputs import check_input_file
+from lycredit.inputs import check_input_file, unreadable
 from lycredit.models import Authorization
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
@@ -85,7 +85,7 @@ def document_sha256(path: str | Path) -> str:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
     except OSError as exc:  # gone or made unreadable since the check
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=file, reason=exc.strerror)) from None
+        raise unreadable(file, exc) from None
     if file.stat().st_size == 0:
         raise DataError(_("{file} is empty; an authorisation document must hold the signed text").format(file=file))
     return digest.hexdigest()

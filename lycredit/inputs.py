@@ -26,12 +26,7 @@ def check_input_file(path: str | os.PathLike[str], *, missing: str | None = None
     ``missing`` replaces the message for a path that does not exist.
     """
     path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputMissing(missing or _("{file}: no such file").format(file=path)) from None
-    except OSError as exc:  # a directory on the way that may not be searched, a name too long...
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    mode = _mode(path, missing or _("{file}: no such file").format(file=path))
     if stat.S_ISDIR(mode):
         raise InputMissing(_("{file} is a directory, not a file").format(file=path))
     if not stat.S_ISREG(mode):
@@ -40,7 +35,7 @@ def check_input_file(path: str | os.PathLike[str], *, missing: str | None = None
         with path.open("rb"):
             pass
     except OSError as exc:  # no read permission (root reads anything)
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+        raise unreadable(path, exc) from None
     return path
 
 
@@ -48,12 +43,7 @@ def check_input_dir(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path, or InputMissing (66) naming it: no such directory, a file or anything else that is not
     a directory, or a directory this process cannot list."""
     path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputMissing(_("{directory}: no such directory").format(directory=path)) from None
-    except OSError as exc:
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+    mode = _mode(path, _("{directory}: no such directory").format(directory=path))
     if stat.S_ISREG(mode):
         raise InputMissing(_("{directory} is a file, not a directory").format(directory=path))
     if not stat.S_ISDIR(mode):
@@ -62,5 +52,21 @@ def check_input_dir(path: str | os.PathLike[str]) -> Path:
         with os.scandir(path) as entries:
             next(entries, None)
     except OSError as exc:  # no read permission (root lists anything)
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+        raise unreadable(path, exc) from None
     return path
+
+
+def unreadable(path: Path, exc: OSError) -> InputMissing:
+    """The error (66) for an input ``path`` that could not be read because of ``exc``."""
+    return InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror))
+
+
+def _mode(path: Path, missing: str) -> int:
+    """The path's mode; InputMissing (66) with ``missing`` when there is nothing there, or when it cannot be
+    looked at (a directory on the way that may not be searched, a name too long...)."""
+    try:
+        return path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputMissing(missing) from None
+    except OSError as exc:
+        raise unreadable(path, exc) from None

@@ -84,7 +84,7 @@ def output_file(path: str | os.PathLike[str]) -> Iterator[Path]:
         # a replaced file keeps its permissions; a new one gets what open() would have given it
         os.chmod(temp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         yield temp
-        _fsync(temp)
+        fsync_path(temp)
         os.replace(temp, path)
         temp = None
     except OSError as exc:
@@ -101,7 +101,8 @@ def write_output(path: str | os.PathLike[str], data: bytes) -> None:
         fh.write(data)
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Sync a file, or a directory's entries (after a rename or a link into it), to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

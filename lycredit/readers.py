@@ -44,9 +44,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from lycredit.errors import DataError, InputMissing
+from lycredit.errors import DataError
 from lycredit.i18n import _
-from lycredit.inputs import check_input_file
+from lycredit.inputs import check_input_file, unreadable
 from lycredit.periods import in_shanghai
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "ndjson", "parquet")
@@ -1157,7 +1157,7 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+        raise unreadable(path, exc) from None
     _check_text(path, data[:_SAMPLE_BYTES], "json")
     encoding = detect_encoding(data)
     try:
@@ -1227,5 +1227,4 @@ def open_table(
             return _XlsxTable(path, batch_size, max_cell_chars, sheet)
         return _ParquetTable(path, batch_size, max_cell_chars)
     except OSError as exc:
-        raise InputMissing(_("{file} cannot be read ({reason})").format(
-            file=path, reason=exc.strerror)) from None
+        raise unreadable(path, exc) from None

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lycredit.errors import ConfigError, DataError, InputMissing
+from lycredit.errors import ConfigError, DataError
 from lycredit.i18n import _
+from lycredit.inputs import unreadable
 from lycredit.oplog.log import latest_checkpoint
-from lycredit.outputs import cannot_write, output_dir
+from lycredit.outputs import cannot_write, fsync_path, output_dir
 
 
 def anchor_name(size: int) -> str:
@@ -46,7 +47,7 @@ def write_anchor(conn: sa.Connection, out_dir: Path) -> tuple[Path, bool]:
             os.link(tmp, path)
         except FileExistsError:  # another anchor run got there first
             return _same(path, data), False
-        _sync_dir(out_dir)
+        fsync_path(out_dir)
     except OSError as exc:  # a directory this process may not write in, a full disk, an I/O error
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -64,17 +65,10 @@ def _same(path: Path, data: bytes) -> Path:
     try:
         stored = path.read_bytes()
     except OSError as exc:
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=path, reason=exc.strerror)) from None
+        raise unreadable(path, exc) from None
     if stored != data:
         raise DataError(
             _("{path} already holds a different checkpoint of the same size: the log was rewritten").format(path=path)
         )
     return path
 
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

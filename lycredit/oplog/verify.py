@@ -46,7 +46,6 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from lycredit.errors import InputMissing
 from lycredit.i18n import _
 from lycredit.models.base import hashed_columns, row_key, row_values
 from lycredit.oplog.canonical import canonical_json
@@ -415,14 +414,13 @@ def anchor_files(anchor_dir: Path) -> list[Path]:
     checkpoint is not a file that can be read (a directory's glob would quietly find no anchor at all)."""
     import fnmatch
 
-    from lycredit.inputs import check_input_dir, check_input_file
+    from lycredit.inputs import check_input_dir, check_input_file, unreadable
 
     check_input_dir(anchor_dir)
     try:
         names = sorted(name for name in os.listdir(anchor_dir) if fnmatch.fnmatchcase(name, "checkpoint-*.txt"))
     except OSError as exc:
-        raise InputMissing(_("{file} cannot be read ({reason})").format(file=anchor_dir, reason=exc.strerror)) \
-            from None
+        raise unreadable(anchor_dir, exc) from None
     return [check_input_file(anchor_dir / name) for name in names]
 
 
