@@ -18,18 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from lycredit.records import _Bad, parse_date
+from tests import test_record_import
 from tests.test_record_import import PENALTY_SAMPLE, counts, run_import, scalar, summary
-from tests.test_records import MARKET, write_test_catalog
+from tests.test_records import write_test_catalog
 
-
-@pytest.fixture
-def platform_with_catalog(platform, tmp_path):
-    """The test catalog in force from 2025, and the market regulation bureau's provider ``market``."""
-    r = platform.run("catalog", "import", str(write_test_catalog(tmp_path / "catalog.csv")), "--version", "2026",
-                     "--effective", "2025-01-01")
-    assert r.exit_code == 0, r.output
-    platform.add_operator("market", "provider", unit=MARKET, unit_name="凌源市市场监督管理局")
-    return platform
+platform_with_catalog = test_record_import.platform_with_catalog  # the fixture: a catalog and provider "market"
 
 
 # --- date-times with a time zone: the day is the Asia/Shanghai day ------------------------------------------

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests import test_record_import
 from tests.conftest import TEST_ENV
-from tests.test_records import GEN, MARKET, submit, write_test_catalog
+from tests.test_records import GEN, MARKET, submit
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
 COMPANY = "91211382MA0Y8C1K08"  # 凌源市示例建材有限公司 in samples/subjects/subjects.csv
@@ -27,14 +28,13 @@ WRONG_KEY = "not the key this database's resident ID numbers were encrypted with
 ALTERED = "was altered"
 AS_OF = "2026-11-27"
 
+platform_with_catalog = test_record_import.platform_with_catalog  # the fixture: a catalog and provider "market"
+
 
 @pytest.fixture
-def world(platform, tmp_path):
+def world(platform_with_catalog):
     """Through the CLI: the sample subjects, the company linked to 张三, a record about each, an authorisation."""
-    r = platform.run("catalog", "import", str(write_test_catalog(tmp_path / "catalog.csv")), "--version", "2026",
-                     "--effective", "2025-01-01")
-    assert r.exit_code == 0, r.output
-    platform.add_operator("market", "provider", unit=MARKET, unit_name="凌源市市场监督管理局")
+    platform = platform_with_catalog
     r = platform.run("subject", "import", str(SAMPLES_DIR / "subjects" / "subjects.csv"))
     assert r.exit_code == 0, r.output
     r = platform.run("subject", "link", COMPANY, PERSON, "--as", "legal_representative")
