@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import click
 
 from lycredit.errors import ExitCode, LycreditError
 from lycredit.i18n import N_, _
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _translated(text: str | None) -> str | None:
@@ -59,11 +62,38 @@ class _Translating:
             self.help, self.short_help = original_help, original_short
 
 
-class LyCommand(_Translating, click.Command):
+def _not_text(value: Any) -> str | None:
+    """The first text in a parameter's value (a text, or tuples of them) that is not Unicode: half of a
+    surrogate pair, which is what Python makes of bytes that are not UTF-8 in an argument."""
+    if isinstance(value, str):
+        return value if not value.isascii() and _SURROGATE.search(value) else None
+    if isinstance(value, tuple):
+        return next((found for item in value if (found := _not_text(item)) is not None), None)
+    return None
+
+
+class _TextArguments:
+    """Text options and arguments must be UTF-8 text (a usage error, 2, naming the option otherwise): bytes of
+    another encoding (a shell set to GBK, a script's Latin-1) would otherwise reach the database and the log,
+    where no UTF-8 text can hold them. Paths are left as they are: a file's name may be any bytes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)  # type: ignore[misc]
+        for param in self.get_params(ctx):  # type: ignore[attr-defined]
+            if isinstance(param.type, click.types.StringParamType) and param.name in ctx.params:
+                bad = _not_text(ctx.params[param.name])
+                if bad is not None:
+                    shown = bad.encode("utf-8", "backslashreplace").decode()
+                    raise click.BadParameter(_("{value} holds bytes that are not UTF-8 text; give it as "
+                                               "UTF-8").format(value=shown), ctx=ctx, param=param)
+        return rest
+
+
+class LyCommand(_Translating, _TextArguments, click.Command):
     pass
 
 
-class LyGroup(_Translating, click.Group):
+class LyGroup(_Translating, _TextArguments, click.Group):
     command_class = LyCommand
 
     def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:

@@ -44,6 +44,7 @@ from lycredit.i18n import N_, _
 from lycredit.identity import SubjectKind, field_rule, validate_uscc
 from lycredit.models import CatalogItem, CatalogVersion
 from lycredit.models.base import utcnow
+from lycredit.oplog.append import as_text
 from lycredit.oplog.log import UnitOfWork
 from lycredit.outputs import output_file
 from lycredit.periods import ART15_MAX_YEARS, shanghai_today
@@ -590,13 +591,13 @@ def import_catalog(uow: UnitOfWork, path: str | Path, version: str, effective_fr
     with path.open("rb") as source:
         digest = hashlib.file_digest(source, "sha256").hexdigest()
     stored = uow.insert(T_VERSION, {"version": name, "effective_from": effective_from,
-                                    "source_name": path.name[:255], "source_sha256": digest,
+                                    "source_name": as_text(path.name)[:255], "source_sha256": digest,
                                     "imported_at": utcnow()})
     for item in items:
         uow.insert(T_ITEM, {"version_id": stored["id"], **item.columns()})
     earlier = _records_now_covered(uow.conn, effective_from)
     uow.summary.update(version=name, effective_from=effective_from.isoformat(), items=len(items),
-                       source=path.name, source_sha256=digest)
+                       source=as_text(path.name), source_sha256=digest)
     if backdated:
         uow.summary.update(backdated=True)
     if earlier:

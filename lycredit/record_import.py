@@ -50,6 +50,7 @@ from lycredit.errors import ConfigError, DataError, UsageError
 from lycredit.i18n import _
 from lycredit.models import ImportRun
 from lycredit.models.base import hashed_columns, utcnow
+from lycredit.oplog.append import as_text
 from lycredit.oplog.log import row_hash, timestamp
 from lycredit.output import spreadsheet_row
 from lycredit.outputs import cannot_write
@@ -643,12 +644,13 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
             # a resumed run goes on in its rejects file; another one given with --rejects starts afresh
             recorded = counts.get("rejects_file")
             same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
-            summary = ImportSummary(str(path), chosen.name, unit, dry_run=dry_run, rejects_file=str(rejects_file))
-            rejects = RejectsFile(rejects_file, str(path), counts.get("rejects_offset") if same_rejects else None)
+            summary = ImportSummary(as_text(str(path)), chosen.name, unit, dry_run=dry_run,
+                                    rejects_file=as_text(str(rejects_file)))
+            rejects = RejectsFile(rejects_file, as_text(str(path)), counts.get("rejects_offset") if same_rejects else None)
             try:
                 checker = RowChecker(chosen, table.columns, provider=unit, as_of=ctx.as_of,
                                      calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
-                                     source=str(path))
+                                     source=as_text(str(path)))
             except ForbiddenColumn as forbidden:
                 try:
                     rejects.write([(1, ",".join(table.columns), Rejection(forbidden.column, "forbidden_field",
@@ -924,7 +926,7 @@ def _refresh_statistics(run: _Run) -> None:
 def _batch(run: _Run, batch: _Batch, digest: str) -> None:
     """One batch: one transaction, one signed operation."""
     started = time.perf_counter()
-    reason = f"{run.path.name}, rows {batch.first_row}-{batch.last_row}"  # data, not a message
+    reason = f"{as_text(run.path.name)}, rows {batch.first_row}-{batch.last_row}"  # data, not a message
     rejected = list(batch.rejected)
     with run.ctx.operation(ACTION, reason=reason, dry_run=run.dry_run) as uow:
         started = run.clock("begin", started)
@@ -974,7 +976,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     uow.record_inserts(T_RECORD.name, fast.record_hashes)
     started = run.clock("leaves", started)
     for row, existing in found.corrections:
-        apply_correction(uow, row, existing, ids[row.code], f"{run.path.name}, row {row.row}", run.run_id)
+        apply_correction(uow, row, existing, ids[row.code], f"{as_text(run.path.name)}, row {row.row}", run.run_id)
     if len(run.subjects) > KNOWN_SUBJECTS:
         run.subjects.clear()  # a cache: assess looks up the subjects it does not know
     run.clock("corrections", started)
@@ -984,7 +986,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
 
 def _start_run(uow: UnitOfWork, run: _Run, digest: str) -> int:
     stored = uow.insert(T_RUN, {
-        "kind": KIND, "file_name": str(run.path)[:500], "file_sha256": digest, "layout": run.checker.layout.name,
+        "kind": KIND, "file_name": as_text(str(run.path))[:500], "file_sha256": digest, "layout": run.checker.layout.name,
         "operator": uow.signer.name, "status": "running", "rows_done": 0,
         "counts": _counts_json(run, run.rejects.offset), "started_at": utcnow(), "finished_at": None})
     return stored["id"]
@@ -1001,7 +1003,7 @@ def _progress_run(uow: UnitOfWork, run: _Run, last_row: int, offset: int) -> Non
 
 def _finish(run: _Run, digest: str) -> None:
     """Mark the run done in its own small operation, with the whole file's summary."""
-    with run.ctx.operation(ACTION, reason=f"{run.path.name}: done") as uow:
+    with run.ctx.operation(ACTION, reason=f"{as_text(run.path.name)}: done") as uow:
         if run.run_id is None:
             run.run_id = run.summary.run_id = _start_run(uow, run, digest)
         uow.update(T_RUN, {"id": run.run_id}, {"status": "done", "finished_at": utcnow(),

@@ -1234,6 +1234,22 @@ def _checker(conn: sa.Connection, layout: Layout, columns: Sequence[str], provid
                       source=_("the record"))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_non_text(values: Mapping[str, str | None]) -> None:
+    """RecordRejected for a field name or value that is not Unicode text: half of a surrogate pair, which is
+    what Python makes of bytes that are not UTF-8 in a command's arguments (a shell in another encoding). The
+    files an import reads refuse them when they are read (:mod:`lycredit.readers`)."""
+    problems = [Rejection(name.encode("utf-8", "backslashreplace").decode(), "not_text", _(
+                    "the value holds bytes that are not UTF-8 text ({value}); give it as UTF-8").format(
+                    value=_shown(text.encode("utf-8", "backslashreplace").decode())))
+                for name, text in values.items()
+                if _SURROGATE.search(name) or text is not None and _SURROGATE.search(text)]
+    if problems:
+        raise RecordRejected(problems)
+
+
 def submit(uow: UnitOfWork, values: Mapping[str, str | None], *, provider: str, as_of: dt.date,
            assume_weekends: bool = False) -> Outcome:
     """Submit one record given in the generic layout's names (事项编码, 主体代码, 主体名称, 文书号, 决定日期 ...).
@@ -1242,6 +1258,7 @@ def submit(uow: UnitOfWork, values: Mapping[str, str | None], *, provider: str, 
     changes nothing, with other content it is a correction (the old revision kept).
     """
     cleaned = {k.strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in values.items()}
+    _refuse_non_text(cleaned)
     checker = _checker(uow.conn, GENERIC, list(cleaned), provider, as_of, assume_weekends)
     result = checker.check(1, cleaned)
     if isinstance(result, list):
@@ -1324,6 +1341,7 @@ def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], 
         norm = normalize_header(name)
         target = by_key.get(norm) or layout.normalized.get(norm) or name.strip()
         values[target] = (value or "").strip() or None
+    _refuse_non_text(values)
     checker = _checker(uow.conn, layout, list(values), record["provider_uscc"], as_of, assume_weekends)
     result = checker.check(1, values)
     if isinstance(result, list):

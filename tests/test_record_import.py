@@ -906,3 +906,26 @@ def test_submit_json_reads_its_object_by_the_rules_of_an_imported_json_row(platf
     assert done.exit_code == 0, done.output
     assert json.loads(scalar(platform_with_catalog, "SELECT fields FROM record"))["抽检金额（万元）"] == "15"
 
+
+def test_a_file_whose_name_is_not_utf8_is_imported_with_its_name_escaped_where_it_is_kept(
+        platform_with_catalog, tmp_path) -> None:
+    """A file's name may be any bytes (here 处罚 in GBK): the import, a correction and the run keep it with
+    those bytes escaped (as ``ls`` shows them), since neither the database nor the log can hold them raw.
+    Before, the import crashed on storing its run."""
+    platform = platform_with_catalog
+    path = gen_penalty.write(tmp_path / os.fsdecode(b"\xb4\xa6\xb7\xa3.csv"), 40, bad_percent=10)
+    shown = "\\xb4\\xa6\\xb7\\xa3.csv"
+    first = summary(run_import(platform, path))
+    assert first["accepted"] > 0 and first["rejected"] > 0 and first["file"].endswith(shown)
+    assert {line["file"] for line in rejects(Path(os.fsdecode(os.fsencode(path) + b".rejects.csv")))} == {
+        first["file"]}
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    document = lines[1].split(",")[4]
+    lines[1] = lines[1].replace("事实清楚", "事实已查清", 1)
+    path.write_text("".join(lines), encoding="utf-8-sig")
+    again = summary(run_import(platform, path))
+    assert again["corrected"] == 1
+    assert scalar(platform, "SELECT file_name FROM import_run ORDER BY id DESC").endswith(shown)
+    assert scalar(platform, "SELECT h.reason FROM record_history h JOIN record r ON r.id = h.record_id "
+                            f"WHERE r.document_no = '{document}'") == f"{shown}, row 2"
+    verify(platform)

@@ -508,3 +508,46 @@ def test_the_fields_encoder_and_the_import_s_text_encoder_escape_every_character
     with pytest.raises(UnicodeEncodeError):  # half of a surrogate pair: refused, as encoding the json text was
         _FIELDS_JSON({"k": "\ud800"})
 
+
+# --- text that is not UTF-8 ----------------------------------------------------------------------------------
+
+def test_an_argument_that_is_not_utf8_text_is_a_usage_error_naming_its_option_and_nothing_is_stored(
+        records_platform) -> None:
+    """Bytes of another encoding in an argument (a shell set to GBK) reach Python as halves of surrogate pairs,
+    which neither the database nor the log can hold: a usage error (2) naming the option, not a traceback."""
+    platform = records_platform
+    args = [value if value != "检查结果=合格" else "检查结果=\udcb9\udcfb" for value in GEN]
+    refused = submit(platform, *args)
+    assert refused.exit_code == 2 and "'--field'" in refused.stderr and "not UTF-8 text" in refused.stderr
+    assert "Traceback" not in refused.output and scalar(platform, "SELECT count(*) FROM record") == 0
+    assert submit(platform, *GEN).exit_code == 0
+    withdrawn = platform.run("record", "withdraw", "1", "--reason", "重复\udcff", key="market")
+    assert withdrawn.exit_code == 2 and "'--reason'" in withdrawn.stderr
+    assert scalar(platform, "SELECT status FROM record") == "active"
+
+
+def test_a_submitted_value_that_is_not_unicode_is_rejected_naming_its_field(records_platform) -> None:
+    """The same from Python (the core, without the command line): the record is rejected (65) naming the field."""
+    from contextlib import closing
+
+    from lycredit.context import AppContext
+    from lycredit.records import RecordRejected
+    from lycredit.records import submit as submit_record
+
+    values = {"事项编码": "DIS-001", "主体代码": COMPANY, "主体名称": COMPANY_NAME, "文书号": "凌市监查〔2026〕7号",
+              "决定日期": "2026-11-20", "失信事由": "a\udcffb"}
+    with closing(AppContext(db=records_platform.url, key_file=str(records_platform.keys["market"]),
+                            command_name="test")) as ctx, pytest.raises(RecordRejected) as refused:
+        with ctx.operation("record.submit") as uow:
+            submit_record(uow, values, provider=MARKET, as_of=AS_OF)
+    assert [(p.field, p.rule) for p in refused.value.problems] == [("失信事由", "not_text")]
+    assert "a\\udcffb" in refused.value.message and refused.value.exit_code == 65
+    assert scalar(records_platform, "SELECT count(*) FROM record") == 0
+
+
+def test_a_reason_with_bytes_that_are_not_utf8_is_logged_with_them_escaped() -> None:
+    """A log entry's reason is UTF-8 text: an import's reason names its file, whose name may be any bytes."""
+    from lycredit.oplog.append import as_text
+
+    assert as_text("处罚\udcff.csv, rows 2-5") == "处罚\\xff.csv, rows 2-5"
+    assert as_text("\ud800") == "\\ud800" and as_text("凌源") == "凌源" and as_text(None) is None

@@ -94,6 +94,22 @@ class Appended(NamedTuple):
     note: str
 
 
+def as_text(text: str | None) -> str | None:
+    """A reason or subject as Unicode text. Bytes that were not UTF-8 (a file's name, an argument typed in a
+    shell of another encoding) reach Python as halves of surrogate pairs, which no UTF-8 text, and so no log
+    entry, can hold: they are written as backslash escapes (``\\xff``), as ``ls`` shows such a name."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate no undecodable byte makes
+            return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
 class LogAppender:
     """Collects the leaves of one operation on ``db``; :meth:`close` signs and appends them.
 
@@ -115,8 +131,8 @@ class LogAppender:
         self.signer = signer
         self.command = command
         self.action = action
-        self.reason = reason
-        self.subject = subject
+        self.reason = as_text(reason)
+        self.subject = as_text(subject)
         self.summary: dict[str, Any] = {}
         self._entry_bytes: list[bytes] = []
         self._leaf_hashes: list[bytes] = []  # leaf_hash of each entry, made as the entry is recorded
