@@ -567,7 +567,14 @@ class _CsvTable(_TextTable):
     def _rows(self) -> Iterator[Row]:
         records = self._records()
         next(records)
+        columns, width, limit = self.columns, len(self.columns), self.max_cell_chars
         for line, fields, raw in records:
+            if len(fields) == width and len(raw) <= limit:  # what most rows are: the steps below in one
+                cells = [field.strip() or None for field in fields]
+                if any(cells):
+                    yield Row(line, dict(zip(columns, cells, strict=True)),
+                              raw if raw[-1:] not in ("\n", "\r") else _chomp(raw))
+                continue
             cells = self._fit(line, [field.strip() for field in fields])
             if cells is not None:
                 yield Row(line, self._values(line, cells, len(raw)), _chomp(raw))

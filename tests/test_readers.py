@@ -208,8 +208,9 @@ def test_quoted_cells_with_newlines_and_commas_keep_their_starting_line(tmp_path
 
 
 def test_blank_and_all_empty_rows_are_skipped_but_still_counted(tmp_path):
-    rows = open_and_read(write(tmp_path / "gaps.csv", "\r\na,b\r\n1,2\r\n,,\r\n\r\n3,4\r\n"))
-    assert [(row.row_number, row.values["a"]) for row in rows] == [(3, "1"), (6, "3")]
+    rows = open_and_read(write(tmp_path / "gaps.csv", "\r\na,b\r\n1,2\r\n,,\r\n \t, \r\n\r\n 3 ,\r\n"))
+    assert [(row.row_number, row.values, row.raw) for row in rows] == [
+        (3, {"a": "1", "b": "2"}, "1,2"), (7, {"a": "3", "b": None}, " 3 ,")]
 
 
 def test_short_rows_get_none_and_excel_padding_columns_are_ignored(tmp_path):
