@@ -30,6 +30,7 @@ logs and rejects files, which are not protected like the database.
 from __future__ import annotations
 
 import base64
+import operator
 import os
 import re
 import unicodedata
@@ -75,6 +76,8 @@ class PiiError(DataError):
 
 def _compact(value: str) -> str:
     """Full-width characters folded (NFKC), spaces and hyphens dropped, upper case."""
+    if value.isascii() and value.isalnum():  # what codes mostly are: nothing to fold or drop
+        return value.upper()
     return re.sub(r"[\s\-]+", "", unicodedata.normalize("NFKC", value)).upper()
 
 
@@ -131,15 +134,17 @@ USCC_REGISTRATION_CATEGORIES: Mapping[str, tuple[str, SubjectKind]] = {
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_SHAPE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}")
-_USCC_VALUES = {char: value for value, char in enumerate(_USCC_ALPHABET)}
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+_USCC_TABLE = bytes.maketrans(_USCC_ALPHABET.encode(), bytes(range(len(_USCC_ALPHABET))))
+
+
 def _uscc_check_character(body: str) -> str:
-    """GB 32100's check character of the first 17 characters (as stdnum's ``calc_check_digit``)."""
-    values = _USCC_VALUES
-    total = sum(values[char] * weight for char, weight in zip(body, _USCC_WEIGHTS, strict=True))
-    return _USCC_ALPHABET[-total % 31]
+    """GB 32100's check character of the first 17 characters (as stdnum's ``calc_check_digit``), which are of
+    its alphabet (:data:`_USCC_SHAPE`): each character's value by one translation, the weighted sum in C (an
+    import checks each new subject's code, a million in a file of a million companies)."""
+    return _USCC_ALPHABET[-sum(map(operator.mul, body.encode("ascii").translate(_USCC_TABLE), _USCC_WEIGHTS)) % 31]
 
 
 def validate_uscc(code: str, *, allow_bad_checksum: bool = False) -> str:
