@@ -44,8 +44,10 @@ def lookup_where(compact: str, pii: PiiProtector | None) -> tuple[str, dict[str,
     return "uscc = :uscc OR ric_index = :ric_index", {"uscc": compact, "ric_index": pii.blind_index(compact)}
 
 
-KEY_PROBES = 3
-"""How many stored persons :func:`require_database_key` tries to open the number and name of."""
+KEY_PROBES = 50
+"""How many of the first and of the last stored persons :func:`require_database_key` tries to open the number and
+name of. Under the right key the first value opens; only a wrong key (or as many altered values) tries them all,
+a millisecond's work."""
 
 
 def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
@@ -53,14 +55,18 @@ def require_database_key(db: DB | Any, pii: PiiProtector) -> None:
 
     A lookup by blind index that finds nothing cannot tell an unregistered person from a wrong
     key, under which every index differs. A stored number can: AES-GCM authentication fails under
-    any other key. The numbers and names of the first few persons (:data:`KEY_PROBES`) are tried,
-    so that one altered value, even that of the only person, is not taken for a wrong key (``audit
-    verify`` reports that). A database without a person passes.
+    any other key. The numbers and names of the first and the last persons (:data:`KEY_PROBES` of each)
+    are tried, so that altered values, even that of the only person, or those of every person of the
+    first rows, are not taken for a wrong key (``audit verify`` reports them). A database without a
+    person passes.
     """
     from lycredit.identity import KEY_ENV, KEY_FILE_ENV
 
-    rows = wrap(db).rows("SELECT ric_enc, name_enc FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n",
-                         {"n": KEY_PROBES})
+    rows = wrap(db).rows(
+        "SELECT ric_enc, name_enc FROM subject WHERE id IN ("
+        "SELECT id FROM (SELECT id FROM subject WHERE ric_enc IS NOT NULL ORDER BY id LIMIT :n) AS first_ones "
+        "UNION SELECT id FROM (SELECT id FROM subject WHERE ric_enc IS NOT NULL ORDER BY id DESC LIMIT :n) "
+        "AS last_ones) ORDER BY id", {"n": KEY_PROBES})
     for row in rows:
         for column, context in (("ric_enc", RIC_CONTEXT), ("name_enc", NAME_CONTEXT)):
             if row[column] is None:

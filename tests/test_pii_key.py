@@ -172,3 +172,24 @@ def test_stored_personal_data_is_decrypted_only_through_open_stored() -> None:
                for path in sorted((root / folder).rglob("*.py"))
                if path not in allowed and ".decrypt(" in path.read_text(encoding="utf-8")]
     assert callers == []
+
+
+def test_altered_values_of_the_first_persons_are_not_taken_for_a_wrong_key_while_the_last_ones_open(
+        world, monkeypatch) -> None:
+    """The key check tries the first and the last persons (KEY_PROBES of each, here one): 张三, the first of the
+    four sample persons, altered in both values, is reported as altered, since 赵六, the last, opens."""
+    from lycredit import subject_lookup
+
+    monkeypatch.setattr(subject_lookup, "KEY_PROBES", 1)
+    alter(world, "name_enc")
+    subject_id = alter(world, "ric_enc")
+    r = run(world, ("subject", "show", COMPANY), None)
+    assert r.exit_code == 65 and ALTERED in r.stderr and f"credit subject {subject_id}" in r.stderr, r.output
+    assert WRONG_KEY not in r.stderr
+    with world.engine().begin() as conn:  # the last person altered as well: no probe opens, as under a wrong key
+        last, token = conn.execute(sa.text("SELECT id, ric_enc FROM subject WHERE ric_enc IS NOT NULL "
+                                           "ORDER BY id DESC")).first()
+        conn.execute(sa.text("UPDATE subject SET ric_enc = :t, name_enc = :t WHERE id = :id"),
+                     {"t": token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), "id": last})
+    r = run(world, ("subject", "show", COMPANY), None)
+    assert r.exit_code == 78 and WRONG_KEY in r.stderr, r.output
