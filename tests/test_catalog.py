@@ -280,6 +280,23 @@ def test_import_stores_a_signed_version_that_audit_verify_accepts(platform) -> N
     assert verified.exit_code == 0, verified.output
 
 
+def test_a_file_whose_name_is_not_utf8_is_kept_as_the_source_with_those_bytes_escaped(platform, tmp_path) -> None:
+    """A file's name may be any bytes (here 测试 in GBK); the version's source keeps them as backslash escapes."""
+    import os
+    import shutil
+
+    path = tmp_path / os.fsdecode(b"\xb2\xe2\xca\xd4-2026.csv")
+    shutil.copyfile(CSV_2026, path)
+    r = _import(platform, path, "2026", "2026-01-01")
+    assert r.exit_code == 0, r.output
+    with platform.engine().connect() as conn:
+        source = conn.execute(sa.text("SELECT source_name FROM catalog_version")).scalar()
+        summary = json.loads(conn.execute(sa.text(
+            "SELECT summary FROM oplog_operation WHERE action = 'catalog.import'")).scalar())
+    assert source == summary["source"] == "\\xb2\\xe2\\xca\\xd4-2026.csv"
+    assert platform.run("audit", "verify", key=None).exit_code == 0
+
+
 def test_a_bad_file_exits_65_and_writes_nothing(platform, tmp_path) -> None:
     rows = _sample_rows()
     rows[3]["有效期限"] = "8年"
