@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ import click
 
 from lycredit.errors import ExitCode, LycreditError
 from lycredit.i18n import N_, _
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from lycredit.inputs import SURROGATE, escaped
 
 
 def _translated(text: str | None) -> str | None:
@@ -66,7 +64,7 @@ def _not_text(value: Any) -> str | None:
     """The first text in a parameter's value (a text, or tuples of them) that is not Unicode: half of a
     surrogate pair, which is what Python makes of bytes that are not UTF-8 in an argument."""
     if isinstance(value, str):
-        return value if not value.isascii() and _SURROGATE.search(value) else None
+        return value if not value.isascii() and SURROGATE.search(value) else None
     if isinstance(value, tuple):
         return next((found for item in value if (found := _not_text(item)) is not None), None)
     return None
@@ -83,9 +81,8 @@ class _TextArguments:
             if isinstance(param.type, click.types.StringParamType) and param.name in ctx.params:
                 bad = _not_text(ctx.params[param.name])
                 if bad is not None:
-                    shown = bad.encode("utf-8", "backslashreplace").decode()
                     raise click.BadParameter(_("{value} holds bytes that are not UTF-8 text; give it as "
-                                               "UTF-8").format(value=shown), ctx=ctx, param=param)
+                                               "UTF-8").format(value=escaped(bad)), ctx=ctx, param=param)
         return rest
 
 

@@ -12,11 +12,21 @@ unreadable file a usage error (exit 2) instead.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
 from lycredit.errors import InputMissing
 from lycredit.i18n import _
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""Half of a surrogate pair: what Python makes of bytes that are not UTF-8 in an argument or a file's name
+(and of a JSON ``\\ud800`` escape). It is no character, and no UTF-8 text (the database, the log) can hold it."""
+
+
+def escaped(text: str) -> str:
+    """Text with its halves of surrogate pairs written as escapes (``\\udcff``): it can be printed and encoded."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def check_input_file(path: str | os.PathLike[str], *, missing: str | None = None) -> Path:

@@ -46,7 +46,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from lycredit.errors import DataError
 from lycredit.i18n import _
-from lycredit.inputs import check_input_file, unreadable
+from lycredit.inputs import SURROGATE, check_input_file, escaped, unreadable
 from lycredit.periods import in_shanghai
 
 FORMATS = ("csv", "tsv", "xlsx", "json", "ndjson", "parquet")
@@ -909,10 +909,10 @@ class _JsonTable(_TextTable):
             keys.update(dict.fromkeys(obj))
         self.columns = list(keys)
         for column in self.columns:
-            if _SURROGATE.search(column):
+            if SURROGATE.search(column):
                 raise DataError(_("{file}: the field name {name} holds half of a surrogate pair, which is not a "
                                   "character (the JSON was written wrongly)").format(
-                    file=path, name=_escaped(column)))
+                    file=path, name=escaped(column)))
 
     def _where(self, row_number: int) -> str:
         return self._where_line(row_number) if self.format == "ndjson" else super()._where(row_number)
@@ -1024,10 +1024,10 @@ class _JsonTable(_TextTable):
                 raise
             if "\\u" in source and _SURROGATE_ESCAPE.search(source):  # \ud800 decodes to a lone surrogate
                 for column, cell in zip(self.columns, cells, strict=True):
-                    if _SURROGATE.search(cell):
+                    if SURROGATE.search(cell):
                         raise self._cell_error(row_number, column, _CellError(_(
                             "the value {value} holds half of a surrogate pair, which is not a character (the "
-                            "JSON was written wrongly)").format(value=_escaped(cell[:50]))))
+                            "JSON was written wrongly)").format(value=escaped(cell[:50]))))
             yield Row(row_number, self._values(row_number, cells), _one_line(source))
 
 
@@ -1037,12 +1037,6 @@ def _too_many_digits() -> str:
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escaped(text: str) -> str:
-    """Text with its lone surrogates written as escapes (it can be printed and encoded)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _one_line(source: str) -> str:
@@ -1195,9 +1189,9 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
         except _CellError:
             raise DataError(_("{file}: field {field} holds a nested value; give text, a number or null").format(
                 file=path, field=name)) from None
-        if _SURROGATE.search(name) or _SURROGATE.search(text):
+        if SURROGATE.search(name) or SURROGATE.search(text):
             raise DataError(_("{file}: field {field} holds half of a surrogate pair, which is not a character (the "
-                              "JSON was written wrongly)").format(file=path, field=_escaped(name)))
+                              "JSON was written wrongly)").format(file=path, field=escaped(name)))
         out[name] = text or None
     return out
 

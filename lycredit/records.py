@@ -53,6 +53,7 @@ from lycredit.identity import (
     validate_ric,
     validate_uscc,
 )
+from lycredit.inputs import SURROGATE, escaped
 from lycredit.models import CatalogItem, Operator, Record, RecordHistory, Unit
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
@@ -1234,18 +1235,15 @@ def _checker(conn: sa.Connection, layout: Layout, columns: Sequence[str], provid
                       source=_("the record"))
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _refuse_non_text(values: Mapping[str, str | None]) -> None:
     """RecordRejected for a field name or value that is not Unicode text: half of a surrogate pair, which is
     what Python makes of bytes that are not UTF-8 in a command's arguments (a shell in another encoding). The
     files an import reads refuse them when they are read (:mod:`lycredit.readers`)."""
-    problems = [Rejection(name.encode("utf-8", "backslashreplace").decode(), "not_text", _(
+    problems = [Rejection(escaped(name), "not_text", _(
                     "the value holds bytes that are not UTF-8 text ({value}); give it as UTF-8").format(
-                    value=_shown(text.encode("utf-8", "backslashreplace").decode())))
+                    value=_shown(escaped(text or ""))))
                 for name, text in values.items()
-                if _SURROGATE.search(name) or text is not None and _SURROGATE.search(text)]
+                if SURROGATE.search(name) or text is not None and SURROGATE.search(text)]
     if problems:
         raise RecordRejected(problems)
 
