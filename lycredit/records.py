@@ -32,7 +32,7 @@ import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -1003,22 +1003,33 @@ def _in_list(count: int) -> str:
     return ", ".join("?" * count)
 
 
+def rows_where_in(conn: sa.Connection, sql: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[tuple]:
+    """Rows of ``sql``, whose ``{values}`` is the test of a column against ``values``, after ``params``: on
+    PostgreSQL one array, ``= ANY(%s)`` (an ``IN`` list of 2 000 parameters is parsed and planned anew each
+    time); on SQLite ``IN`` lists of :data:`_LOOKUP_CHUNK` parameters."""
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        yield from _driver_rows(conn, sql.format(values="= ANY(?)"), [*params, list(values)])
+        return
+    for chunk in _chunks(values, _LOOKUP_CHUNK):
+        yield from _driver_rows(conn, sql.format(values=f"IN ({_in_list(len(chunk))})"), [*params, *chunk])
+
+
 def subject_ids(conn: sa.Connection, codes: Mapping[str, SubjectKind]) -> dict[str, int]:
     """Ids of the subjects already registered with these codes (a person's found by its blind index)."""
     from lycredit.subjects import protector
 
     found: dict[str, int] = {}
     orgs = [c for c, k in codes.items() if k != SubjectKind.natural_person]
-    for chunk in _chunks(orgs, _LOOKUP_CHUNK):
-        found.update((uscc, sid) for sid, uscc in _driver_rows(
-            conn, f"SELECT id, uscc FROM subject WHERE uscc IN ({_in_list(len(chunk))})", chunk))
+    found.update((uscc, sid) for sid, uscc in rows_where_in(
+        conn, "SELECT id, uscc FROM subject WHERE uscc {values}", (), orgs))
     persons = [c for c, k in codes.items() if k == SubjectKind.natural_person]
     if persons:
         pii = protector()
         indexes = {pii.blind_index(c): c for c in persons}
-        for chunk in _chunks(list(indexes), _LOOKUP_CHUNK):
-            found.update((indexes[ix], sid) for sid, ix in _driver_rows(
-                conn, f"SELECT id, ric_index FROM subject WHERE ric_index IN ({_in_list(len(chunk))})", chunk))
+        found.update((indexes[ix], sid) for sid, ix in rows_where_in(
+            conn, "SELECT id, ric_index FROM subject WHERE ric_index {values}", (), list(indexes)))
     return found
 
 
@@ -1038,10 +1049,10 @@ def existing_records(conn: sa.Connection, provider: str,
         by_item.setdefault(item, []).append(document)
     found: dict[tuple[str, str], sa.RowMapping] = {}
     for item, documents in by_item.items():
-        for chunk in _chunks(documents, _LOOKUP_CHUNK):
-            stored = [document for (document,) in _driver_rows(
-                conn, f"SELECT document_no FROM record WHERE provider_uscc = ? AND item_code = ? "
-                      f"AND document_no IN ({_in_list(len(chunk))})", [provider, item, *chunk])]
+        stored = [document for (document,) in rows_where_in(
+            conn, "SELECT document_no FROM record WHERE provider_uscc = ? AND item_code = ? AND document_no {values}",
+            (provider, item), documents)]
+        if stored:
             for part in _chunks(stored):
                 for row in conn.execute(sa.select(T_RECORD).where(
                         T_RECORD.c.provider_uscc == provider, T_RECORD.c.item_code == item,

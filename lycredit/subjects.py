@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,6 @@ T_LINK: sa.Table = SubjectLink.__table__
 
 ORG_NAME_MAX = 200
 PERSON_NAME_MAX = 100  # its AES-GCM token must fit subject.name_enc (600 characters)
-IN_CHUNK = 500
 OVERRIDE_ACTION = "subject.override_checksum"
 
 #: Art. 8: the relations that tie an organisation's information to a person's.
@@ -382,22 +381,15 @@ def resolve_or_create(uow: UnitOfWork, code: str, name: str, *, override_checksu
 
 # --- bulk -----------------------------------------------------------------------------------
 
-def _chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _existing_ids(conn: sa.Connection, usccs: Sequence[str], indexes: Mapping[str, str]) -> dict[str, int]:
-    """Compact code -> id of the subjects already registered, by USCC and by blind index, 500 at a time."""
-    found: dict[str, int] = {}
-    for chunk in _chunks(usccs):
-        for subject_id, uscc in conn.execute(sa.select(T_SUBJECT.c.id, T_SUBJECT.c.uscc)
-                                             .where(T_SUBJECT.c.uscc.in_(chunk))):
-            found[uscc] = subject_id
-    for chunk in _chunks(list(indexes)):
-        for subject_id, index in conn.execute(sa.select(T_SUBJECT.c.id, T_SUBJECT.c.ric_index)
-                                              .where(T_SUBJECT.c.ric_index.in_(chunk))):
-            found[indexes[index]] = subject_id
+    """Compact code -> id of the subjects already registered, by USCC and by blind index
+    (:func:`lycredit.records.rows_where_in`)."""
+    from lycredit.records import rows_where_in
+
+    found = {uscc: subject_id for subject_id, uscc in rows_where_in(
+        conn, "SELECT id, uscc FROM subject WHERE uscc {values}", (), usccs)}
+    found.update((indexes[index], subject_id) for subject_id, index in rows_where_in(
+        conn, "SELECT id, ric_index FROM subject WHERE ric_index {values}", (), list(indexes)))
     return found
 
 
