@@ -30,6 +30,7 @@ import contextlib
 import csv
 import datetime as dt
 import errno
+import functools
 import gc
 import hashlib
 import io
@@ -431,7 +432,8 @@ class FastRows:
         driver = conn.connection.driver_connection
         columns = ", ".join(_INSERT_COLUMNS)
         if self.dialect == "postgresql":
-            with driver.cursor() as cursor, cursor.copy(f"COPY record ({columns}) FROM STDIN") as copy:
+            with driver.cursor() as cursor, cursor.copy(f"COPY record ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(copy_types(T_RECORD, _INSERT_COLUMNS))
                 for values in self.records:
                     copy.write_row(values)
         else:
@@ -440,6 +442,22 @@ class FastRows:
             cursor = driver.cursor()
             cursor.executemany(f'INSERT INTO record ({columns}) VALUES ({", ".join(values)})', self.records)
             cursor.close()
+
+
+_BINARY_TYPES = {"INTEGER": "int4", "BIGINT": "int8", "TEXT": "text", "DATE": "date", "BOOLEAN": "bool",
+                 "TIMESTAMP WITH TIME ZONE": "timestamptz", "BYTEA": "bytea"}
+
+
+@functools.cache
+def copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The PostgreSQL types of these columns, as COPY's binary format takes them (from the table's model). In
+    binary, values cross as they are stored (a date as a day number, text as its bytes) instead of as text the
+    server parses again; a type not listed here is a KeyError, not a wrong guess."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    compiled = [table.c[name].type.compile(dialect=dialect) for name in columns]
+    return tuple("varchar" if kind.startswith("VARCHAR") else _BINARY_TYPES[kind] for kind in compiled)
 
 
 def _sql_literals(values: tuple) -> list[str] | None:
