@@ -652,6 +652,23 @@ def _saved(cells: dict[str, str]):
     return edit
 
 
+def _plain_and_prefixed(tmp_path: Path, saved: dict[str, str]) -> tuple[Path, Path]:
+    """tmp_path/book.xlsx with its formulas' values saved as :func:`_saved` gives them, as Excel writes it; and the
+    same with every element of the sheet behind a namespace prefix (``<x:c>``), as other tools write it."""
+    plain = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "plain.xlsx", _saved(saved))
+    prefixed = _edit_sheet(plain, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
+        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
+    return plain, prefixed
+
+
+def _refused_at_every_scan_block(monkeypatch, paths: tuple[Path, ...], problem: str) -> None:
+    """Each file refused, naming its sheet Sheet and then ``problem``, however few bytes the sheet is scanned in."""
+    for block in (1, 3, 7, 64, 4096):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        for path in paths:
+            data_error(rf"{path.stem}\.xlsx, sheet Sheet, {problem}", path)
+
+
 def _formula_book(path: Path, rows: list[list], *, origin: str = "A1", title: str = "处罚") -> Path:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
@@ -709,13 +726,8 @@ def test_xlsx_unsaved_formula_found_whatever_the_namespace_prefix_and_the_blocks
     rule.add("C2:C40")
     workbook.save(tmp_path / "book.xlsx")
     saved = {f"B{row}": f"<v>{row * 2}</v>" for row in range(2, 40) if row != 31}
-    plain = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "plain.xlsx", _saved(saved))
-    prefixed = _edit_sheet(plain, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
-        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
-    for block in (1, 3, 7, 64, 4096):
-        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
-        for path in (plain, prefixed):
-            data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell B31, column 金额: {UNSAVED}", path)
+    _refused_at_every_scan_block(monkeypatch, _plain_and_prefixed(tmp_path, saved),
+                                 f"cell B31, column 金额: {UNSAVED}")
     whole = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "whole.xlsx", _saved({**saved, "B31": "<v>62</v>"}))
     for block in (1, 5, 4096):
         monkeypatch.setattr(readers, "_SCAN_BYTES", block)
@@ -798,15 +810,9 @@ def test_xlsx_error_value_found_whatever_the_namespace_prefix_and_the_blocks_rea
         sheet.append([row, f"=A{row}*2", f"#{row}"])
     sheet["C31"].value, sheet["C31"].data_type = "#REF!", "e"
     workbook.save(tmp_path / "book.xlsx")
-    plain = _edit_sheet(tmp_path / "book.xlsx", tmp_path / "plain.xlsx",
-                        _saved({f"B{row}": f"<v>{row * 2}</v>" for row in range(2, 40)}))
-    prefixed = _edit_sheet(plain, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
-        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
-    for block in (1, 3, 7, 64, 4096):
-        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
-        for path in (plain, prefixed):
-            data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell C31, column 名称: {ERROR_VALUE.format(error='#REF!')}",
-                       path)
+    _refused_at_every_scan_block(
+        monkeypatch, _plain_and_prefixed(tmp_path, {f"B{row}": f"<v>{row * 2}</v>" for row in range(2, 40)}),
+        f"cell C31, column 名称: {ERROR_VALUE.format(error='#REF!')}")
 
 
 def test_xlsx_error_value_in_another_sheet_does_not_matter(tmp_path):
