@@ -557,6 +557,11 @@ class _Run:
     parts: RowParts | None = None
     """A writing pass's new-record parts: a forked reader writes its share of them, the writer the rest."""
 
+    @functools.cached_property
+    def file_name(self) -> str:
+        """The file's name as the log and the history keep it (:func:`lycredit.oplog.append.as_text`)."""
+        return as_text(self.path.name)
+
     def clock(self, phase: str, started: float) -> float:
         now = time.perf_counter()
         self.phases[phase] = self.phases.get(phase, 0.0) + now - started
@@ -662,13 +667,13 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
             # a resumed run goes on in its rejects file; another one given with --rejects starts afresh
             recorded = counts.get("rejects_file")
             same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
-            summary = ImportSummary(as_text(str(path)), chosen.name, unit, dry_run=dry_run,
-                                    rejects_file=as_text(str(rejects_file)))
-            rejects = RejectsFile(rejects_file, as_text(str(path)), counts.get("rejects_offset") if same_rejects else None)
+            source = as_text(str(path))  # the file as the summary, the rejects file, messages and the run name it
+            summary = ImportSummary(source, chosen.name, unit, dry_run=dry_run, rejects_file=as_text(str(rejects_file)))
+            rejects = RejectsFile(rejects_file, source, counts.get("rejects_offset") if same_rejects else None)
             try:
                 checker = RowChecker(chosen, table.columns, provider=unit, as_of=ctx.as_of,
                                      calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
-                                     source=as_text(str(path)))
+                                     source=source)
             except ForbiddenColumn as forbidden:
                 try:
                     rejects.write([(1, ",".join(table.columns), Rejection(forbidden.column, "forbidden_field",
@@ -944,7 +949,7 @@ def _refresh_statistics(run: _Run) -> None:
 def _batch(run: _Run, batch: _Batch, digest: str) -> None:
     """One batch: one transaction, one signed operation."""
     started = time.perf_counter()
-    reason = f"{as_text(run.path.name)}, rows {batch.first_row}-{batch.last_row}"  # data, not a message
+    reason = f"{run.file_name}, rows {batch.first_row}-{batch.last_row}"  # data, not a message
     rejected = list(batch.rejected)
     with run.ctx.operation(ACTION, reason=reason, dry_run=run.dry_run) as uow:
         started = run.clock("begin", started)
@@ -994,7 +999,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
     uow.record_inserts(T_RECORD.name, fast.record_hashes)
     started = run.clock("leaves", started)
     for row, existing in found.corrections:
-        apply_correction(uow, row, existing, ids[row.code], f"{as_text(run.path.name)}, row {row.row}", run.run_id)
+        apply_correction(uow, row, existing, ids[row.code], f"{run.file_name}, row {row.row}", run.run_id)
     if len(run.subjects) > KNOWN_SUBJECTS:
         run.subjects.clear()  # a cache: assess looks up the subjects it does not know
     run.clock("corrections", started)
@@ -1004,7 +1009,7 @@ def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
 
 def _start_run(uow: UnitOfWork, run: _Run, digest: str) -> int:
     stored = uow.insert(T_RUN, {
-        "kind": KIND, "file_name": as_text(str(run.path))[:500], "file_sha256": digest, "layout": run.checker.layout.name,
+        "kind": KIND, "file_name": run.summary.file[:500], "file_sha256": digest, "layout": run.checker.layout.name,
         "operator": uow.signer.name, "status": "running", "rows_done": 0,
         "counts": _counts_json(run, run.rejects.offset), "started_at": utcnow(), "finished_at": None})
     return stored["id"]
@@ -1021,7 +1026,7 @@ def _progress_run(uow: UnitOfWork, run: _Run, last_row: int, offset: int) -> Non
 
 def _finish(run: _Run, digest: str) -> None:
     """Mark the run done in its own small operation, with the whole file's summary."""
-    with run.ctx.operation(ACTION, reason=f"{as_text(run.path.name)}: done") as uow:
+    with run.ctx.operation(ACTION, reason=f"{run.file_name}: done") as uow:
         if run.run_id is None:
             run.run_id = run.summary.run_id = _start_run(uow, run, digest)
         uow.update(T_RUN, {"id": run.run_id}, {"status": "done", "finished_at": utcnow(),

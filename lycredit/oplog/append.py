@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lycredit import digest
 from lycredit.dbapi import DB, POSTGRESQL, UTC, utcnow
+from lycredit.inputs import escaped
 from lycredit.oplog.canonical import canonical_json
 from lycredit.oplog.merkle import Frontier, leaf_hash, root_from_leaf_hashes
 
@@ -106,7 +107,7 @@ def as_text(text: str | None) -> str | None:
         try:
             return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:  # a surrogate no undecodable byte makes
-            return text.encode("utf-8", "backslashreplace").decode()
+            return escaped(text)
     return text
 
 
