@@ -26,6 +26,7 @@ from lycredit.identity import SubjectKind
 from lycredit.record_import import FastRows, RowParts
 from lycredit.records import Checked, Entry, Rejection
 from tests.bench import gen_penalty
+from tests.conftest import invoke
 from tests.test_records import APPROVAL, HRSS, MARKET, write_test_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -530,6 +531,47 @@ def test_an_import_that_fails_and_cannot_rebuild_reports_its_own_error(
     assert _missing_indexes(platform_with_catalog) == list(record_import.DEFERRED_INDEXES)
     status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
     assert "ix_record_status_disclosure_until" in status["state"]
+
+
+def test_on_postgresql_a_role_that_does_not_own_the_record_table_imports_with_its_indexes(
+        platform_with_catalog, monkeypatch, watched_batches) -> None:
+    """Under sql/postgresql-roles.sql a provider's login role may write records but not drop or build
+    the table's indexes: a large import keeps them (it crashed with 'must be owner of index'), and one
+    that meets them missing leaves them to the owner's ``db upgrade`` instead of failing at its end."""
+    if platform_with_catalog.backend != "postgresql":
+        pytest.skip("PostgreSQL roles and grants only")
+    from lycredit.record_import import DEFER_ENV, DEFERRED_INDEXES
+
+    roles = Path(__file__).resolve().parents[1] / "sql" / "postgresql-roles.sql"
+    engine = platform_with_catalog.engine()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")  # roles are cluster-wide: workers take turns
+        conn.connection.driver_connection.execute(roles.read_text())
+    engine.dispose()
+    as_provider = platform_with_catalog.url + "?options=-c%20role%3Dlycredit_provider"
+    monkeypatch.setenv(DEFER_ENV, "1")
+
+    def provider_import(path: Path) -> dict:
+        r = invoke(["--db", as_provider, "--key", str(platform_with_catalog.keys["market"]), *AS_OF,
+                    "--format", "json", "record", "import", str(path), "--layout", "penalty", "--batch-size", "5"])
+        return summary(r)
+
+    assert counts(provider_import(PENALTY_SAMPLE)) == (20, 18, 0, 0, 2, 1)
+    assert watched_batches == [()] * 4 and _missing_indexes(platform_with_catalog) == []
+    with engine.begin() as conn:  # what an owner's killed import leaves
+        for name in DEFERRED_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+    engine.dispose()
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    one = platform_with_catalog.dir / "one.csv"
+    one.write_text("\n".join([lines[0], lines[1].replace("1号", "901号")]) + "\n", encoding="utf-8")
+    assert provider_import(one)["accepted"] == 1
+    assert _missing_indexes(platform_with_catalog) == list(DEFERRED_INDEXES)
+    status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
+    assert "ix_record_subject_id" in status["state"] and "db upgrade" in status["state"]
+    assert platform_with_catalog.run("db", "upgrade", key=None).exit_code == 0
+    assert _missing_indexes(platform_with_catalog) == [] and _schema_differences(platform_with_catalog) == []
+    verify(platform_with_catalog)
 
 
 def test_on_postgresql_an_import_keeps_the_indexes_while_another_session_reads_the_table(
