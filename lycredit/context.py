@@ -132,16 +132,22 @@ class AppContext:
         reason: str | None = None,
         subject: str | None = None,
         dry_run: bool = False,
+        foreign_keys: bool = True,
     ) -> Iterator[UnitOfWork]:
         """Run one signed operation: check the role, yield the unit of work, then append and commit.
 
         With ``dry_run`` everything runs for real and is rolled back at the end.
         A refusal by the role table is itself logged before exit 77.
+        ``foreign_keys=False`` is for a bulk writer whose every referenced id it has just read or
+        written itself in the same transaction: SQLite then skips its per-row foreign key checks
+        for this operation only (:func:`lycredit.database.make_engine`); PostgreSQL checks as ever.
         """
         from lycredit.oplog.log import UnitOfWork
 
         engine = self.checked_engine
         with engine.connect() as conn:
+            if not foreign_keys:
+                conn.execution_options(lycredit_foreign_keys=False)
 
             def unit(signer: Signer, **fields: str | None) -> UnitOfWork:
                 return UnitOfWork(conn, signer, command=self.command_name, **fields)

@@ -969,7 +969,9 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
     started = time.perf_counter()
     reason = f"{run.file_name}, rows {batch.first_row}-{batch.last_row}"  # data, not a message
     rejected = list(batch.rejected)
-    with run.ctx.operation(ACTION, reason=reason, dry_run=run.dry_run) as uow:
+    # every id a batch's rows refer to it reads or writes itself, in its own transaction (subjects and catalog
+    # items are never deleted): SQLite's per-row foreign key checks are left out (lycredit.database)
+    with run.ctx.operation(ACTION, reason=reason, dry_run=run.dry_run, foreign_keys=False) as uow:
         started = run.clock("begin", started)
         if uow.conn.dialect.name == "sqlite":
             uow.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint = {IMPORT_WAL_AUTOCHECKPOINT}")

@@ -102,6 +102,32 @@ def test_sqlite_connections_enforce_foreign_keys_wal_and_busy_timeout(tmp_path) 
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
 
 
+def test_an_operation_may_leave_out_sqlite_foreign_key_checks_for_itself_only(tmp_path) -> None:
+    """A bulk import's batches skip SQLite's per-row foreign key checks; the pooled connection checks
+    them again in its next transaction, whoever takes it."""
+    import sqlalchemy as sa
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))")
+        first = conn.connection.dbapi_connection
+    with engine.connect() as conn:
+        conn.execution_options(lycredit_foreign_keys=False)
+        with conn.begin():
+            assert conn.connection.dbapi_connection is first, "the pool hands the same connection back"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+            conn.exec_driver_sql("INSERT INTO child VALUES (1, 99)")  # not checked
+            conn.exec_driver_sql("DELETE FROM child")
+    for _ in range(2):
+        with engine.connect() as conn, conn.begin():
+            assert conn.connection.dbapi_connection is first
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
+                conn.exec_driver_sql("INSERT INTO child VALUES (2, 99)")
+    engine.dispose()
+
+
 def test_log_tables_refuse_update_and_delete_by_trigger(platform) -> None:
     engine = platform.engine()
     for statement in ("UPDATE oplog_entry SET op_seq = 99", "DELETE FROM oplog_checkpoint",
