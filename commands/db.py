@@ -134,7 +134,7 @@ def upgrade() -> None:
     except Locked:
         rebuilt = []
     if rebuilt:
-        say(_("Rebuilt the record indexes an interrupted import left out: {names}").format(names=", ".join(rebuilt)))
+        say(_("Rebuilt the record indexes or foreign keys an interrupted import left out: {names}").format(names=", ".join(rebuilt)))
 
 
 @command(cli, "status", N_("Show the database URL in use, where it came from, and the schema revision."))
@@ -161,9 +161,9 @@ def status() -> None:
             from lycredit.record_import import missing_indexes
 
             if missing := missing_indexes(obj.engine):
-                state = _("at head; the record indexes {names} are missing (an import builds them at its end; one "
-                          "that was killed left them out): the next import or 'lycredit db upgrade' rebuilds them"
-                          ).format(names=", ".join(missing))
+                state = _("at head; the record indexes or foreign keys {names} are missing (an import builds them at "
+                          "its end; one that was killed left them out): the next import or 'lycredit db upgrade' "
+                          "rebuilds them").format(names=", ".join(missing))
         else:
             state = _("needs 'lycredit db upgrade'")
     render_object({"url": hide_password(resolved.url), "source": resolved.source, "revision": revision,

@@ -94,6 +94,12 @@ DEFERRED_INDEXES = ("ix_record_subject_id", "ix_record_status_disclosure_until")
 their natural key, whose unique index always stays). A batch's rows land on their pages all over
 the file, and every commit writes each page it touched again: on SQLite a million-row import spent
 about 6 s more on them than building them once at the end takes (about 2 s)."""
+DEFERRED_FOREIGN_KEYS = ("record_catalog_item_id_fkey", "record_subject_id_fkey")
+"""On PostgreSQL, the record table's foreign keys, taken down with the indexes and added back (the names
+PostgreSQL gives the schema's unnamed keys). Their triggers look the catalog item and the subject up
+again for each row COPY stores, which the import has just read or written itself: half the server's
+time to store the records. Added back, each is checked by one query over the whole table. SQLite cannot
+drop a constraint; its import leaves the checks out instead (:meth:`lycredit.context.AppContext.operation`)."""
 DEFER_MIN_ROWS = 100_000
 """The rows an import must still have to do, at least, before its indexes are taken down; and at
 least as many as the table holds already (rebuilding costs in proportion to the whole table)."""
@@ -849,14 +855,29 @@ def _write_pass(run: _Run, table: Any, digest: str, progress: Progress | None) -
         run.clock("last_checkpoint", started)
 
 
+def deferred(dialect: str) -> tuple[str, ...]:
+    """What a large import takes down on this database: the secondary indexes, and on PostgreSQL the foreign keys."""
+    return DEFERRED_INDEXES + (DEFERRED_FOREIGN_KEYS if dialect == "postgresql" else ())
+
+
 def missing_indexes(engine: sa.Engine | sa.Connection) -> list[str]:
-    """Those of :data:`DEFERRED_INDEXES` the record table lacks (an import that was killed took them down)."""
-    present = {index["name"] for index in sa.inspect(engine).get_indexes(T_RECORD.name)}
-    return [name for name in DEFERRED_INDEXES if name not in present]
+    """Those of :func:`deferred` the record table lacks (an import that was killed took them down)."""
+    inspector = sa.inspect(engine)
+    present = {index["name"] for index in inspector.get_indexes(T_RECORD.name)}
+    if inspector.dialect.name == "postgresql":
+        present.update(key["name"] for key in inspector.get_foreign_keys(T_RECORD.name))
+    return [name for name in deferred(inspector.dialect.name) if name not in present]
+
+
+def _foreign_key(name: str) -> sa.ForeignKeyConstraint:
+    """The record table's foreign key that PostgreSQL names ``name``."""
+    return next(key for key in T_RECORD.foreign_key_constraints
+                if f"{T_RECORD.name}_{key.column_keys[0]}_fkey" == name)
 
 
 def rebuild_indexes(engine: sa.Engine) -> list[str]:
-    """Build the record table's missing secondary indexes, exactly as the schema declares them; their names."""
+    """Build the record table's missing secondary indexes (and on PostgreSQL add back its foreign keys), exactly as
+    the schema declares them; their names."""
     with engine.begin() as conn:
         missing = missing_indexes(conn)
         sqlite = conn.dialect.name == "sqlite"
@@ -867,6 +888,12 @@ def rebuild_indexes(engine: sa.Engine) -> list[str]:
             for index in T_RECORD.indexes:
                 if index.name in missing:
                     index.create(conn)
+            for name in DEFERRED_FOREIGN_KEYS:
+                if name in missing:  # PostgreSQL checks the whole table in one query, as it adds the key
+                    key = _foreign_key(name)
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {T_RECORD.name} ADD CONSTRAINT {name} FOREIGN KEY ({key.column_keys[0]})"
+                        f" REFERENCES {key.referred_table.name} ({key.elements[0].column.name})")
         finally:
             if missing and sqlite:
                 conn.exec_driver_sql("PRAGMA cache_size = -2000")
@@ -897,7 +924,7 @@ def rows_to_come(last_row: int, bytes_read: int, bytes_total: int) -> float:
 
 
 def _take_indexes_down(run: _Run) -> bool:
-    """Drop :data:`DEFERRED_INDEXES` in a transaction of their own; False if PostgreSQL could not lock the
+    """Drop :func:`deferred` in a transaction of their own; False if PostgreSQL could not lock the
     table within two seconds (a long query of another session holds it), or if the database role does not
     own the table (a provider's login role under ``sql/postgresql-roles.sql``): the import keeps its indexes."""
     started = time.perf_counter()
@@ -909,6 +936,9 @@ def _take_indexes_down(run: _Run) -> bool:
             for index in T_RECORD.indexes:
                 if index.name in DEFERRED_INDEXES:
                     index.drop(conn, checkfirst=True)
+            if engine.dialect.name == "postgresql":
+                for name in DEFERRED_FOREIGN_KEYS:
+                    conn.exec_driver_sql(f"ALTER TABLE {T_RECORD.name} DROP CONSTRAINT IF EXISTS {name}")
     except sa.exc.OperationalError:
         return False
     except sa.exc.ProgrammingError as exc:

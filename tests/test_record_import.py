@@ -422,6 +422,40 @@ def _missing_indexes(platform) -> list[str]:
         engine.dispose()
 
 
+def _take_down(platform) -> tuple[str, ...]:
+    """Drop what a large import takes down (the secondary indexes; on PostgreSQL the foreign keys too)."""
+    from lycredit.record_import import DEFERRED_FOREIGN_KEYS, deferred
+
+    names = deferred(platform.backend)
+    engine = platform.engine()
+    with engine.begin() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"ALTER TABLE record DROP CONSTRAINT {name}" if name in DEFERRED_FOREIGN_KEYS
+                                 else f"DROP INDEX {name}")
+    engine.dispose()
+    return names
+
+
+def test_the_foreign_keys_a_large_import_takes_down_are_the_record_tables(platform) -> None:
+    """On PostgreSQL the names it drops and adds back are those of the record table's keys in a new database."""
+    import sqlalchemy as sa
+
+    from lycredit.record_import import DEFERRED_FOREIGN_KEYS, T_RECORD, _foreign_key, deferred
+
+    assert {_foreign_key(name).referred_table.name for name in DEFERRED_FOREIGN_KEYS} == {"subject", "catalog_item"}
+    assert len(T_RECORD.foreign_key_constraints) == len(DEFERRED_FOREIGN_KEYS)
+    engine = platform.engine()
+    try:
+        inspector = sa.inspect(engine)
+        present = {index["name"] for index in inspector.get_indexes("record")}
+        if platform.backend == "postgresql":
+            present.update(key["name"] for key in inspector.get_foreign_keys("record"))
+        assert set(deferred(platform.backend)) <= present
+    finally:
+        engine.dispose()
+    assert _missing_indexes(platform) == []
+
+
 def _schema_differences(platform) -> list:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -454,13 +488,15 @@ def watched_batches(monkeypatch):
 
 def test_a_large_import_writes_without_the_record_indexes_and_rebuilds_them_as_declared(
         platform_with_catalog, tmp_path, monkeypatch, watched_batches) -> None:
-    from lycredit.record_import import DEFER_ENV, DEFERRED_INDEXES
+    from lycredit.record_import import DEFER_ENV, DEFERRED_FOREIGN_KEYS, DEFERRED_INDEXES, deferred
 
     monkeypatch.setenv(DEFER_ENV, "1")  # as if the file were large
     out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5",
                              "--rejects", str(tmp_path / "r.csv")))
     assert counts(out) == (20, 18, 0, 0, 2, 1)
-    assert watched_batches == [(), DEFERRED_INDEXES, DEFERRED_INDEXES, DEFERRED_INDEXES], \
+    taken = deferred(platform_with_catalog.backend)
+    assert taken == DEFERRED_INDEXES + (DEFERRED_FOREIGN_KEYS if platform_with_catalog.backend == "postgresql" else ())
+    assert watched_batches == [(), taken, taken, taken], \
         "the first batch is written with the indexes (it tells the file's size); the rest without"
     assert _missing_indexes(platform_with_catalog) == [] and _schema_differences(platform_with_catalog) == []
     late = json.loads(platform_with_catalog.run("--format", "json", "record", "list", "--late", key=None).stdout)
@@ -505,7 +541,7 @@ def test_a_failing_import_rebuilds_the_indexes_before_its_error_goes_on(
     monkeypatch.setattr(record_import, "assess", failing_assess)
     with pytest.raises(OSError, match="disk gone"):
         run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5")
-    assert len(watched_batches) == 3 and watched_batches[-1] == record_import.DEFERRED_INDEXES
+    assert len(watched_batches) == 3 and watched_batches[-1] == record_import.deferred(platform_with_catalog.backend)
     assert _missing_indexes(platform_with_catalog) == []
     assert scalar(platform_with_catalog, "SELECT rows_done FROM import_run") == 11
 
@@ -528,7 +564,7 @@ def test_an_import_that_fails_and_cannot_rebuild_reports_its_own_error(
     monkeypatch.setattr(record_import, "rebuild_indexes", failing_rebuild)
     with pytest.raises(OSError, match="disk gone"):
         run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5")
-    assert _missing_indexes(platform_with_catalog) == list(record_import.DEFERRED_INDEXES)
+    assert _missing_indexes(platform_with_catalog) == list(record_import.deferred(platform_with_catalog.backend))
     status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
     assert "ix_record_status_disclosure_until" in status["state"]
 
@@ -540,7 +576,7 @@ def test_on_postgresql_a_role_that_does_not_own_the_record_table_imports_with_it
     that meets them missing leaves them to the owner's ``db upgrade`` instead of failing at its end."""
     if platform_with_catalog.backend != "postgresql":
         pytest.skip("PostgreSQL roles and grants only")
-    from lycredit.record_import import DEFER_ENV, DEFERRED_INDEXES
+    from lycredit.record_import import DEFER_ENV, deferred
 
     roles = Path(__file__).resolve().parents[1] / "sql" / "postgresql-roles.sql"
     engine = platform_with_catalog.engine()
@@ -558,15 +594,12 @@ def test_on_postgresql_a_role_that_does_not_own_the_record_table_imports_with_it
 
     assert counts(provider_import(PENALTY_SAMPLE)) == (20, 18, 0, 0, 2, 1)
     assert watched_batches == [()] * 4 and _missing_indexes(platform_with_catalog) == []
-    with engine.begin() as conn:  # what an owner's killed import leaves
-        for name in DEFERRED_INDEXES:
-            conn.exec_driver_sql(f"DROP INDEX {name}")
-    engine.dispose()
+    _take_down(platform_with_catalog)  # what an owner's killed import leaves
     lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
     one = platform_with_catalog.dir / "one.csv"
     one.write_text("\n".join([lines[0], lines[1].replace("1号", "901号")]) + "\n", encoding="utf-8")
     assert provider_import(one)["accepted"] == 1
-    assert _missing_indexes(platform_with_catalog) == list(DEFERRED_INDEXES)
+    assert _missing_indexes(platform_with_catalog) == list(deferred("postgresql"))
     status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
     assert "ix_record_subject_id" in status["state"] and "db upgrade" in status["state"]
     assert platform_with_catalog.run("db", "upgrade", key=None).exit_code == 0
@@ -600,13 +633,9 @@ def test_indexes_a_killed_import_left_out_are_reported_and_rebuilt(
     from lycredit.record_import import DEFER_ENV, DEFERRED_INDEXES
 
     summary(run_import(platform_with_catalog, PENALTY_SAMPLE))
-    engine = platform_with_catalog.engine()
-    with engine.begin() as conn:  # what a killed import leaves: the indexes dropped, never rebuilt
-        for name in DEFERRED_INDEXES:
-            conn.exec_driver_sql(f"DROP INDEX {name}")
-    engine.dispose()
+    names = _take_down(platform_with_catalog)  # what a killed import leaves: dropped, never rebuilt
     status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
-    assert "ix_record_subject_id" in status["state"] and "db upgrade" in status["state"]
+    assert all(name in status["state"] for name in names) and "db upgrade" in status["state"]
     # a query still answers, from the table itself
     assert json.loads(platform_with_catalog.run("--format", "json", "record", "list", "--late", key=None).stdout)
     r = platform_with_catalog.run("db", "upgrade", key=None)
@@ -615,6 +644,7 @@ def test_indexes_a_killed_import_left_out_are_reported_and_rebuilt(
     status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
     assert status["state"] == "at head"
     # the next import rebuilds them too, at its end, even a small one that would not take them down
+    engine = platform_with_catalog.engine()
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP INDEX {DEFERRED_INDEXES[0]}")
     engine.dispose()
