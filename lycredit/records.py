@@ -1052,13 +1052,25 @@ def existing_records(conn: sa.Connection, provider: str,
         stored = [document for (document,) in rows_where_in(
             conn, "SELECT document_no FROM record WHERE provider_uscc = ? AND item_code = ? AND document_no {values}",
             (provider, item), documents)]
-        if stored:
-            for part in _chunks(stored):
-                for row in conn.execute(sa.select(T_RECORD).where(
-                        T_RECORD.c.provider_uscc == provider, T_RECORD.c.item_code == item,
-                        T_RECORD.c.document_no.in_(part))).mappings():
-                    found[(item, row["document_no"])] = row
+        for part in _stored_parts(conn, stored):
+            for row in conn.execute(sa.select(T_RECORD).where(
+                    T_RECORD.c.provider_uscc == provider, T_RECORD.c.item_code == item, part)).mappings():
+                found[(item, row["document_no"])] = row
     return found
+
+
+def _stored_parts(conn: sa.Connection, documents: Sequence[str]) -> Iterator[sa.ColumnElement[bool]]:
+    """Tests of the document number that together cover ``documents``: on PostgreSQL one array (a re-import
+    reads a whole batch of stored records in one statement), on SQLite ``IN`` lists of 500."""
+    if not documents:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        yield T_RECORD.c.document_no == sa.any_(sa.bindparam("documents", list(documents), type_=ARRAY(sa.String)))
+        return
+    for part in _chunks(documents):
+        yield T_RECORD.c.document_no.in_(part)
 
 
 @dataclass

@@ -375,6 +375,27 @@ def test_the_forked_reader_checks_exactly_as_the_in_process_one(platform_with_ca
     verify(platform_with_catalog)
 
 
+def test_a_re_import_of_a_batch_of_stored_records_reads_them_all_and_finds_its_corrections(
+        platform_with_catalog, tmp_path) -> None:
+    """More stored records in one batch than one IN list holds (500, SQLite) or in one array (PostgreSQL):
+    each is found, the unchanged ones left alone and the two changed ones corrected."""
+    path = gen_penalty.write(tmp_path / "big.csv", 1200, bad_percent=0)
+    first = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r1.csv")))
+    assert first["accepted"] == 1200
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.reader(stream))
+    column = rows[0].index("违法事实")
+    for number in (600, 1100):
+        rows[number][column] += "（更正）"
+    changed = tmp_path / "changed.csv"
+    with changed.open("w", encoding="utf-8", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    again = summary(run_import(platform_with_catalog, changed, "--rejects", str(tmp_path / "r2.csv")))
+    assert (again["accepted"], again["corrected"], again["unchanged"], again["rejected"]) == (0, 2, 1198, 0)
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record WHERE revision = 2") == 2
+    verify(platform_with_catalog)
+
+
 def test_records_the_forked_reader_helped_to_hash_verify(platform_with_catalog, tmp_path) -> None:
     """A writing import through the pipeline: whichever process wrote each row's text, the log verifies."""
     path = gen_penalty.write(tmp_path / "big.csv", 3000, bad_percent=1)
