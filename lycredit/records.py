@@ -1005,15 +1005,38 @@ def _in_list(count: int) -> str:
 
 def rows_where_in(conn: sa.Connection, sql: str, params: Sequence[Any], values: Sequence[Any]) -> Iterator[tuple]:
     """Rows of ``sql``, whose ``{values}`` is the test of a column against ``values``, after ``params``: on
-    PostgreSQL one array, ``= ANY(%s)`` (an ``IN`` list of 2 000 parameters is parsed and planned anew each
-    time); on SQLite ``IN`` lists of :data:`_LOOKUP_CHUNK` parameters."""
+    PostgreSQL one array, ``= ANY(...)`` (an ``IN`` list of 2 000 parameters is parsed and planned anew each
+    time), sent as one text the server splits (:func:`_joined`) where it can be; on SQLite ``IN`` lists of
+    :data:`_LOOKUP_CHUNK` parameters."""
     if not values:
         return
     if conn.dialect.name == "postgresql":
-        yield from _driver_rows(conn, sql.format(values="= ANY(?)"), [*params, list(values)])
+        joined = _joined(values)
+        if joined is None:
+            yield from _driver_rows(conn, sql.format(values="= ANY(?)"), [*params, list(values)])
+        else:
+            yield from _driver_rows(conn, sql.format(values=f"= ANY(string_to_array(?, E'{_UNIT_SEPARATOR_SQL}'))"),
+                                    [*params, joined])
         return
     for chunk in _chunks(values, _LOOKUP_CHUNK):
         yield from _driver_rows(conn, sql.format(values=f"IN ({_in_list(len(chunk))})"), [*params, *chunk])
+
+
+_UNIT_SEPARATOR, _UNIT_SEPARATOR_SQL = "\x1f", "\\x1f"
+
+
+def _joined(values: Sequence[Any]) -> str | None:
+    """Texts as one text, separated by the unit separator (U+001F), for ``string_to_array`` on the server;
+    None when that would not give them back exactly (a value that is not text, holds the separator, or a
+    lone empty text, which splits into no element). psycopg adapts a list element by element in Python,
+    2.5 µs a text: a batch's 10 000 codes or document numbers took 25 ms to send, one text 1 ms."""
+    try:
+        joined = _UNIT_SEPARATOR.join(values)
+    except TypeError:
+        return None
+    if not joined or joined.count(_UNIT_SEPARATOR) != len(values) - 1:
+        return None
+    return joined
 
 
 def subject_ids(conn: sa.Connection, codes: Mapping[str, SubjectKind]) -> dict[str, int]:

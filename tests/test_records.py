@@ -551,3 +551,30 @@ def test_a_reason_with_bytes_that_are_not_utf8_is_logged_with_them_escaped() -> 
 
     assert as_text("处罚\udcff.csv, rows 2-5") == "处罚\\xff.csv, rows 2-5"
     assert as_text("\ud800") == "\\ud800" and as_text("凌源") == "凌源" and as_text(None) is None
+
+
+@pytest.mark.parametrize("values", [
+    ["a"], ["a", "b"], [""], ["", "a"], ["a", ""], ["b\x1fc"], ["a", "b\x1fc"], ["a\\", "'"], ["凌市监罚〔2026〕1号"],
+    [f"v{i}" for i in range(4500)],
+])
+def test_rows_where_in_finds_exactly_the_values_given(db_url, values) -> None:
+    """The bulk lookups' test of a column against many values: IN lists on SQLite, one array on PostgreSQL,
+    sent as one text split by the server unless a value could not come back from it exactly."""
+    from lycredit.database import make_engine
+    from lycredit.records import _joined, rows_where_in
+
+    stored = ["a", "b", "", "b\x1fc", "a\\", "'", "凌市监罚〔2026〕1号", "v7", "v4499", "x"]
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (v VARCHAR(64))")
+            conn.connection.driver_connection.cursor().executemany(
+                "INSERT INTO t VALUES (%s)" if conn.dialect.name == "postgresql" else "INSERT INTO t VALUES (?)",
+                [(v,) for v in stored])
+            found = sorted(v for (v,) in rows_where_in(conn, "SELECT v FROM t WHERE v {values}", (), values))
+    finally:
+        engine.dispose()
+    assert found == sorted(v for v in stored if v in values)
+    joined = _joined(values)
+    assert joined is None or joined.split("\x1f") == values
+    assert _joined([""]) is None and _joined(["b\x1fc"]) is None and _joined([1, 2]) is None
