@@ -50,7 +50,7 @@ from lycredit.dbapi import sqlite_timestamp
 from lycredit.errors import ConfigError, DataError, UsageError
 from lycredit.i18n import _
 from lycredit.models import ImportRun
-from lycredit.models.base import hashed_columns, utcnow
+from lycredit.models.base import copy_types, hashed_columns, utcnow
 from lycredit.oplog.append import as_text
 from lycredit.oplog.log import row_hash, timestamp
 from lycredit.output import spreadsheet_row
@@ -448,22 +448,6 @@ class FastRows:
             cursor = driver.cursor()
             cursor.executemany(f'INSERT INTO record ({columns}) VALUES ({", ".join(values)})', self.records)
             cursor.close()
-
-
-_BINARY_TYPES = {"INTEGER": "int4", "BIGINT": "int8", "TEXT": "text", "DATE": "date", "BOOLEAN": "bool",
-                 "TIMESTAMP WITH TIME ZONE": "timestamptz", "BYTEA": "bytea"}
-
-
-@functools.cache
-def copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The PostgreSQL types of these columns, as COPY's binary format takes them (from the table's model). In
-    binary, values cross as they are stored (a date as a day number, text as its bytes) instead of as text the
-    server parses again; a type not listed here is a KeyError, not a wrong guess."""
-    from sqlalchemy.dialects import postgresql
-
-    dialect = postgresql.dialect()
-    compiled = [table.c[name].type.compile(dialect=dialect) for name in columns]
-    return tuple("varchar" if kind.startswith("VARCHAR") else _BINARY_TYPES[kind] for kind in compiled)
 
 
 def _sql_literals(values: tuple) -> list[str] | None:

@@ -415,7 +415,11 @@ def _insert_many(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[int]:
     stored = [{**row, "id": subject_id} for row, subject_id in zip(rows, ids, strict=True)]
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(f"COPY subject ({', '.join(columns)}) FROM STDIN") as copy:
+        from lycredit.models.base import copy_types
+
+        with driver.cursor() as cursor, cursor.copy(
+                f"COPY subject ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(copy_types(T_SUBJECT, tuple(columns)))  # values cross as stored, not as text to parse
             for row in stored:
                 copy.write_row([row[c] for c in columns])
     else:  # the values as SQLAlchemy stores them on SQLite (timestamps naive UTC, booleans 0/1)

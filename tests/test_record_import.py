@@ -1025,15 +1025,19 @@ def test_a_file_whose_name_is_not_utf8_is_imported_with_its_name_escaped_where_i
 
 
 def test_the_binary_copy_types_are_the_schemas() -> None:
-    """COPY in binary needs each column's exact PostgreSQL type: the record's are read from its model, and the
-    log's entries', written out in lycredit.oplog.append (which loads no SQLAlchemy), must equal its model's."""
+    """COPY in binary needs each column's exact PostgreSQL type: the record's and the subject's are read from their
+    models, and the log's entries', written out in lycredit.oplog.append (which loads no SQLAlchemy), must equal
+    its model's."""
+    from lycredit.models.base import copy_types
     from lycredit.models.oplog import LogEntry
     from lycredit.oplog.append import ENTRY_COPY_TYPES
-    from lycredit.record_import import copy_types
     from lycredit.records import T_RECORD
+    from lycredit.subjects import T_SUBJECT
 
     assert copy_types(LogEntry.__table__, ("idx", "op_seq", "entry")) == ENTRY_COPY_TYPES
     assert copy_types(T_RECORD, ("id", "fields", "decision_date", "due_guessed", "submitted_at", "provider_uscc")) == (
         "int4", "text", "date", "bool", "timestamptz", "varchar")
+    assert copy_types(T_SUBJECT, tuple(c.name for c in T_SUBJECT.columns)) == (
+        "int4", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "bool", "timestamptz")
     with pytest.raises(KeyError):  # a type it does not know is not guessed
         copy_types(sa.Table("t", sa.MetaData(), sa.Column("x", sa.Numeric(10, 2))), ("x",))

@@ -18,7 +18,8 @@ from sqlmodel import SQLModel
 from lycredit.dbapi import utcnow
 
 UTC = dt.UTC
-__all__ = ["UTCDateTime", "utcnow", "logged", "logged_models", "hashed_columns", "row_key", "row_values"]
+__all__ = ["UTCDateTime", "utcnow", "logged", "logged_models", "hashed_columns", "row_key", "row_values",
+           "copy_types"]
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -103,3 +104,19 @@ def row_values(table: sa.Table, row: Any) -> dict[str, str | None]:
         get = row.get
         return {name: row_text(get(name)) for name in columns}
     return {name: row_text(getattr(row, name)) for name in columns}
+
+
+_BINARY_TYPES = {"INTEGER": "int4", "BIGINT": "int8", "TEXT": "text", "DATE": "date", "BOOLEAN": "bool",
+                 "TIMESTAMP WITH TIME ZONE": "timestamptz", "BYTEA": "bytea"}
+
+
+@functools.cache
+def copy_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The PostgreSQL types of these columns, as COPY's binary format takes them (from the table's model). In
+    binary, values cross as they are stored (a date as a day number, text as its bytes) instead of as text the
+    server parses again; a type not listed here is a KeyError, not a wrong guess."""
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+    compiled = [table.c[name].type.compile(dialect=dialect) for name in columns]
+    return tuple("varchar" if kind.startswith("VARCHAR") else _BINARY_TYPES[kind] for kind in compiled)
