@@ -48,7 +48,7 @@ from lycredit.oplog.append import as_text
 from lycredit.oplog.log import UnitOfWork
 from lycredit.outputs import output_file
 from lycredit.periods import ART15_MAX_YEARS, shanghai_today
-from lycredit.readers import Row, Table, map_headers, normalize_header, open_table
+from lycredit.readers import Row, Table, _too_many_digits, map_headers, normalize_header, open_table
 
 T_VERSION = CatalogVersion.__table__
 T_ITEM = CatalogItem.__table__
@@ -219,6 +219,12 @@ def _json_specs(text: str, problems: list[str]) -> list[tuple[Any, Any, Any, Any
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         problems.append(_("the JSON list is malformed ({detail})").format(detail=exc.msg))
+        return []
+    except RecursionError:  # [[[[... nested deeper than the decoder goes
+        problems.append(_("the JSON list is malformed ({detail})").format(detail=_("nested too deeply")))
+        return []
+    except ValueError:  # an integer beyond Python's limit of digits for int(str): not a JSONDecodeError
+        problems.append(_("the JSON list is malformed ({detail})").format(detail=_too_many_digits()))
         return []
     if not isinstance(data, list) or not all(isinstance(obj, dict) for obj in data):
         problems.append(_('the JSON form must be a list of objects [{"name", "type", "required"}]'))

@@ -478,3 +478,20 @@ def test_a_data_standard_the_compact_form_cannot_hold_is_exported_as_a_json_list
     exported = tmp_path / "export.csv"
     write_catalog_file([item.export_row() for item in items], exported)
     assert parse_catalog(exported) == items
+
+
+@pytest.mark.parametrize(("standard", "rule"), [
+    ("[" * 5000, "the JSON list is malformed (nested too deeply)"),
+    ('[{"name": "企业名称", "type": "text", "required": ' + "1" * 5000 + "}]",
+     "the JSON list is malformed (a number has more than 4300 digits)"),
+])
+def test_a_hostile_json_data_standard_is_rejected_without_a_traceback(platform, tmp_path, standard, rule) -> None:
+    # json.loads raised RecursionError (deep nesting) or a plain ValueError (an integer beyond Python's limit of
+    # digits), neither a JSONDecodeError: the import ended in a traceback (exit 1) instead of naming the cell.
+    rows = _sample_rows()
+    rows[0]["数据标准"] = standard
+    before = _counts(platform)
+    r = _import(platform, _write_csv(tmp_path / "hostile.csv", rows), "2026", "2026-01-01")
+    assert r.exit_code == 65, r.output
+    assert f"hostile.csv, row 2, column 数据标准: {rule}" in r.stderr
+    assert _counts(platform) == before
