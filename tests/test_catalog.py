@@ -495,3 +495,26 @@ def test_a_hostile_json_data_standard_is_rejected_without_a_traceback(platform, 
     assert r.exit_code == 65, r.output
     assert f"hostile.csv, row 2, column 数据标准: {rule}" in r.stderr
     assert _counts(platform) == before
+
+
+@pytest.mark.parametrize(("column", "value", "shown"), [
+    ("信息事项", "企业\x00登记注册信息", "企业\\x00登记注册信息"),
+    ("数据标准", '[{"name": "企业\\u0000名称", "type": "text"}]', "企业\\x00名称"),
+    ("数据标准", '[{"name": "企业名称", "type": "enum", "values": ["存续\\u0000", "注销"]}]', "存续\\x00"),
+    ("数据标准", '[{"name": "企业\\ud800名称", "type": "text"}]', "企业\\ud800名称"),
+    ("数据标准", '[{"name": "登记状态", "type": "enum", "values": ["存续\\udfff"]}]', "存续\\udfff"),
+    ("数据标准", '[{"name": "企业名称", "type": "text", "\\ud800": 1}]', "\\ud800"),
+])
+def test_text_no_database_can_store_is_rejected_naming_the_cell(platform, tmp_path, column, value, shown) -> None:
+    # A NUL character (JSON's \u0000, a Parquet string) was stored by SQLite but made PostgreSQL fail with a
+    # traceback; half of a surrogate pair (JSON's \ud800 in the data standard) failed on both backends with
+    # UnicodeEncodeError. Both are refused now, on both backends alike, naming file, row, column and value.
+    rows = _sample_rows()
+    rows[0][column] = value
+    before = _counts(platform)
+    r = _import(platform, _write_json(tmp_path / "hostile.json", rows), "2026", "2026-01-01")
+    assert r.exit_code == 65, r.output
+    assert f"hostile.json, row 1, column {column}: " in r.stderr
+    assert f"{shown} is not text that can be stored: it holds a NUL character or half of a surrogate pair" \
+        in r.stderr
+    assert _counts(platform) == before
