@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 from lycredit.errors import DataError, ExitCode, InputMissing, LycreditError, UsageError
 from lycredit.i18n import N_, _
+from lycredit.inputs import check_input_file
 
 ART10_WORKING_DAYS = 7
 """Art. 10: records are provided within 7 working days after the matter is concluded."""
@@ -365,6 +366,9 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
 
 
 def _read_bytes(path: Path) -> bytes:
+    # The one check every import makes: a FIFO or a device is refused (66) before it is opened, since opening a
+    # FIFO nobody writes to would wait for ever, and /dev/null would read as an empty schedule.
+    check_input_file(path)
     try:
         with path.open("rb") as stream:
             raw = stream.read(_MAX_FILE_BYTES + 1)
