@@ -832,10 +832,12 @@ def _write_xlsx(rows: Sequence[Mapping[str, str]], columns: list[str], path: Pat
     book.save(path)
 
 
-# Control characters cannot stand in a worksheet as they are (openpyxl raises), and text that looks like
-# Excel's escape _xHHHH_ would be read back as the character it names: both are written as escapes
-# (an underscore as _x005F_), which readers of XLSX, calamine included, turn back into the same text.
-_XLSX_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control characters cannot stand in a worksheet as they are (openpyxl raises), a carriage return would be read
+# back as a line feed (XML's end-of-line handling turns "\r\n" and a lone "\r" into "\n"), and text that looks
+# like Excel's escape _xHHHH_ would be read back as the character it names: all are written as escapes (a
+# carriage return as _x000D_, an underscore as _x005F_), which readers of XLSX, calamine included, turn back into
+# the same text. Tabs and line feeds stand as they are.
+_XLSX_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")
 
 
 def _xlsx_text(value: str) -> str:

@@ -518,3 +518,22 @@ def test_text_no_database_can_store_is_rejected_naming_the_cell(platform, tmp_pa
     assert f"{shown} is not text that can be stored: it holds a NUL character or half of a surrogate pair" \
         in r.stderr
     assert _counts(platform) == before
+
+
+def test_an_xlsx_export_keeps_carriage_returns(platform, tmp_path) -> None:
+    # A worksheet's XML turns a carriage return (alone or before a line feed) into a line feed when it is read: a
+    # name written on Windows ("\r\n") came back as another name, and a compact data standard with a CR in a field
+    # name came back split at it ("field ... has no type"), so the export did not import back unchanged.
+    rows = _sample_rows()
+    rows[0]["信息事项"] = "企业登记\r\n注册信息"
+    rows[1]["信息提供单位"] = "凌源市\r行政审批局"
+    rows[2]["数据标准"] = "行政相对人\r名称:文本:必填; 处罚决定日期:日期:必填"
+    source = _write_json(tmp_path / "windows.json", rows)
+    assert _import(platform, source, "2026", "2026-01-01").exit_code == 0
+    out = tmp_path / "export.xlsx"
+    assert platform.run("catalog", "export", "--version", "2026", "--out", str(out), key=None).exit_code == 0
+    assert parse_catalog(out) == parse_catalog(source)
+    again = _import(platform, out, "2026.2", "2026-02-01")
+    assert again.exit_code == 0, again.output
+    diff = platform.run("--format", "json", "catalog", "diff", "2026", "2026.2", key=None)
+    assert json.loads(diff.stdout) == []
