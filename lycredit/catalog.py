@@ -49,7 +49,15 @@ from lycredit.oplog.append import as_text
 from lycredit.oplog.log import UnitOfWork
 from lycredit.outputs import output_file
 from lycredit.periods import ART15_MAX_YEARS, shanghai_today
-from lycredit.readers import Row, Table, _too_many_digits, map_headers, normalize_header, open_table
+from lycredit.readers import (
+    DEFAULT_MAX_CELL_CHARS,
+    Row,
+    Table,
+    _too_many_digits,
+    map_headers,
+    normalize_header,
+    open_table,
+)
 
 T_VERSION = CatalogVersion.__table__
 T_ITEM = CatalogItem.__table__
@@ -516,6 +524,11 @@ def _item(values: Mapping[str, str | None]) -> tuple[Item | None, list[tuple[str
     else:
         fields, standard_problems = _data_standard(values.get("data_standard") or "")
         problems += [("data_standard", problem) for problem in standard_problems]
+        if not standard_problems and (length := len(_exported_data_standard(fields))) > DEFAULT_MAX_CELL_CHARS:
+            # the export writes every field in full (name:类型:必填; ...): it must read back from one cell
+            problems.append(("data_standard", _(
+                "catalog export would write this data standard as {length} characters, more than the {limit} a "
+                "cell of a catalog file may hold; shorten it").format(length=length, limit=DEFAULT_MAX_CELL_CHARS)))
     if dishonesty is True and validity is not _BAD and (problem := _art15_cap(validity)):
         problems.append(("validity", problem))
     if dishonesty is False and severity not in (None, _BAD):

@@ -537,3 +537,25 @@ def test_an_xlsx_export_keeps_carriage_returns(platform, tmp_path) -> None:
     assert again.exit_code == 0, again.output
     diff = platform.run("--format", "json", "catalog", "diff", "2026", "2026.2", key=None)
     assert json.loads(diff.stdout) == []
+
+
+def test_a_data_standard_too_long_to_be_exported_and_read_back_is_rejected(platform, tmp_path) -> None:
+    # A cell holds at most 10,000 characters. A data standard just under that in the file is written back longer
+    # (each field gains ":选填" and a "; " separator), so its export was refused when imported again: the export
+    # did not import back unchanged. Such a standard is now rejected when imported, naming its length.
+    from lycredit.readers import DEFAULT_MAX_CELL_CHARS
+
+    rows = _sample_rows()
+    rows[0]["数据标准"] = ";".join(f"字段{i:04d}:文本" for i in range(900))
+    assert len(rows[0]["数据标准"]) < DEFAULT_MAX_CELL_CHARS
+    before = _counts(platform)
+    r = _import(platform, _write_csv(tmp_path / "long.csv", rows), "2026", "2026-01-01")
+    assert r.exit_code == 65, r.output
+    assert ("long.csv, row 2, column 数据标准: catalog export would write this data standard as 12598 characters, "
+            "more than the 10000 a cell of a catalog file may hold; shorten it") in r.stderr
+    assert _counts(platform) == before
+    rows[0]["数据标准"] = ";".join(f"字段{i:04d}:文本" for i in range(600))  # written back in 8398 characters
+    assert _import(platform, _write_csv(tmp_path / "long.csv", rows), "2026", "2026-01-01").exit_code == 0
+    out = tmp_path / "export.csv"
+    assert platform.run("catalog", "export", "--version", "2026", "--out", str(out), key=None).exit_code == 0
+    assert _import(platform, out, "2026.2", "2026-02-01").exit_code == 0
