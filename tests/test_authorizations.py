@@ -299,3 +299,15 @@ def test_a_reason_longer_than_the_log_keeps_is_a_usage_error_on_both_backends(su
         assert conn.execute(sa.text("SELECT count(*) FROM oplog_operation")).scalar() == operations
     r = subjects.run(*args, "--reason", "因" * 1000)
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("reference", ["凌发改授〔2026〕\u30001号", "SQ\xa02026-0001", "SQ-2026\u2002A"])
+def test_a_document_reference_with_a_full_width_or_no_break_space_is_recorded_as_given(subjects, reference) -> None:
+    # str.isprintable() is False for every space but the ASCII one, so a reference typed with a Chinese input
+    # method's full-width space (U+3000), or pasted with a no-break space, was refused as if it held a control
+    # character or a line break, which it does not.
+    r = subjects.run("authorization", "add", PERSON, "--grantee", COMPANY, "--scope", "query", "--from", "2026-01-01",
+                     "--until", "2026-12-31", "--document-ref", reference, "--document", str(DOCUMENT))
+    assert r.exit_code == 0, r.output
+    listed = json.loads(subjects.run("--format", "json", "authorization", "list", key=None).stdout)
+    assert [row["document_ref"] for row in listed] == [reference]
