@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def add(uow: UnitOfWork, subject_code: str, grantee_uscc: str, scope: str, valid
         raise DataError(_("The authorisation ends ({until}) before it starts ({start}).").format(
             until=valid_until.isoformat(), start=valid_from.isoformat()))
     reference = document_ref.strip()
-    if not reference or len(reference) > DOCUMENT_REF_MAX or not reference.isprintable():
+    if not reference or len(reference) > DOCUMENT_REF_MAX or not _one_line(reference):
         raise DataError(_("The document reference must have 1 to {limit} characters, on one line, with no "
                           "control characters.").format(limit=DOCUMENT_REF_MAX))
     digest = document_sha256(document_path)
@@ -121,6 +122,12 @@ def add(uow: UnitOfWork, subject_code: str, grantee_uscc: str, scope: str, valid
     if duplicate is not None:
         raise DataError(_("This authorisation is already recorded (id {id}).").format(id=duplicate))
     return uow.insert(T_AUTHORIZATION, {**values, "status": "active", "created_at": utcnow(), "revoked_at": None})
+
+
+def _one_line(text: str) -> bool:
+    """No control or format character and no line break: every character printable, or a space of any width
+    (str.isprintable() refuses all but the ASCII space, and a full-width space U+3000 is typed in Chinese text)."""
+    return all(char.isprintable() or unicodedata.category(char) == "Zs" for char in text)
 
 
 def get(conn: sa.Connection, authorization_id: int) -> sa.RowMapping:

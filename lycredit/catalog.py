@@ -42,13 +42,22 @@ import sqlalchemy as sa
 from lycredit.errors import DataError, NotFound, UsageError
 from lycredit.i18n import N_, _
 from lycredit.identity import SubjectKind, field_rule, validate_uscc
+from lycredit.inputs import escaped
 from lycredit.models import CatalogItem, CatalogVersion
 from lycredit.models.base import utcnow
 from lycredit.oplog.append import as_text
 from lycredit.oplog.log import UnitOfWork
 from lycredit.outputs import output_file
 from lycredit.periods import ART15_MAX_YEARS, shanghai_today
-from lycredit.readers import Row, Table, map_headers, normalize_header, open_table
+from lycredit.readers import (
+    DEFAULT_MAX_CELL_CHARS,
+    Row,
+    Table,
+    _too_many_digits,
+    map_headers,
+    normalize_header,
+    open_table,
+)
 
 T_VERSION = CatalogVersion.__table__
 T_ITEM = CatalogItem.__table__
@@ -132,6 +141,10 @@ _VALIDITY = re.compile(r"(?P<n>[0-9]{1,4}|(?:[二两三四五六七八九]?十)?
 _CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
 _MAX_TEXT = 200
 _MAX_SHOWN_PROBLEMS = 200
+_SHOWN_CHARS = 50
+# A NUL character, which a PostgreSQL text cannot hold (SQLite would store it: the backends would differ), and
+# half of a surrogate pair (JSON's \ud800), which is no character and which no UTF-8 text can hold.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _field_rule = functools.lru_cache(maxsize=4096)(field_rule)  # field names recur across items
 
 
@@ -220,9 +233,22 @@ def _json_specs(text: str, problems: list[str]) -> list[tuple[Any, Any, Any, Any
     except json.JSONDecodeError as exc:
         problems.append(_("the JSON list is malformed ({detail})").format(detail=exc.msg))
         return []
+    except RecursionError:  # [[[[... nested deeper than the decoder goes
+        problems.append(_("the JSON list is malformed ({detail})").format(detail=_("nested too deeply")))
+        return []
+    except ValueError:  # an integer beyond Python's limit of digits for int(str): not a JSONDecodeError
+        problems.append(_("the JSON list is malformed ({detail})").format(detail=_too_many_digits()))
+        return []
     if not isinstance(data, list) or not all(isinstance(obj, dict) for obj in data):
         problems.append(_('the JSON form must be a list of objects [{"name", "type", "required"}]'))
         return []
+    # \u0000 and \ud800 decode to text that cannot be stored (or even printed, in a message naming it)
+    for obj in data:
+        for key, value in obj.items():
+            for text in (key, value, *(value if isinstance(value, list) else ())):
+                if (problem := _unstorable(text)) is not None:
+                    problems.append(problem)
+                    return []
     specs = []
     for obj in data:
         unknown = sorted(set(obj) - {"name", "type", "required", "values"})
@@ -231,6 +257,16 @@ def _json_specs(text: str, problems: list[str]) -> list[tuple[Any, Any, Any, Any
             problems.append(problem.format(name=obj.get("name"), keys=", ".join(unknown)))
         specs.append((obj.get("name"), obj.get("type"), obj.get("required", False), obj.get("values")))
     return specs
+
+
+def _unstorable(value: Any) -> str | None:
+    """The problem with a text that no database can store (a NUL character, half of a surrogate pair), naming
+    it with those characters escaped; None for anything else."""
+    if not isinstance(value, str) or not _UNSTORABLE.search(value):
+        return None
+    shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
+    return _("{value} is not text that can be stored: it holds a NUL character or half of a surrogate pair").format(
+        value=escaped(shown).replace("\x00", "\\x00"))
 
 
 def _data_field(number: int, name: Any, kind: Any, required: Any, values: Any) -> DataField:
@@ -463,6 +499,9 @@ def _item(values: Mapping[str, str | None]) -> tuple[Item | None, list[tuple[str
     problems: list[tuple[str, str]] = []
 
     def take(name: str, parse: Any) -> Any:
+        if (problem := _unstorable(values.get(name))) is not None:
+            problems.append((name, problem))
+            return _BAD
         try:
             return parse(values.get(name))
         except DataError as exc:
@@ -479,8 +518,17 @@ def _item(values: Mapping[str, str | None]) -> tuple[Item | None, list[tuple[str
     dishonesty = take("dishonesty", _yes_no)
     severity = take("severity", _severity)
     kinds = take("subject_kinds", _subject_kinds)
-    fields, standard_problems = _data_standard(values.get("data_standard") or "")
-    problems += [("data_standard", problem) for problem in standard_problems]
+    fields: tuple[DataField, ...] = ()
+    if (problem := _unstorable(values.get("data_standard"))) is not None:
+        problems.append(("data_standard", problem))
+    else:
+        fields, standard_problems = _data_standard(values.get("data_standard") or "")
+        problems += [("data_standard", problem) for problem in standard_problems]
+        if not standard_problems and (length := len(_exported_data_standard(fields))) > DEFAULT_MAX_CELL_CHARS:
+            # the export writes every field in full (name:类型:必填; ...): it must read back from one cell
+            problems.append(("data_standard", _(
+                "catalog export would write this data standard as {length} characters, more than the {limit} a "
+                "cell of a catalog file may hold; shorten it").format(length=length, limit=DEFAULT_MAX_CELL_CHARS)))
     if dishonesty is True and validity is not _BAD and (problem := _art15_cap(validity)):
         problems.append(("validity", problem))
     if dishonesty is False and severity not in (None, _BAD):
@@ -797,10 +845,12 @@ def _write_xlsx(rows: Sequence[Mapping[str, str]], columns: list[str], path: Pat
     book.save(path)
 
 
-# Control characters cannot stand in a worksheet as they are (openpyxl raises), and text that looks like
-# Excel's escape _xHHHH_ would be read back as the character it names: both are written as escapes
-# (an underscore as _x005F_), which readers of XLSX, calamine included, turn back into the same text.
-_XLSX_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control characters cannot stand in a worksheet as they are (openpyxl raises), a carriage return would be read
+# back as a line feed (XML's end-of-line handling turns "\r\n" and a lone "\r" into "\n"), and text that looks
+# like Excel's escape _xHHHH_ would be read back as the character it names: all are written as escapes (a
+# carriage return as _x000D_, an underscore as _x005F_), which readers of XLSX, calamine included, turn back into
+# the same text. Tabs and line feeds stand as they are.
+_XLSX_ESCAPED = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")
 
 
 def _xlsx_text(value: str) -> str:

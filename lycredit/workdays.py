@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 from lycredit.errors import DataError, ExitCode, InputMissing, LycreditError, UsageError
 from lycredit.i18n import N_, _
+from lycredit.inputs import check_input_file
 
 ART10_WORKING_DAYS = 7
 """Art. 10: records are provided within 7 working days after the matter is concluded."""
@@ -316,26 +317,28 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
         line = reader.line_num
         columns = _columns(path, line, header)
         for row in reader:
-            line = reader.line_num
+            # a row is named by the line it starts on (as the other imports name a CSV row): a quoted note typed
+            # with Alt+Enter spans lines, and reader.line_num is the line the row ends on
+            start, line = line + 1, reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            parsed = _parse_row(path, line, row, header, columns, problems)
+            parsed = _parse_row(path, start, row, header, columns, problems)
             if parsed is None:
                 continue
             day, entry = parsed
             if day in rows_of:
                 problems.append(
-                    _row_problem(path, line, header[columns["date"]])
+                    _row_problem(path, start, header[columns["date"]])
                     + _("{date} is already listed on row {first}").format(
                         date=day.isoformat(), first=rows_of[day]
                     )
                 )
                 continue
             if first_year is None:
-                first_year = (day.year, line)
+                first_year = (day.year, start)
             elif day.year != first_year[0]:
                 problems.append(
-                    _row_problem(path, line, header[columns["date"]])
+                    _row_problem(path, start, header[columns["date"]])
                     + _(
                         "{date} is in {year}, but this file is the schedule for {file_year} (row {first}); "
                         "put each year's schedule in its own file"
@@ -344,7 +347,7 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
                     )
                 )
                 continue
-            rows_of[day] = line
+            rows_of[day] = start
             entries[day] = entry
     except csv.Error as exc:
         problems.append(
@@ -365,6 +368,9 @@ def parse_schedule_csv(path: str | os.PathLike[str]) -> dict[date, DayEntry]:
 
 
 def _read_bytes(path: Path) -> bytes:
+    # The one check every import makes: a FIFO or a device is refused (66) before it is opened, since opening a
+    # FIFO nobody writes to would wait for ever, and /dev/null would read as an empty schedule.
+    check_input_file(path)
     try:
         with path.open("rb") as stream:
             raw = stream.read(_MAX_FILE_BYTES + 1)

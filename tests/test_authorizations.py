@@ -272,3 +272,42 @@ def test_revoking_an_id_the_id_column_cannot_hold_is_a_usage_error(subjects, num
     assert r.exit_code == 2 and "Invalid value for 'ID'" in r.stderr
     largest = subjects.run("authorization", "revoke", str(2**31 - 1), "--reason", "x")
     assert largest.exit_code == 65 and "No authorisation with id 2147483647" in largest.stderr
+
+
+@pytest.mark.parametrize("command", ["authorization add", "catalog import", "calendar import"])
+def test_a_reason_longer_than_the_log_keeps_is_a_usage_error_on_both_backends(subjects, command) -> None:
+    # oplog_operation.reason holds 1000 characters: PostgreSQL refused a longer --reason only when the log was
+    # appended, after all the work (a traceback, StringDataRightTruncation), and SQLite stored it.
+    from lycredit.models.oplog import LogOperation
+    from lycredit.oplog.append import REASON_MAX_CHARS
+
+    assert LogOperation.__table__.c.reason.type.length == REASON_MAX_CHARS
+    args = {
+        "authorization add": ["authorization", "add", PERSON, "--grantee", COMPANY, "--scope", "query", "--from",
+                              "2026-01-01", "--until", "2026-12-31", "--document-ref", "SQ-1", "--document",
+                              str(DOCUMENT)],
+        "catalog import": ["catalog", "import", str(SAMPLES / "catalog" / "catalog-2026.csv"), "--version", "2026",
+                           "--effective", "2026-01-01"],
+        "calendar import": ["calendar", "import", str(SAMPLES / "calendar" / "2027.csv")],
+    }[command]
+    with subjects.engine().connect() as conn:
+        operations = conn.execute(sa.text("SELECT count(*) FROM oplog_operation")).scalar()
+    r = subjects.run(*args, "--reason", "因" * 1001)
+    assert r.exit_code == 2, r.output
+    assert "The reason (--reason) has 1001 characters; the signed log keeps at most 1000" in r.stderr
+    with subjects.engine().connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM oplog_operation")).scalar() == operations
+    r = subjects.run(*args, "--reason", "因" * 1000)
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("reference", ["凌发改授〔2026〕\u30001号", "SQ\xa02026-0001", "SQ-2026\u2002A"])
+def test_a_document_reference_with_a_full_width_or_no_break_space_is_recorded_as_given(subjects, reference) -> None:
+    # str.isprintable() is False for every space but the ASCII one, so a reference typed with a Chinese input
+    # method's full-width space (U+3000), or pasted with a no-break space, was refused as if it held a control
+    # character or a line break, which it does not.
+    r = subjects.run("authorization", "add", PERSON, "--grantee", COMPANY, "--scope", "query", "--from", "2026-01-01",
+                     "--until", "2026-12-31", "--document-ref", reference, "--document", str(DOCUMENT))
+    assert r.exit_code == 0, r.output
+    listed = json.loads(subjects.run("--format", "json", "authorization", "list", key=None).stdout)
+    assert [row["document_ref"] for row in listed] == [reference]

@@ -233,6 +233,17 @@ def test_a_bad_file_exits_65_naming_file_row_and_field_and_imports_nothing(platf
     assert _scalar(platform, "SELECT count(*) FROM calendar_day") == 0
 
 
+def test_a_row_is_named_by_the_line_it_starts_on_when_a_note_spans_lines(platform, tmp_path) -> None:
+    # A note typed with Alt+Enter in Excel spans lines in the CSV: every problem of such a row was named by the
+    # line the row ends on (row 4 here), not the one it starts on, as the other imports name a CSV row.
+    path = _write(tmp_path / "bad.csv", '日期,类型,说明\n2027-10-01,放假,"国庆节\n（示例）\n"\n2027-10-01,节假日,x\n'
+                  '2027-10-01,节假日,y\n')
+    r = _import(platform, path)
+    assert r.exit_code == 65 and r.stdout == ""
+    assert 'bad.csv, row 2, field "类型": "放假" is not a day type' in r.stderr
+    assert 'bad.csv, row 6, field "日期": 2027-10-01 is already listed on row 5' in r.stderr
+    assert _scalar(platform, "SELECT count(*) FROM calendar_day") == 0
+
 def test_an_empty_file_exits_65(platform, tmp_path) -> None:
     r = _import(platform, _write(tmp_path / "empty.csv", ""))
     assert r.exit_code == 65 and "empty.csv" in r.stderr and "empty" in r.stderr

@@ -478,3 +478,84 @@ def test_a_data_standard_the_compact_form_cannot_hold_is_exported_as_a_json_list
     exported = tmp_path / "export.csv"
     write_catalog_file([item.export_row() for item in items], exported)
     assert parse_catalog(exported) == items
+
+
+@pytest.mark.parametrize(("standard", "rule"), [
+    ("[" * 5000, "the JSON list is malformed (nested too deeply)"),
+    ('[{"name": "企业名称", "type": "text", "required": ' + "1" * 5000 + "}]",
+     "the JSON list is malformed (a number has more than 4300 digits)"),
+])
+def test_a_hostile_json_data_standard_is_rejected_without_a_traceback(platform, tmp_path, standard, rule) -> None:
+    # json.loads raised RecursionError (deep nesting) or a plain ValueError (an integer beyond Python's limit of
+    # digits), neither a JSONDecodeError: the import ended in a traceback (exit 1) instead of naming the cell.
+    rows = _sample_rows()
+    rows[0]["数据标准"] = standard
+    before = _counts(platform)
+    r = _import(platform, _write_csv(tmp_path / "hostile.csv", rows), "2026", "2026-01-01")
+    assert r.exit_code == 65, r.output
+    assert f"hostile.csv, row 2, column 数据标准: {rule}" in r.stderr
+    assert _counts(platform) == before
+
+
+@pytest.mark.parametrize(("column", "value", "shown"), [
+    ("信息事项", "企业\x00登记注册信息", "企业\\x00登记注册信息"),
+    ("数据标准", '[{"name": "企业\\u0000名称", "type": "text"}]', "企业\\x00名称"),
+    ("数据标准", '[{"name": "企业名称", "type": "enum", "values": ["存续\\u0000", "注销"]}]', "存续\\x00"),
+    ("数据标准", '[{"name": "企业\\ud800名称", "type": "text"}]', "企业\\ud800名称"),
+    ("数据标准", '[{"name": "登记状态", "type": "enum", "values": ["存续\\udfff"]}]', "存续\\udfff"),
+    ("数据标准", '[{"name": "企业名称", "type": "text", "\\ud800": 1}]', "\\ud800"),
+])
+def test_text_no_database_can_store_is_rejected_naming_the_cell(platform, tmp_path, column, value, shown) -> None:
+    # A NUL character (JSON's \u0000, a Parquet string) was stored by SQLite but made PostgreSQL fail with a
+    # traceback; half of a surrogate pair (JSON's \ud800 in the data standard) failed on both backends with
+    # UnicodeEncodeError. Both are refused now, on both backends alike, naming file, row, column and value.
+    rows = _sample_rows()
+    rows[0][column] = value
+    before = _counts(platform)
+    r = _import(platform, _write_json(tmp_path / "hostile.json", rows), "2026", "2026-01-01")
+    assert r.exit_code == 65, r.output
+    assert f"hostile.json, row 1, column {column}: " in r.stderr
+    assert f"{shown} is not text that can be stored: it holds a NUL character or half of a surrogate pair" \
+        in r.stderr
+    assert _counts(platform) == before
+
+
+def test_an_xlsx_export_keeps_carriage_returns(platform, tmp_path) -> None:
+    # A worksheet's XML turns a carriage return (alone or before a line feed) into a line feed when it is read: a
+    # name written on Windows ("\r\n") came back as another name, and a compact data standard with a CR in a field
+    # name came back split at it ("field ... has no type"), so the export did not import back unchanged.
+    rows = _sample_rows()
+    rows[0]["信息事项"] = "企业登记\r\n注册信息"
+    rows[1]["信息提供单位"] = "凌源市\r行政审批局"
+    rows[2]["数据标准"] = "行政相对人\r名称:文本:必填; 处罚决定日期:日期:必填"
+    source = _write_json(tmp_path / "windows.json", rows)
+    assert _import(platform, source, "2026", "2026-01-01").exit_code == 0
+    out = tmp_path / "export.xlsx"
+    assert platform.run("catalog", "export", "--version", "2026", "--out", str(out), key=None).exit_code == 0
+    assert parse_catalog(out) == parse_catalog(source)
+    again = _import(platform, out, "2026.2", "2026-02-01")
+    assert again.exit_code == 0, again.output
+    diff = platform.run("--format", "json", "catalog", "diff", "2026", "2026.2", key=None)
+    assert json.loads(diff.stdout) == []
+
+
+def test_a_data_standard_too_long_to_be_exported_and_read_back_is_rejected(platform, tmp_path) -> None:
+    # A cell holds at most 10,000 characters. A data standard just under that in the file is written back longer
+    # (each field gains ":选填" and a "; " separator), so its export was refused when imported again: the export
+    # did not import back unchanged. Such a standard is now rejected when imported, naming its length.
+    from lycredit.readers import DEFAULT_MAX_CELL_CHARS
+
+    rows = _sample_rows()
+    rows[0]["数据标准"] = ";".join(f"字段{i:04d}:文本" for i in range(900))
+    assert len(rows[0]["数据标准"]) < DEFAULT_MAX_CELL_CHARS
+    before = _counts(platform)
+    r = _import(platform, _write_csv(tmp_path / "long.csv", rows), "2026", "2026-01-01")
+    assert r.exit_code == 65, r.output
+    assert ("long.csv, row 2, column 数据标准: catalog export would write this data standard as 12598 characters, "
+            "more than the 10000 a cell of a catalog file may hold; shorten it") in r.stderr
+    assert _counts(platform) == before
+    rows[0]["数据标准"] = ";".join(f"字段{i:04d}:文本" for i in range(600))  # written back in 8398 characters
+    assert _import(platform, _write_csv(tmp_path / "long.csv", rows), "2026", "2026-01-01").exit_code == 0
+    out = tmp_path / "export.csv"
+    assert platform.run("catalog", "export", "--version", "2026", "--out", str(out), key=None).exit_code == 0
+    assert _import(platform, out, "2026.2", "2026-02-01").exit_code == 0

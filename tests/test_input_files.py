@@ -79,6 +79,33 @@ def test_an_unreadable_input_file_exits_66_naming_it(platform, tmp_path, name) -
     _refused_as_input(_run(platform, name, path), path, "Permission denied")
 
 
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("name", [name for name in COMMANDS if name != "--key"])  # --key <(...) is a pipe on purpose
+def test_a_fifo_or_device_given_for_an_input_file_exits_66_without_reading_it(platform, tmp_path, name, kind) -> None:
+    # calendar import opened the path as it was: a FIFO nobody writes to hung it for ever (a cron job stuck), and
+    # /dev/null was read as an empty schedule (65), where every other import refuses what is not a file (66).
+    import contextlib
+    import threading
+
+    if kind == "device":
+        _refused_as_input(_run(platform, name, Path("/dev/null")), Path("/dev/null"), "is not a file")
+        return
+    fifo = tmp_path / f"input{COMMANDS[name][0]}"
+    os.mkfifo(fifo)
+
+    def writer() -> None:  # only if the command opens the FIFO: then it reads a small file instead of hanging
+        with contextlib.suppress(BrokenPipeError), fifo.open("w", encoding="utf-8") as out:
+            out.write("a\n1\n")  # BrokenPipeError: released below, by a reader that reads nothing
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        _refused_as_input(_run(platform, name, fifo), fifo, "is not a file")
+    finally:  # release the writer, which still waits for a reader
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        thread.join(5)
+
 @pytest.mark.parametrize("kind", ["directory", "unreadable"])
 def test_db_init_refuses_an_admin_key_path_it_cannot_read_before_asking_anything(tmp_path, kind) -> None:
     key = tmp_path / "admin.key"

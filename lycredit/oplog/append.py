@@ -37,6 +37,8 @@ ROW_LABEL = b"lycredit/row/v1\n"
 SIGN_LABEL = b"lycredit/operation/v1\n"
 ENTRY_VERSION = 1
 ADVISORY_LOCK_ID = 0x6C79_6372  # "lycr": serialises appends on PostgreSQL
+REASON_MAX_CHARS = 1000
+"""The longest reason an operation keeps: the length of ``oplog_operation.reason`` (a test holds them equal)."""
 
 
 def timestamp(value: dt.datetime) -> str:
@@ -133,6 +135,14 @@ class LogAppender:
         self.command = command
         self.action = action
         self.reason = as_text(reason)
+        if self.reason is not None and len(self.reason) > REASON_MAX_CHARS:
+            # refused before anything is done: PostgreSQL refused it only when the log was appended (a traceback
+            # after all the work), and SQLite stored it, so one command line gave the two backends different ends
+            from lycredit.errors import UsageError
+            from lycredit.i18n import _
+
+            raise UsageError(_("The reason (--reason) has {length} characters; the signed log keeps at most {limit}")
+                             .format(length=len(self.reason), limit=REASON_MAX_CHARS))
         self.subject = as_text(subject)
         self.summary: dict[str, Any] = {}
         self._entry_bytes: list[bytes] = []
