@@ -134,7 +134,8 @@ def upgrade() -> None:
     except Locked:
         rebuilt = []
     if rebuilt:
-        say(_("Rebuilt the record indexes or foreign keys an interrupted import left out: {names}").format(names=", ".join(rebuilt)))
+        say(_("Rebuilt the record indexes or foreign keys an interrupted import left out: {names}").format(
+            names=", ".join(rebuilt)))
 
 
 @command(cli, "status", N_("Show the database URL in use, where it came from, and the schema revision."))

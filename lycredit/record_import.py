@@ -861,7 +861,9 @@ def _foreign_key(name: str) -> sa.ForeignKeyConstraint:
 
 def rebuild_indexes(engine: sa.Engine) -> list[str]:
     """Build the record table's missing secondary indexes (and on PostgreSQL add back its foreign keys), exactly as
-    the schema declares them; their names."""
+    the schema declares them; their names. A key that the stored records break (a record naming a subject or a
+    catalog item that does not exist, which only a write outside lycredit can make) is a :class:`DataError` naming
+    it, after everything else is rebuilt; it stays missing, as ``db status`` says."""
     with engine.begin() as conn:
         missing = missing_indexes(conn)
         sqlite = conn.dialect.name == "sqlite"
@@ -872,16 +874,25 @@ def rebuild_indexes(engine: sa.Engine) -> list[str]:
             for index in T_RECORD.indexes:
                 if index.name in missing:
                     index.create(conn)
-            for name in DEFERRED_FOREIGN_KEYS:
-                if name in missing:  # PostgreSQL checks the whole table in one query, as it adds the key
-                    key = _foreign_key(name)
-                    conn.exec_driver_sql(
-                        f"ALTER TABLE {T_RECORD.name} ADD CONSTRAINT {name} FOREIGN KEY ({key.column_keys[0]})"
-                        f" REFERENCES {key.referred_table.name} ({key.elements[0].column.name})")
         finally:
             if missing and sqlite:
                 conn.exec_driver_sql("PRAGMA cache_size = -2000")
                 conn.exec_driver_sql("PRAGMA threads = 0")
+    broken = []
+    for name in DEFERRED_FOREIGN_KEYS:
+        if name in missing:  # PostgreSQL checks the whole table in one query as it adds the key, in its own transaction
+            key = _foreign_key(name)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {T_RECORD.name} ADD CONSTRAINT {name} FOREIGN KEY ({key.column_keys[0]})"
+                        f" REFERENCES {key.referred_table.name} ({key.elements[0].column.name})")
+            except sa.exc.IntegrityError as exc:
+                broken.append((name, " ".join(str(exc.orig).split())))
+    if broken:
+        raise DataError(_("The record table's foreign keys {names} cannot be added back, because stored records break "
+                          "them ({detail}); correct those records, then run 'lycredit db upgrade'").format(
+            names=", ".join(name for name, _detail in broken), detail="; ".join(detail for _name, detail in broken)))
     return missing
 
 

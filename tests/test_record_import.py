@@ -678,6 +678,30 @@ def test_indexes_a_killed_import_left_out_are_reported_and_rebuilt(
     verify(platform_with_catalog)
 
 
+def test_a_foreign_key_the_stored_records_break_is_named_and_stays_missing(platform_with_catalog) -> None:
+    """Only a write outside lycredit, while an import had the keys down, can leave a record naming no subject:
+    adding the key back then fails, naming it, after the indexes are rebuilt; once the record is put right,
+    db upgrade adds it."""
+    if platform_with_catalog.backend != "postgresql":
+        pytest.skip("SQLite cannot drop a foreign key; its imports leave the checks out instead")
+    summary(run_import(platform_with_catalog, PENALTY_SAMPLE))
+    _take_down(platform_with_catalog)
+    engine = platform_with_catalog.engine()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE record SET subject_id = 999999 WHERE id = (SELECT min(id) FROM record)")
+    r = platform_with_catalog.run("db", "upgrade", key=None)
+    assert r.exit_code == 65 and "record_subject_id_fkey" in r.stderr and "999999" in r.stderr, r.output
+    assert "record_catalog_item_id_fkey" not in r.stderr
+    assert _missing_indexes(platform_with_catalog) == ["record_subject_id_fkey"]
+    status = json.loads(platform_with_catalog.run("--format", "json", "db", "status", key=None).stdout)
+    assert "record_subject_id_fkey" in status["state"]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE record SET subject_id = (SELECT min(id) FROM subject) WHERE subject_id = 999999")
+    engine.dispose()
+    assert platform_with_catalog.run("db", "upgrade", key=None).exit_code == 0
+    assert _missing_indexes(platform_with_catalog) == [] and _schema_differences(platform_with_catalog) == []
+
+
 # --- resume -----------------------------------------------------------------------------------------------
 
 def _killed_import(platform, path: Path, report: Path, pipeline: str, after_rows: int = 1) -> int:
