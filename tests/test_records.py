@@ -451,6 +451,21 @@ def test_a_provider_submits_only_for_its_own_unit_and_only_its_own_items(records
     assert r.exit_code == 0, r.output
 
 
+@pytest.mark.parametrize("key", ["99999999999999999999", "9223372036854775808", "²"])
+def test_an_id_no_record_can_have_is_an_error_naming_it_not_a_traceback(records_platform, key) -> None:
+    """An id beyond 64 bits (a pasted document number, a typo) is no record (65), as id 0 is; a digit that is
+    not a decimal digit ('²') names no record at all (2). Before, each ended in a traceback (OverflowError from
+    the SQLite driver, ValueError from int())."""
+    expected = 2 if key == "²" else 65
+    assert submit(records_platform, *GEN).exit_code == 0
+    for args in (("record", "show", key), ("record", "withdraw", key, "--reason", "x"),
+                 ("record", "correct", key, "--field", "检查结果=不合格", "--reason", "x")):
+        r = records_platform.run("--as-of", "2026-11-27", *args, key="market")
+        assert r.exit_code == expected, r.output
+        assert key in r.stderr and "Traceback" not in r.output
+    assert scalar(records_platform, "SELECT status FROM record") == "active"
+
+
 def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("record", "withdraw", str(record_id), "--reason", "x", key="assoc")
