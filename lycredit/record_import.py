@@ -664,6 +664,10 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                 raise UsageError(_("Run {id} imports {file} for provider {provider}, not {unit}").format(
                     id=previous["id"], file=path, provider=counts.get("provider"), unit=unit))
             rejects_file = Path(rejects_path or counts.get("rejects_file") or default_rejects_path(path))
+            if _same_file(rejects_file, path):  # writing the rejects would empty the file before it is read
+                raise UsageError(_("The rejects file {rejects} is the file being imported, which writing the "
+                                   "rejects would overwrite; give --rejects another file").format(
+                                       rejects=as_text(str(rejects_file))))
             # a resumed run goes on in its rejects file; another one given with --rejects starts afresh
             recorded = counts.get("rejects_file")
             same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
@@ -702,6 +706,14 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
     if os.environ.get(PHASES_ENV) == "1":
         summary.phases = {**run.phases, "forked_reader": float(run.parallel)}
     return summary
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (a link, another spelling of the path); False when one is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _running(conn: sa.Connection, digest: str, layout: str) -> sa.RowMapping | None:

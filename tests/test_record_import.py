@@ -277,6 +277,26 @@ def test_a_file_refused_at_its_header_leaves_no_rejects_file_open(platform_with_
     assert not [w for w in caught if issubclass(w.category, ResourceWarning) and str(report) in str(w.message)]
 
 
+@pytest.mark.parametrize("spelling", ["same", "link", "dotted"])
+def test_a_rejects_file_that_is_the_file_being_imported_is_refused_and_the_file_is_kept(
+        platform_with_catalog, tmp_path, spelling) -> None:
+    """``--rejects`` naming the input itself (a slip of tab completion), by its path, a link or another
+    spelling: writing the rejects file emptied the input before it was read, 'Read 0 rows' and exit 0, and
+    the provider's file was lost. It is a usage error (2) now, and the file stays as it was."""
+    path = tmp_path / "penalty.csv"
+    path.write_bytes(PENALTY_SAMPLE.read_bytes())
+    target = {"same": path, "link": tmp_path / "link.csv", "dotted": tmp_path / "." / "penalty.csv"}[spelling]
+    if spelling == "link":
+        target.symlink_to(path)
+    for extra in ((), ("--dry-run",), ("--max-rejects", "5")):
+        r = run_import(platform_with_catalog, path, "--rejects", str(target), *extra)
+        assert r.exit_code == 2, r.output
+        assert str(target) in r.stderr and "--rejects" in r.stderr
+        assert path.read_bytes() == PENALTY_SAMPLE.read_bytes()
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM import_run") == 0
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
 def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
     entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
     r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),
