@@ -15,6 +15,10 @@ from ._cli import INPUT_FILE, OUTPUT_FILE, app, command, dry_run_option, group, 
 
 cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
 
+#: The largest count an option takes: a 64-bit signed integer, the most a Python slice (a batch) or a SQL
+#: LIMIT (SQLite's driver) can hold; a larger one is a usage error rather than a traceback.
+MAX_COUNT = 2**63 - 1
+
 RESULT_COLUMNS = ["id", "action", "item_code", "document_no", "revision", "status", "due_date", "late_days",
                   "disclosure_until"]
 
@@ -112,7 +116,7 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
         help=N_("Where to write the rejected rows (default: FILE.rejects.csv beside the file)."))
 @option("--resume", is_flag=True, help=N_("Continue an interrupted import of the same file after its last "
                                           "committed batch."))
-@option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N",
+@option("--batch-size", type=click.IntRange(1, MAX_COUNT), default=10_000, show_default=True, metavar="N",
         help=N_("Rows per batch (one transaction and one signed operation each)."))
 @_assume_weekends_option
 @dry_run_option
@@ -199,7 +203,7 @@ def show(key: str, provider: str | None) -> None:
 @option("--status", type=click.Choice(["active", "withdrawn", "archived", "repaired"]),
         help=N_("Only records in this status."))
 @option("--late", "late_only", is_flag=True, help=N_("Only records submitted late (Art. 46)."))
-@option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help=N_("At most this many."))
+@option("--limit", type=click.IntRange(1, MAX_COUNT), default=1000, show_default=True, help=N_("At most this many."))
 def list_(provider: str | None, item: str | None, subject: str | None, status: str | None, late_only: bool,
           limit: int) -> None:
     from lycredit.output import render_rows

@@ -297,6 +297,24 @@ def test_a_rejects_file_that_is_the_file_being_imported_is_refused_and_the_file_
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
 
 
+def test_a_batch_size_or_a_list_limit_beyond_64_bits_is_a_usage_error_not_a_traceback(
+        platform_with_catalog, tmp_path) -> None:
+    """--batch-size 99999999999999999999 reached itertools.islice (ValueError) and record list --limit the
+    SQLite driver (OverflowError): tracebacks with exit 1. Both are usage errors (2) naming the option; the
+    largest value still works."""
+    r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "99999999999999999999",
+                   "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 2 and "--batch-size" in r.stderr, r.output
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM import_run") == 0
+    r = platform_with_catalog.run("record", "list", "--limit", "99999999999999999999", key=None)
+    assert r.exit_code == 2 and "--limit" in r.stderr, r.output
+    out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", str(2**63 - 1),
+                             "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (20, 18, 0, 0, 2)
+    r = platform_with_catalog.run("--format", "json", "record", "list", "--limit", str(2**63 - 1), key=None)
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 18, r.output
+
+
 def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
     entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
     r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),
