@@ -14,7 +14,8 @@ Formats and their limits:
   a sheet at 1,048,576 rows); cells become Python objects one row at a time. A formula cell with
   no saved value (written by a program that does not calculate formulas) or a cell holding an
   error value (``#DIV/0!``, ``#N/A``) refuses the file: calamine would read it as empty
-  (:func:`_bad_cell`; XLSX and XLSM only, an XLS workbook is not searched).
+  (:func:`_bad_cell`; XLSX and XLSM only, an XLS workbook is not searched). So does a sheet whose rectangle
+  of values calamine could not hold (:func:`_far_cell`: a stray value in XFD1048576).
 * JSON (a top-level array of flat objects) and NDJSON (one object per line) are streamed, but
   read twice: a first pass collects the columns (the union of the keys, in order of first
   appearance), so a key that only later objects carry is never silently dropped.
@@ -606,6 +607,10 @@ class _XlsxTable(Table):
         try:
             with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
                 names = workbook.sheet_names
+                name = names[0] if sheet is None and names else sheet
+                far = _far_cell(path, name) if name in names else None
+                if far is not None:  # calamine would abort the process (see _far_cell), not raise
+                    raise self._far_cell_error(name, far)
                 self._sheet = (workbook.get_sheet_by_index(0) if sheet is None
                                else workbook.get_sheet_by_name(sheet))
         except python_calamine.WorksheetNotFound:
@@ -634,6 +639,20 @@ class _XlsxTable(Table):
 
     def _where(self, row_number: int) -> str:
         return _("{file}, sheet {sheet}, row {row}").format(file=self.path, sheet=self.sheet, row=row_number)
+
+    def _far_cell_error(self, sheet: str, far: _FarCell) -> DataError:
+        where = _("{file}, sheet {sheet}, cell {cell}").format(file=self.path, sheet=sheet, cell=far.cell)
+        if far.rows > _MAX_SHEET_ROWS:
+            problem = _("the cell holds a value beyond row {limit}, the last row of an Excel sheet; the file was "
+                        "not written by Excel").format(limit=f"{_MAX_SHEET_ROWS:,}")
+        else:
+            problem = _("with a value this far out the sheet spans {rows} rows by {columns} columns ({cells} cells), "
+                        "more than the {limit} cells a sheet may span ({max_rows} rows of {max_columns} columns); "
+                        "delete the values beyond the table and save the file, or save the table as CSV").format(
+                rows=f"{far.rows:,}", columns=f"{far.columns:,}", cells=f"{far.rows * far.columns:,}",
+                limit=f"{_MAX_SHEET_CELLS:,}", max_rows=f"{_MAX_SHEET_ROWS:,}",
+                max_columns=_MAX_SHEET_CELLS // _MAX_SHEET_ROWS)
+        return DataError(_("{file}: {problem}").format(file=where, problem=problem))
 
     def _column_label(self, index: int) -> str:
         number, label = self._first_column + index + 1, ""
@@ -743,6 +762,105 @@ def _bad_cell(path: Path, sheet: str) -> _BadCell | None:
     # not a zip package (XLS), or a part calamine did without: nothing to say
     except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
         return None
+
+
+# calamine holds a sheet as the rectangle from its first to its last cell with a value, about 35 bytes a cell,
+# allocated at once: a workbook of a few kilobytes with one value in cell XFD1048576 (or in row 99999999, which
+# no Excel writes) asks for gigabytes, and a process whose allocation fails is aborted by Rust, with no error to
+# catch. So before calamine reads a sheet, its XML is searched for the cells far out, and a sheet whose
+# rectangle would be too large is refused, naming the cell. 1,048,576 rows (Excel's most) of 64 columns fit.
+_MAX_SHEET_ROWS = 1_048_576
+_MAX_SHEET_CELLS = _MAX_SHEET_ROWS * 64
+_NEAR_COLUMNS = 64  # BL: a cell up to here and below row 1,000,000 is not searched for
+_FAR_REFERENCE = re.compile(rb'r="(?:(?:[A-Z]{3,}|B[M-Z]|[C-Z][A-Z])[0-9]|[A-Z]+[0-9]{7})')
+_REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>]")
+_NO_VALUE = re.compile(rb">\s*</")
+
+
+class _FarCell(NamedTuple):
+    """A cell with a value that makes its sheet too large for calamine, and the rows and columns it would span."""
+
+    cell: str
+    rows: int
+    columns: int
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _far_cell(path: Path, sheet: str) -> _FarCell | None:
+    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) whose value makes the sheet span more than
+    :data:`_MAX_SHEET_CELLS` cells or more than :data:`_MAX_SHEET_ROWS` rows, or None.
+
+    Cheap for a usual sheet: the XML is searched as bytes for references past column BL or row 999,999; only
+    when one holds a value is the sheet's last row looked for (a second pass), to size its rectangle."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            part = _sheet_part(package, sheet)
+            if part is None:
+                return None
+            with package.open(part) as stream:
+                far = _far_references(stream)
+            if not far:
+                return None
+            columns = max(_NEAR_COLUMNS, *(column for _cell, _row, column in far))
+            for cell, row, _column in far:
+                if row > _MAX_SHEET_ROWS:
+                    return _FarCell(cell, row, columns)
+            with package.open(part) as stream:
+                rows = _last_row(stream)
+            for cell, row, column in far:
+                if max(rows, row) * column > _MAX_SHEET_CELLS:
+                    return _FarCell(cell, max(rows, row), column)
+            return None
+    except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
+        return None  # not a zip package (XLS: at most 65,536 rows of 256 columns), or calamine will say
+
+
+def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """The stream in blocks of :data:`_SCAN_BYTES`, each with the last :data:`_SCAN_TAIL` bytes before it in front
+    (a start tag cut by a block's end is whole in the next), and whether it is the last."""
+    tail, block = b"", stream.read(_SCAN_BYTES)
+    while block:
+        following = stream.read(_SCAN_BYTES)
+        buffer = tail + block
+        yield buffer, not following
+        tail, block = buffer[-_SCAN_TAIL:], following
+
+
+def _far_references(stream: BinaryIO) -> list[tuple[str, int, int]]:
+    """(reference, row, column) of each cell with a value past column BL or row 999,999 (one may come twice)."""
+    found = []
+    for buffer, last in _blocks(stream):
+        for hit in _FAR_REFERENCE.finditer(buffer):
+            reference = _REFERENCE.match(buffer, hit.start()) if buffer[hit.start() - 1:hit.start()].isspace() else None
+            end = buffer.find(b">", hit.end())
+            if reference is None or end < 0 or end + 64 > len(buffer) and not last:
+                continue  # cut by the block's end: whole in the next block
+            tag = buffer.rfind(b"<", 0, hit.start())
+            if tag < 0 or not _CELL_TAG.match(buffer, tag):
+                continue  # a row's or another element's r attribute
+            if buffer[end - 1:end] == b"/" or _NO_VALUE.match(buffer, end):
+                continue  # an empty cell (a format only): calamine leaves it out
+            found.append((reference[0][3:-1].decode("ascii"), int(reference[2]), _column_number(reference[1])))
+    return found
+
+
+def _last_row(stream: BinaryIO) -> int:
+    """The largest row number a cell reference of the sheet names."""
+    rows = 0
+    for buffer, _last in _blocks(stream):
+        for reference in _REFERENCE.finditer(buffer):
+            rows = max(rows, int(reference[2]))
+    return rows
 
 
 def _sheet_part(package: Any, sheet: str) -> str | None:

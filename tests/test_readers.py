@@ -669,6 +669,33 @@ def _refused_at_every_scan_block(monkeypatch, paths: tuple[Path, ...], problem: 
             data_error(rf"{path.stem}\.xlsx, sheet Sheet, {problem}", path)
 
 
+def test_xlsx_value_far_out_is_refused_before_calamine_reads_the_sheet_at_every_scan_block(tmp_path, monkeypatch):
+    """A value in XFD1048576 (or past Excel's last row) would have calamine allocate its whole rectangle and the
+    process abort; the sheet's XML is searched for such cells first. An empty cell there (a format only) is not
+    a value and is let through; so is the same value with a namespace prefix found, at every block size."""
+    from openpyxl.styles import Font
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["名称", "金额"])
+    workbook.active.append(["甲", 1])
+    workbook.active["XFD1048576"].font = Font(bold=True)
+    workbook.save(tmp_path / "book.xlsx")
+    formatted = tmp_path / "book.xlsx"
+    far = _edit_sheet(formatted, tmp_path / "far.xlsx", lambda xml: re.sub(
+        rb'<c r="XFD1048576"([^>]*)/>', rb'<c r="XFD1048576"\1><v>7</v></c>', xml))
+    low = _edit_sheet(far, tmp_path / "low.xlsx", lambda xml: xml.replace(b'r="XFD1048576"', b'r="B99999999"')
+                      .replace(b'r="1048576"', b'r="99999999"'))
+    prefixed = _edit_sheet(far, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
+        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
+    for block in (1, 7, 64, 4096, 1 << 20):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        for path in (far, prefixed):
+            data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell XFD1048576: with a value this far out the sheet "
+                       r"spans 1,048,576 rows by 16,384 columns", path)
+        data_error(r"low\.xlsx, sheet Sheet, cell B99999999: the cell holds a value beyond row 1,048,576", low)
+        assert [row.values for row in open_and_read(formatted)] == [{"名称": "甲", "金额": "1"}]
+
+
 def _formula_book(path: Path, rows: list[list], *, origin: str = "A1", title: str = "处罚") -> Path:
     workbook = openpyxl.Workbook()
     sheet = workbook.active

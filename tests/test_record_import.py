@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -386,6 +387,60 @@ def _cli(platform, *args: str, pipeline: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lycredit", "--db", platform.url, "--key",
                            str(platform.keys["market"]), *AS_OF, "--format", "json", *args],
                           env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("cell", "says"), [
+    ("XFD1048576", "spans 1,048,576 rows by 16,384 columns"),  # 17 billion cells: hundreds of GB
+    ("CZ1048576", "spans 1,048,576 rows by 104 columns"),  # too large by a little: still refused
+    ("A99999999", "beyond row 1,048,576"),  # no Excel writes it
+])
+def test_a_workbook_with_a_value_far_out_is_refused_naming_the_cell_not_aborted(
+        platform_with_catalog, tmp_path, cell, says) -> None:
+    """calamine holds the rectangle from a sheet's first to its last value: one stray value in the last cell of
+    a sheet made a 10 kB workbook ask for gigabytes, and the import died with Rust's 'memory allocation ...
+    failed' and SIGABRT (exit 134), no message from lycredit. It is refused now (65) naming the sheet and the
+    cell, before calamine reads the sheet; in a process of its own, since the abort would end the test run."""
+    header, rows = _penalty_rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.active[cell if cell != "A99999999" else "A1048576"] = "x"  # openpyxl writes no row past Excel's last
+    book.save(tmp_path / "far.xlsx")
+    if cell == "A99999999":
+        with zipfile.ZipFile(tmp_path / "far.xlsx") as package:
+            parts = {name: package.read(name) for name in package.namelist()}
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(b'r="1048576"', b'r="99999999"').replace(b'r="A1048576"',
+                                                                                     b'r="A99999999"')
+        with zipfile.ZipFile(tmp_path / "far.xlsx", "w") as package:
+            for name, data in parts.items():
+                package.writestr(name, data)
+    done = _cli(platform_with_catalog, "record", "import", str(tmp_path / "far.xlsx"), "--layout", "penalty",
+                "--rejects", str(tmp_path / "r.csv"), pipeline="0")
+    assert done.returncode == 65, done.stderr[-2000:]
+    assert f"far.xlsx, sheet Sheet, cell {cell}: " in done.stderr and says in done.stderr
+    assert "Traceback" not in done.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def test_a_workbook_whose_far_cells_hold_no_value_or_fit_is_imported(platform_with_catalog, tmp_path) -> None:
+    """What calamine leaves out or holds easily is not refused: a far cell with a format only (Excel writes one
+    for a cell formatted and emptied), and a sheet of 1,048,576 rows whose values stay within 64 columns."""
+    from openpyxl.styles import Font
+
+    header, rows = _penalty_rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.active["XFD1048576"].font = Font(bold=True)
+    book.active["BL5"] = ""  # openpyxl writes no value: an empty cell
+    book.save(tmp_path / "formatted.xlsx")
+    done = _cli(platform_with_catalog, "record", "import", str(tmp_path / "formatted.xlsx"), "--layout", "penalty",
+                "--rejects", str(tmp_path / "r.csv"), pipeline="0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["accepted"] == 3
 
 
 def _phases(done: subprocess.CompletedProcess) -> dict[str, float]:
