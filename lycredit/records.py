@@ -241,7 +241,8 @@ class _Fault(NamedTuple):
     message: str
 
 
-_DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?(?:[ T][0-9:.]{4,15})?")
+_DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?"
+                   r"(?:[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]{1,9})?)?)?")
 _DATE_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 #: A date-time with a time zone: Z or a UTC offset (ISO 8601 / RFC 3339, as APIs and JSON write an instant).
 _DATE_ZONED = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2})"
@@ -290,7 +291,11 @@ def _date_or_error(text: str) -> dt.date | _Fault:
     match = _DATE.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
     try:
         if match:
-            return dt.date(int(match[1]), int(match[2]), int(match[3]))
+            day = dt.date(int(match[1]), int(match[2]), int(match[3]))
+            if match.re is _DATE and match[4] is not None and (
+                    int(match[4]) > 23 or int(match[5]) > 59 or int(match[6] or 0) > 60):  # 60: a leap second
+                return _Fault("invalid_date", _("{value} is not a real date and time").format(value=_shown(text)))
+            return day
         if _EXCEL_SERIAL.fullmatch(text):
             return _EXCEL_EPOCH + dt.timedelta(days=int(text))
     except ValueError:

@@ -316,6 +316,27 @@ def test_a_batch_size_or_a_list_limit_beyond_64_bits_is_a_usage_error_not_a_trac
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 18, r.output
 
 
+def test_a_decision_date_with_a_time_that_is_no_time_of_day_is_rejected_not_read_as_its_date(
+        platform_with_catalog, tmp_path) -> None:
+    """处罚决定日期 '2026-11-18 25:00' was stored as 2026-11-18, silently; the row is rejected (invalid_date) now,
+    through the import and through record correct, while '2026-11-18 10:30' still stands for its day."""
+    header, rows = _penalty_rows()
+    decided = header.index("处罚决定日期")
+    rows = [list(row) for row in rows]
+    rows[0][decided], rows[1][decided] = rows[0][decided] + " 25:00", rows[1][decided] + " 10:30"
+    path = tmp_path / "times.csv"
+    path.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n", encoding="utf-8")
+    out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (3, 2, 0, 0, 1)
+    assert [(r["row"], r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [
+        ("2", "处罚决定日期", "invalid_date")]
+    number = rows[1][header.index("行政处罚决定书文号")]
+    r = platform_with_catalog.run(*AS_OF, "record", "correct", f"XZCF-001:{number}", "--field",
+                                  f"处罚决定日期={rows[1][decided][:10]}T24:00:00", "--reason", "x", key="market")
+    assert r.exit_code == 65 and "invalid_date" in r.stderr and "处罚决定日期" in r.stderr, r.output
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record_history") == 0
+
+
 def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
     entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
     r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),

@@ -232,6 +232,25 @@ def test_dates_are_read_as_iso_or_as_excel_writes_them(text, day) -> None:
     assert parse_date(text) == day
 
 
+@pytest.mark.parametrize("text, day", [
+    ("2026/3/5 0:00", dt.date(2026, 3, 5)), ("2026-03-05 23:59:59.999", dt.date(2026, 3, 5)),
+    ("2026年3月5日 10:00", dt.date(2026, 3, 5)), ("2026-03-05T10:00:00,5", dt.date(2026, 3, 5)),
+    ("2026-03-05 25:00", None), ("2026-03-05T24:00:00", None), ("2026-03-05 10:60", None),
+    ("2026-03-05 10:00:61", None), ("2026-03-05 99:99:99", None), ("2026-03-05 1000", None),
+])
+def test_a_date_time_without_a_time_zone_stands_for_its_day_only_when_its_time_is_a_time(text, day) -> None:
+    """Its own day whatever the time, but a time it is: 25:00 or 99:99:99 (a slip, a swapped field) was read as
+    the date before it, silently; it is invalid_date now, as 2026-02-30 is."""
+    from lycredit.records import _Bad
+
+    if day is not None:
+        assert parse_date(text) == day
+        return
+    with pytest.raises(_Bad) as bad:
+        parse_date(text)
+    assert bad.value.rule == "invalid_date" and text in bad.value.message
+
+
 @given(st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
 def test_an_amount_of_at_most_six_decimals_reads_back_as_the_same_number(value) -> None:
     from decimal import Decimal
