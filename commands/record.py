@@ -45,6 +45,24 @@ def _field_pairs(pairs: tuple[str, ...]) -> dict[str, str | None]:
     return out
 
 
+#: The options a record needs without --json, and the generic layout's names each gives (a --field may give one).
+_REQUIRED_OPTIONS = {"--item": ("事项编码",), "--subject": ("主体代码", "统一社会信用代码", "公民身份号码"),
+                     "--name": ("主体名称",), "--document-no": ("文书号",), "--decision-date": ("决定日期",)}
+
+
+def _require_options(values: dict[str, str | None]) -> None:
+    """A usage error (2) naming each option a record needs and the command line left out, before anything is done
+    (the record's check would name only its columns: 'the header has no column for 事项编码 ...')."""
+    from lycredit.readers import normalize_header
+    from lycredit.records import GENERIC
+
+    given = {GENERIC.normalized.get(normalize_header(name)) for name in values}
+    missing = [option for option, names in _REQUIRED_OPTIONS.items() if given.isdisjoint(names)]
+    if missing:
+        raise click.UsageError(_("A record needs {options} (or a --json FILE that gives them)").format(
+            options=", ".join(f"{option} ({_REQUIRED_OPTIONS[option][0]})" for option in missing)))
+
+
 def _json_values(path: Path) -> dict[str, str | None]:
     from lycredit.readers import read_json_object
 
@@ -96,6 +114,8 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
     flags = {"事项编码": item, "主体代码": subject, "主体名称": name, "文书号": document_no, "决定日期": decision_date,
              "办结日期": concluded_on}
     values.update({key: value for key, value in flags.items() if value is not None})
+    if json_file is None:
+        _require_options(values)
     with obj.operation("record.submit", reason=reason, dry_run=dry_run) as uow:
         unit = records.provider_for(uow.conn, uow.signer, provider)
         outcome = records.submit(uow, values, provider=unit, as_of=obj.as_of, assume_weekends=assume_weekends)

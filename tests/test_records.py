@@ -461,6 +461,27 @@ def test_a_rejected_submission_exits_65_naming_field_and_rule(records_platform) 
     assert scalar(records_platform, "SELECT count(*) FROM record") == 0
 
 
+def test_a_submission_without_the_options_a_record_needs_is_a_usage_error_naming_them(
+        records_platform, tmp_path) -> None:
+    """record submit with no --item, --subject ... said 'the record: the header has no column for 事项编码, ...'
+    and exited 65, as if a file's header were wrong. It is a usage error (2) naming the options left out, before
+    anything is done; a --field with the layout's name counts as given, and --json keeps its data error (65)."""
+    entries = scalar(records_platform, "SELECT count(*) FROM oplog_entry")
+    r = submit(records_platform)
+    assert r.exit_code == 2, r.output
+    for option in ("--item", "--subject", "--name", "--document-no", "--decision-date"):
+        assert option in r.stderr
+    without_date = [a for i, a in enumerate(GEN) if "--decision-date" not in GEN[max(i - 1, 0):i + 1]]
+    r = submit(records_platform, *without_date)
+    assert r.exit_code == 2 and "--decision-date (决定日期)" in r.stderr and "--item" not in r.stderr, r.output
+    assert submit(records_platform, *without_date, "--field", "决定日期=2026-11-20").exit_code == 0
+    assert scalar(records_platform, "SELECT count(*) FROM oplog_entry") > entries
+    document = tmp_path / "record.json"
+    document.write_text(json.dumps({"事项编码": "GEN-001"}), encoding="utf-8")
+    r = submit(records_platform, "--json", str(document))
+    assert r.exit_code == 65 and "主体名称" in r.stderr, r.output
+
+
 def test_a_provider_submits_only_for_its_own_unit_and_only_its_own_items(records_platform) -> None:
     r = submit(records_platform, *GEN, "--provider", ASSOC)
     assert r.exit_code == 77 and ASSOC in r.stderr
