@@ -383,7 +383,9 @@ parse_amount = _memoised(_parse_amount)
 def parse_integer(text: str) -> str:
     if not _INTEGER.fullmatch(text):
         raise _Bad("invalid_integer", _("{value} is not a whole number").format(value=_shown(text)))
-    return str(int(text))
+    # str(int(text)), written out: int() refuses a text of more than 4300 digits (a ValueError, a traceback)
+    negative, digits = text[0] == "-", text.lstrip("+-").lstrip("0") or "0"
+    return "-" + digits if negative and digits != "0" else digits
 
 
 def parse_code(text: str) -> str:
@@ -1303,7 +1305,7 @@ def get_record(conn: sa.Connection, key: str | int, provider: str | None = None)
     """A record by id, or by ``ITEM_CODE:DOCUMENT_NO`` of ``provider``; NotFound (65) otherwise."""
     text = str(key).strip()
     if text.isdecimal():  # not isdigit(): int() refuses a superscript or circled digit ('²', '①')
-        number = int(text)
+        number = int(text) if len(text) <= 20 else _MAX_ID + 1  # int() refuses more than 4300 digits
         if number > _MAX_ID:  # no record has it, and neither database can even compare with it
             raise NotFound(_("No record {key}").format(key=text))
         where = [T_RECORD.c.id == number]
