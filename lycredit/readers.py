@@ -774,6 +774,7 @@ _MAX_SHEET_CELLS = _MAX_SHEET_ROWS * 64
 _NEAR_COLUMNS = 64  # BL: a cell up to here and below row 1,000,000 is not searched for
 _FAR_REFERENCE = re.compile(rb'r="(?:(?:[A-Z]{3,}|B[M-Z]|[C-Z][A-Z])[0-9]|[A-Z]+[0-9]{7})')
 _REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_LONG_REFERENCE = re.compile(rb'r="([A-Z]{1,3})([0-9]{12})[0-9]')
 _CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>]")
 _NO_VALUE = re.compile(rb">\s*</")
 
@@ -784,6 +785,11 @@ class _FarCell(NamedTuple):
     cell: str
     rows: int
     columns: int
+
+
+def _row_number(digits: bytes) -> int:
+    """A reference's row; past 12 digits 10**12, as far out as it matters (int() refuses over 4300 digits)."""
+    return int(digits) if len(digits) <= 12 else 10**12
 
 
 def _column_number(letters: bytes) -> int:
@@ -837,20 +843,28 @@ def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
 
 
 def _far_references(stream: BinaryIO) -> list[tuple[str, int, int]]:
-    """(reference, row, column) of each cell with a value past column BL or row 999,999 (one may come twice)."""
+    """(reference, row, column) of each cell with a value past column BL or row 999,999 (one may come twice); a
+    reference of more than 12 digits (no Excel writes one, and it may not end in this block) whether or not the
+    cell holds a value."""
     found = []
     for buffer, last in _blocks(stream):
         for hit in _FAR_REFERENCE.finditer(buffer):
-            reference = _REFERENCE.match(buffer, hit.start()) if buffer[hit.start() - 1:hit.start()].isspace() else None
-            end = buffer.find(b">", hit.end())
-            if reference is None or end < 0 or end + 64 > len(buffer) and not last:
-                continue  # cut by the block's end: whole in the next block
+            if not buffer[hit.start() - 1:hit.start()].isspace():
+                continue  # xr="...": another attribute
             tag = buffer.rfind(b"<", 0, hit.start())
             if tag < 0 or not _CELL_TAG.match(buffer, tag):
                 continue  # a row's or another element's r attribute
+            long = _LONG_REFERENCE.match(buffer, hit.start())
+            if long is not None:
+                found.append(((long[1] + long[2]).decode("ascii") + "...", 10**12, _column_number(long[1])))
+                continue
+            reference = _REFERENCE.match(buffer, hit.start())
+            end = buffer.find(b">", hit.end())
+            if reference is None or end < 0 or end + 64 > len(buffer) and not last:
+                continue  # cut by the block's end: whole in the next block
             if buffer[end - 1:end] == b"/" or _NO_VALUE.match(buffer, end):
                 continue  # an empty cell (a format only): calamine leaves it out
-            found.append((reference[0][3:-1].decode("ascii"), int(reference[2]), _column_number(reference[1])))
+            found.append((reference[0][3:-1].decode("ascii"), _row_number(reference[2]), _column_number(reference[1])))
     return found
 
 
@@ -859,7 +873,7 @@ def _last_row(stream: BinaryIO) -> int:
     rows = 0
     for buffer, _last in _blocks(stream):
         for reference in _REFERENCE.finditer(buffer):
-            rows = max(rows, int(reference[2]))
+            rows = max(rows, _row_number(reference[2]))
     return rows
 
 

@@ -685,6 +685,8 @@ def test_xlsx_value_far_out_is_refused_before_calamine_reads_the_sheet_at_every_
         rb'<c r="XFD1048576"([^>]*)/>', rb'<c r="XFD1048576"\1><v>7</v></c>', xml))
     low = _edit_sheet(far, tmp_path / "low.xlsx", lambda xml: xml.replace(b'r="XFD1048576"', b'r="B99999999"')
                       .replace(b'r="1048576"', b'r="99999999"'))
+    endless = _edit_sheet(far, tmp_path / "endless.xlsx", lambda xml: xml.replace(
+        b'r="XFD1048576"', b'r="B' + b"9" * 5000 + b'"').replace(b'r="1048576"', b'r="' + b"9" * 5000 + b'"'))
     prefixed = _edit_sheet(far, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
         rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
     for block in (1, 7, 64, 4096, 1 << 20):
@@ -693,6 +695,7 @@ def test_xlsx_value_far_out_is_refused_before_calamine_reads_the_sheet_at_every_
             data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell XFD1048576: with a value this far out the sheet "
                        r"spans 1,048,576 rows by 16,384 columns", path)
         data_error(r"low\.xlsx, sheet Sheet, cell B99999999: the cell holds a value beyond row 1,048,576", low)
+        data_error(r"endless\.xlsx, sheet Sheet, cell B999999999999\.\.\.: the cell holds a value beyond row", endless)
         assert [row.values for row in open_and_read(formatted)] == [{"名称": "甲", "金额": "1"}]
 
 
