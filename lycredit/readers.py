@@ -285,6 +285,11 @@ def _check_text(path: Path, sample: bytes, fmt: str) -> None:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataError(_("{file} is UTF-16 text, which is not supported; save it as UTF-8 "
                           "(Excel: CSV UTF-8)").format(file=path))
+    if fmt in ("csv", "tsv") and b"\n" not in sample and b"\r" in sample.rstrip(b"\r"):
+        # csv would say 'new-line character seen in unquoted field - do you need to open the file in
+        # universal-newline mode?', which tells an operator nothing they can do
+        raise DataError(_("{file} ends its lines with a carriage return alone (Excel's 'Macintosh Comma "
+                          "Separated' format), which is not supported; save it as CSV UTF-8").format(file=path))
     if b"\x00" in sample:
         line = sample.count(b"\n", 0, sample.index(b"\x00")) + 1
         where = _("{file}, line {line}").format(file=path, line=line)

@@ -313,6 +313,19 @@ def test_utf16_text_is_refused_with_advice(tmp_path):
     data_error(r"u16\.csv is UTF-16 text, which is not supported; save it as UTF-8", path)
 
 
+@pytest.mark.parametrize("name", ["mac.csv", "mac.tsv"])
+def test_text_whose_lines_end_with_a_carriage_return_alone_is_refused_with_advice(tmp_path, name):
+    """Excel for Mac's 'Macintosh Comma Separated' ends lines with CR alone: the csv module's 'new-line character
+    seen in unquoted field - do you need to open the file in universal-newline mode?' told an operator nothing.
+    CR LF (Windows) and a CR inside a quoted cell are read as ever."""
+    separator = "," if name.endswith(".csv") else "\t"
+    path = write(tmp_path / name, separator.join(["代码", "名称"]) + "\r" + separator.join(["1", "甲"]) + "\r")
+    data_error(rf"{name.replace('.', '[.]')} ends its lines with a carriage return alone \(Excel's 'Macintosh Comma "
+               r"Separated' format\), which is not supported; save it as CSV UTF-8", path)
+    windows = write(tmp_path / f"win-{name}", f"代码{separator}名称\r\n1{separator}\"甲\r乙\"\r\n")
+    assert [row.values for row in open_and_read(windows)] == [{"代码": "1", "名称": "甲\r乙"}]
+
+
 def test_undecodable_line_after_the_sample_names_line_and_encoding(tmp_path):
     ascii_part = "code,name\n" + "".join(f"{i},company {i}\n" for i in range(7_000))
     path = tmp_path / "late.csv"

@@ -337,6 +337,16 @@ def test_a_decision_date_with_a_time_that_is_no_time_of_day_is_rejected_not_read
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record_history") == 0
 
 
+def test_a_file_from_excel_for_mac_with_carriage_returns_alone_is_refused_saying_how_to_save_it(
+        platform_with_catalog, tmp_path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(PENALTY_SAMPLE.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65 and "carriage return alone" in r.stderr and "CSV UTF-8" in r.stderr, r.output
+    assert "universal-newline" not in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
 def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
     entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
     r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),
