@@ -977,7 +977,10 @@ def provider_for(conn: sa.Connection, signer: Any, requested: str | None) -> str
     own = operator_unit(conn, signer.operator_id)
     if not requested:
         return own
-    wanted = validate_uscc(requested)
+    try:
+        wanted = validate_uscc(requested)
+    except DataError as bad:  # the code alone would not say which value it is about (a file's row, or this)
+        raise DataError(_("--provider {value}: {problem}").format(value=requested, problem=bad)) from None
     if wanted != own and signer.role not in (ADMIN, OPERATOR):
         raise PermissionDenied(_("Operator {operator} ({role}) submits for its own unit {own} only, not for "
                                  "{provider}").format(operator=signer.name, role=signer.role, own=own,

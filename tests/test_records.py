@@ -517,6 +517,17 @@ def test_an_integer_field_of_more_digits_than_int_takes_is_checked_not_a_traceba
     verify(records_platform)
 
 
+def test_a_malformed_provider_code_is_named_as_the_provider_option(records_platform) -> None:
+    """--provider with a code that is not a USCC said only 'Unified social credit code has 3 characters', which in
+    an import reads like a row's code; the message names --provider and its value now (65, as before)."""
+    record_id = str(json.loads(submit(records_platform, *GEN).stdout)["id"])
+    for args in (("record", "withdraw", record_id, "--reason", "x"), ("record", "submit", *GEN[2:], "--item", "GEN-001"),
+                 ("record", "import", str(write_test_catalog(records_platform.dir / "c.csv")), "--layout", "penalty")):
+        r = records_platform.run("--as-of", "2026-11-27", *args, "--provider", "abc", key="admin")
+        assert r.exit_code == 65 and "--provider abc: " in r.stderr and "18" in r.stderr, r.output
+    assert scalar(records_platform, "SELECT status FROM record") == "active"
+
+
 def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("record", "withdraw", str(record_id), "--reason", "x", key="assoc")
