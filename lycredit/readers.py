@@ -1330,7 +1330,19 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
             raise DataError(_("{file}: field {field} holds half of a surrogate pair, which is not a character (the "
                               "JSON was written wrongly)").format(file=path, field=escaped(name)))
         out[name] = text or None
+    check_value_lengths(out, str(path))
     return out
+
+
+def check_value_lengths(values: Mapping[str, str | None], where: str,
+                        limit: int = DEFAULT_MAX_CELL_CHARS) -> None:
+    """DataError for a value longer than ``limit`` characters once stripped, as a table's cell is refused
+    (``record submit`` and ``record correct`` take no more than an import does)."""
+    for name, value in values.items():
+        if value is not None and len(value) > limit and len(value.strip()) > limit:
+            raise DataError(_("{where}: the value of column {column} has {length} characters, more than the "
+                              "limit of {limit}").format(where=where, column=escaped(name),
+                                                         length=len(value.strip()), limit=limit))
 
 
 def open_table(

@@ -59,7 +59,7 @@ from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
 from lycredit.periods import add_months, in_shanghai
 from lycredit.periods import disclosure_until as art15_until
-from lycredit.readers import map_headers, normalize_header
+from lycredit.readers import check_value_lengths, map_headers, normalize_header
 from lycredit.roles import ADMIN, OPERATOR
 from lycredit.workdays import ART10_WORKING_DAYS, CalendarYearMissing, WorkCalendar
 
@@ -1278,6 +1278,7 @@ def submit(uow: UnitOfWork, values: Mapping[str, str | None], *, provider: str, 
     """
     cleaned = {k.strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in values.items()}
     _refuse_non_text(cleaned)
+    check_value_lengths(cleaned, _("the record"))
     checker = _checker(uow.conn, GENERIC, list(cleaned), provider, as_of, assume_weekends)
     result = checker.check(1, cleaned)
     if isinstance(result, list):
@@ -1369,6 +1370,7 @@ def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], 
         target = by_key.get(norm) or layout.normalized.get(norm) or name.strip()
         values[target] = (value or "").strip() or None
     _refuse_non_text(values)
+    check_value_lengths(values, _("the record"))
     checker = _checker(uow.conn, layout, list(values), record["provider_uscc"], as_of, assume_weekends)
     result = checker.check(1, values)
     if isinstance(result, list):

@@ -528,6 +528,32 @@ def test_a_malformed_provider_code_is_named_as_the_provider_option(records_platf
     assert scalar(records_platform, "SELECT status FROM record") == "active"
 
 
+def test_a_value_longer_than_an_import_takes_is_refused_by_submit_and_correct_too(records_platform, tmp_path) -> None:
+    """An import refuses a cell of more than 10 000 characters; record submit (--field or a --json of any size:
+    50 MB went through) and record correct stored it. All three refuse it now (65), naming the field; 10 000
+    characters still go."""
+    record_id = str(json.loads(submit(records_platform, *GEN).stdout)["id"])
+    long, fits = "长" * 10_001, "长" * 10_000
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", record_id, "--field", f"检查结果={long}",
+                             "--reason", "x", key="market")
+    assert r.exit_code == 65 and "检查结果 has 10001 characters, more than the limit of 10000" in r.stderr, r.output
+    r = submit(records_platform, *GEN, "--document-no", "凌市监查〔2026〕9号", "--field", f"备注={long}")
+    assert r.exit_code == 65 and "备注 has 10001 characters" in r.stderr, r.output
+    document = tmp_path / "record.json"
+    document.write_text(json.dumps({"备注": long * 50}, ensure_ascii=False), encoding="utf-8")
+    r = submit(records_platform, *GEN, "--json", str(document))
+    assert r.exit_code == 65 and f"{document}: the value of column 备注 has 500050 characters" in r.stderr, r.output
+    assert scalar(records_platform, "SELECT count(*) FROM record") == 1
+    assert scalar(records_platform, "SELECT revision FROM record") == 1
+    dishonesty = ("--item", "DIS-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--document-no", "凌市监〔2026〕1号",
+                  "--decision-date", "2026-11-20")
+    r = submit(records_platform, *dishonesty, "--field", f"失信事由={long}")
+    assert r.exit_code == 65 and "失信事由 has 10001 characters" in r.stderr, r.output
+    r = submit(records_platform, *dishonesty, "--field", f"失信事由={fits}")
+    assert r.exit_code == 0, r.output
+    assert json.loads(scalar(records_platform, "SELECT fields FROM record WHERE item_code = 'DIS-001'"))["失信事由"] == fits
+
+
 def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("record", "withdraw", str(record_id), "--reason", "x", key="assoc")
