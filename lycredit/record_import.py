@@ -668,6 +668,11 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                 raise UsageError(_("The rejects file {rejects} is the file being imported, which writing the "
                                    "rejects would overwrite; give --rejects another file").format(
                                        rejects=as_text(str(rejects_file))))
+            for kept, what in _kept_files(ctx, engine):  # nor may it replace the database or the key in use
+                if _same_file(rejects_file, kept):
+                    raise UsageError(_("The rejects file {rejects} is {what}, which writing the rejects would "
+                                       "destroy; give --rejects another file").format(
+                                           rejects=as_text(str(rejects_file)), what=what))
             # a resumed run goes on in its rejects file; another one given with --rejects starts afresh
             recorded = counts.get("rejects_file")
             same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
@@ -706,6 +711,17 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
     if os.environ.get(PHASES_ENV) == "1":
         summary.phases = {**run.phases, "forked_reader": float(run.parallel)}
     return summary
+
+
+def _kept_files(ctx: AppContext, engine: sa.Engine) -> list[tuple[Path, str]]:
+    """The files the rejects file must never be: a SQLite database's file and its journals, the operator's key."""
+    kept = []
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        database = str(engine.url.database)
+        kept += [(Path(database + suffix), _("the SQLite database")) for suffix in ("", "-wal", "-shm", "-journal")]
+    if ctx.key_file:
+        kept.append((Path(ctx.key_file), _("the operator's key file")))
+    return kept
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -298,6 +298,25 @@ def test_a_rejects_file_that_is_the_file_being_imported_is_refused_and_the_file_
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
 
 
+def test_a_rejects_file_that_is_the_database_or_the_key_in_use_is_refused_and_both_are_kept(
+        platform_with_catalog, tmp_path) -> None:
+    """--rejects lycredit.db (a slip of tab completion in the directory of the default database) cut the SQLite
+    database to the rejects header: the whole platform gone, and a traceback. --rejects market.key replaced
+    the operator's key. Both are usage errors (2) now, before anything is written; the import then runs."""
+    platform = platform_with_catalog
+    kept = [(platform.keys["market"], "the operator's key file")]
+    if platform.backend == "sqlite":
+        database = Path(platform.url.removeprefix("sqlite:///"))
+        kept.append((database, "the SQLite database"))
+    before = {path: path.read_bytes() for path, _what in kept}
+    for path, what in kept:
+        r = run_import(platform, PENALTY_SAMPLE, "--rejects", str(path))
+        assert r.exit_code == 2 and f"{path} is {what}" in r.stderr, r.output
+    assert {path: path.read_bytes() for path in before} == before
+    assert counts(summary(run_import(platform, PENALTY_SAMPLE, "--rejects", str(tmp_path / "r.csv"))))[:2] == (20, 18)
+    verify(platform)
+
+
 def test_a_batch_size_or_a_list_limit_beyond_64_bits_is_a_usage_error_not_a_traceback(
         platform_with_catalog, tmp_path) -> None:
     """--batch-size 99999999999999999999 reached itertools.islice (ValueError) and record list --limit the
