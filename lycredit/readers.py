@@ -251,8 +251,10 @@ def detect_format(path: str | Path) -> str:
     """The format named by the file's suffix: one of ``FORMATS``."""
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
-        raise DataError(_("{file}: unsupported file type {suffix}; use one of {formats} "
-                          "(or name the format explicitly)").format(
+        # no command takes the file's format from an option: the advice is the suffix (Excel's "Text (Tab
+        # delimited)" saves a .txt, which is a .tsv)
+        raise DataError(_("{file}: unsupported file type {suffix}; name the file with one of {formats} (a "
+                          "tab-separated .txt from Excel is a .tsv)").format(
             file=path, suffix=Path(path).suffix or "''", formats=", ".join(sorted(_SUFFIXES))))
     return fmt
 

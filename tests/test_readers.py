@@ -71,8 +71,17 @@ def test_format_is_named_by_the_suffix(name, fmt):
 
 def test_unsupported_suffix_names_the_file_and_the_accepted_types(tmp_path):
     path = write(tmp_path / "records.txt", "a,b\n1,2\n")
-    error = data_error(r"records\.txt: unsupported file type \.txt; use one of .*\.csv", path)
+    error = data_error(r"records\.txt: unsupported file type \.txt; name the file with one of .*\.csv", path)
     assert ".parquet" in error.message
+    assert "name the format" not in error.message  # no command can: only the Python API takes a format
+
+
+def test_an_import_of_an_unsupported_suffix_says_to_rename_the_file_not_to_name_a_format(platform, tmp_path):
+    """'(or name the format explicitly)' asked for an option no import command has."""
+    path = write(tmp_path / "records.txt", "a\tb\n1\t2\n")
+    r = platform.run("record", "import", str(path), "--layout", "penalty")
+    assert r.exit_code == 65 and "name the file with one of" in r.stderr and ".tsv" in r.stderr, r.output
+    assert "name the format" not in r.stderr
 
 
 def test_format_override_reads_a_file_whatever_its_suffix(tmp_path):
