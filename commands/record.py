@@ -36,11 +36,20 @@ def _assume_weekends_option(f):  # noqa: ANN001, ANN202
 
 
 def _field_pairs(pairs: tuple[str, ...]) -> dict[str, str | None]:
+    """The --field pairs by name; a field named twice (also as 罚款金额(万元) and 罚款金额（万元）, one column to an
+    import) is a usage error, as a repeated name is in a JSON object or a file's header, not the last one."""
+    from lycredit.readers import normalize_header
+
     out: dict[str, str | None] = {}
+    seen: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise click.BadParameter(_("{pair} is not NAME=VALUE").format(pair=pair), param_hint="--field")
+        earlier = seen.setdefault(normalize_header(name), name.strip())
+        if name.strip() in out or earlier != name.strip():
+            raise click.BadParameter(_("field {name} is given twice (as {earlier} and {name}); give it once").format(
+                name=name.strip(), earlier=earlier), param_hint="--field")
         out[name.strip()] = value
     return out
 

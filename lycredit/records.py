@@ -1365,9 +1365,13 @@ def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], 
             id=record["id"], status=record["status"]))
     layout, values = _row_of(uow.conn, record)
     by_key = {normalize_header(k): k for k in values}
+    named: dict[str, str] = {}
     for name, value in changes.items():
         norm = normalize_header(name)
         target = by_key.get(norm) or layout.normalized.get(norm) or name.strip()
+        if named.setdefault(target, name) != name:  # fine= and 罚款金额（万元）=: which one?
+            raise UsageError(_("field {name} is given twice (as {earlier} and {name}); give it once").format(
+                name=name, earlier=named[target]))
         values[target] = (value or "").strip() or None
     _refuse_non_text(values)
     check_value_lengths(values, _("the record"))

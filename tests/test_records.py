@@ -554,6 +554,23 @@ def test_a_value_longer_than_an_import_takes_is_refused_by_submit_and_correct_to
     assert json.loads(scalar(records_platform, "SELECT fields FROM record WHERE item_code = 'DIS-001'"))["失信事由"] == fits
 
 
+def test_a_field_given_twice_is_a_usage_error_not_the_last_one_silently(records_platform) -> None:
+    """record correct --field 抽检金额（万元）=5 --field 抽检金额(万元)=7 stored 7 without a word (one column to an
+    import, which refuses a header naming it twice, as a JSON object refuses a repeated name). Given twice by
+    the same name, by another spelling of it, or by its English alias for the layout's column: a usage error
+    (2) naming both, and the record unchanged."""
+    record_id = str(json.loads(submit(records_platform, *GEN).stdout)["id"])
+    for pairs in (("抽检金额（万元）=5", "抽检金额(万元)=7"), ("检查结果=合格", "检查结果=不合格"),
+                  ("文书号=X", "document_no=Y")):
+        r = records_platform.run("--as-of", "2026-11-27", "record", "correct", record_id, "--field", pairs[0],
+                                 "--field", pairs[1], "--reason", "x", key="market")
+        assert r.exit_code == 2 and "given twice" in r.stderr, r.output
+    r = submit(records_platform, *GEN, "--field", "抽检金额(万元)=1", "--field", "抽检金额（万元）=2")
+    assert r.exit_code == 2 and "given twice" in r.stderr, r.output
+    assert scalar(records_platform, "SELECT revision FROM record") == 1
+    assert "抽检金额（万元）" not in json.loads(scalar(records_platform, "SELECT fields FROM record"))
+
+
 def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("record", "withdraw", str(record_id), "--reason", "x", key="assoc")
