@@ -611,6 +611,12 @@ class _XlsxTable(Table):
 
         super().__init__(path, batch_size, max_cell_chars)
         names: list[str] = []
+        inflated = _inflated_part(path)
+        if inflated is not None:  # calamine would hold it in memory, and abort the process when it cannot
+            part, packed, size = inflated
+            raise DataError(_("{file}: its part {part} inflates from {packed} to {size} bytes ({ratio} times), far "
+                              "more than a workbook Excel writes (a zip bomb?); the file is refused").format(
+                file=path, part=part, packed=f"{packed:,}", size=f"{size:,}", ratio=f"{size // max(packed, 1):,}"))
         try:
             with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
                 names = workbook.sheet_names
@@ -769,6 +775,31 @@ def _bad_cell(path: Path, sheet: str) -> _BadCell | None:
     # not a zip package (XLS), or a part calamine did without: nothing to say
     except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
         return None
+
+
+# calamine reads a workbook's parts (a sheet's XML, the shared strings) whole into memory: a part that inflates
+# far beyond what a spreadsheet's XML does (Excel's compresses about 10 times) is a zip bomb, a few megabytes
+# that ask for gigabytes, and a process that cannot allocate them is aborted. Like Apache POI (at most 100 times),
+# such a part is refused before calamine opens the workbook; up to 256 MiB any ratio is let through.
+_MAX_INFLATED_BYTES = 256 * 1024 * 1024
+_MAX_INFLATE_RATIO = 100
+
+
+def _inflated_part(path: Path) -> tuple[str, int, int] | None:
+    """(name, compressed size, size) of the first part of the workbook that inflates more than
+    :data:`_MAX_INFLATE_RATIO` times to more than :data:`_MAX_INFLATED_BYTES` bytes, or None (also for a file that
+    is not a zip package: calamine then says what it is)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            for info in package.infolist():
+                if info.file_size > _MAX_INFLATED_BYTES and \
+                        info.file_size > _MAX_INFLATE_RATIO * max(info.compress_size, 1):
+                    return info.filename, info.compress_size, info.file_size
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    return None
 
 
 # calamine holds a sheet as the rectangle from its first to its last cell with a value, about 35 bytes a cell,

@@ -493,6 +493,41 @@ def test_a_workbook_whose_far_cells_hold_no_value_or_fit_is_imported(platform_wi
     assert json.loads(done.stdout)["accepted"] == 3
 
 
+def test_a_workbook_that_inflates_like_a_zip_bomb_is_refused_before_it_is_read(platform_with_catalog, tmp_path) -> None:
+    """A 300 kB workbook whose sheet inflates to 300 MiB of blanks: calamine holds a part whole in memory, so a
+    few megabytes asked for gigabytes and, where memory is limited, the import was aborted (exit 134). A part
+    inflating more than 100 times to more than 256 MiB is refused now (65) naming it, before calamine opens
+    the file; the sample's own workbook (about 10 times) is read as ever."""
+    header, rows = _penalty_rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.save(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as source, \
+            zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info.filename, data)
+                continue
+            part = zipfile.ZipInfo(info.filename)
+            part.compress_type = zipfile.ZIP_DEFLATED
+            cut = data.index(b"<sheetData>") + len(b"<sheetData>")
+            with target.open(part, "w", force_zip64=True) as out:
+                out.write(data[:cut])
+                for _ in range(300):
+                    out.write(b" " * (1 << 20))
+                out.write(data[cut:])
+    assert (tmp_path / "bomb.xlsx").stat().st_size < 1_000_000
+    r = run_import(platform_with_catalog, tmp_path / "bomb.xlsx", "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65, r.output
+    assert "bomb.xlsx: its part xl/worksheets/sheet1.xml inflates from " in r.stderr and "zip bomb" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+    out = summary(run_import(platform_with_catalog, tmp_path / "plain.xlsx", "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:2] == (3, 3)
+
+
 def _phases(done: subprocess.CompletedProcess) -> dict[str, float]:
     return json.loads(next(line for line in done.stderr.splitlines() if line.startswith('{"phases"')))["phases"]
 
