@@ -571,6 +571,28 @@ def test_a_field_given_twice_is_a_usage_error_not_the_last_one_silently(records_
     assert "抽检金额（万元）" not in json.loads(scalar(records_platform, "SELECT fields FROM record"))
 
 
+def test_control_characters_a_provider_sent_reach_a_table_escaped_and_every_other_format_as_sent(
+        records_platform) -> None:
+    """A --reason or a field holding ESC sequences or BEL was printed raw by record show and record list, so a
+    provider could recolour, retitle or hide text on an NDRC operator's terminal. A table shows each control
+    character as its escape now; json keeps the value as sent."""
+    hostile = "重复\x1b[2J\x1b]0;pwned\x07报送\r"
+    dishonesty = ("--item", "DIS-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--document-no", "凌市监〔2026〕2号",
+                  "--decision-date", "2026-11-20", "--field", "失信事由=虚假\x1b[8m隐藏")
+    record_id = str(json.loads(submit(records_platform, *dishonesty).stdout)["id"])
+    r = records_platform.run("record", "withdraw", record_id, "--reason", hostile, key="market")
+    assert r.exit_code == 0, r.output
+    for args in (("record", "show", record_id), ("record", "list", "--status", "withdrawn")):
+        shown = records_platform.run(*args, key=None)
+        assert shown.exit_code == 0, shown.output
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout and "\r" not in shown.stdout
+    table = records_platform.run("record", "show", record_id, key=None).stdout
+    assert "重复\\x1b[2J\\x1b]0;pwned\\x07报送" in table and "虚假\\x1b[8m隐藏" in table
+    as_sent = json.loads(records_platform.run("--format", "json", "record", "show", record_id, key=None).stdout)
+    assert as_sent["history"][-1]["reason"].startswith("重复\x1b[2J\x1b]0;pwned\x07报送")
+    assert as_sent["fields"]["失信事由"] == "虚假\x1b[8m隐藏"
+
+
 def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("record", "withdraw", str(record_id), "--reason", "x", key="assoc")
