@@ -15,6 +15,10 @@ from ._cli import INPUT_FILE, OUTPUT_FILE, app, command, dry_run_option, group, 
 
 cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
 
+#: The largest count an option takes: a 64-bit signed integer, the most a Python slice (a batch) or a SQL
+#: LIMIT (SQLite's driver) can hold; a larger one is a usage error rather than a traceback.
+MAX_COUNT = 2**63 - 1
+
 RESULT_COLUMNS = ["id", "action", "item_code", "document_no", "revision", "status", "due_date", "late_days",
                   "disclosure_until"]
 
@@ -32,13 +36,40 @@ def _assume_weekends_option(f):  # noqa: ANN001, ANN202
 
 
 def _field_pairs(pairs: tuple[str, ...]) -> dict[str, str | None]:
+    """The --field pairs by name; a field named twice (also as 罚款金额(万元) and 罚款金额（万元）, one column to an
+    import) is a usage error, as a repeated name is in a JSON object or a file's header, not the last one."""
+    from lycredit.readers import normalize_header
+
     out: dict[str, str | None] = {}
+    seen: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise click.BadParameter(_("{pair} is not NAME=VALUE").format(pair=pair), param_hint="--field")
+        earlier = seen.setdefault(normalize_header(name), name.strip())
+        if name.strip() in out or earlier != name.strip():
+            raise click.BadParameter(_("field {name} is given twice (as {earlier} and {name}); give it once").format(
+                name=name.strip(), earlier=earlier), param_hint="--field")
         out[name.strip()] = value
     return out
+
+
+#: The options a record needs without --json, and the generic layout's names each gives (a --field may give one).
+_REQUIRED_OPTIONS = {"--item": ("事项编码",), "--subject": ("主体代码", "统一社会信用代码", "公民身份号码"),
+                     "--name": ("主体名称",), "--document-no": ("文书号",), "--decision-date": ("决定日期",)}
+
+
+def _require_options(values: dict[str, str | None]) -> None:
+    """A usage error (2) naming each option a record needs and the command line left out, before anything is done
+    (the record's check would name only its columns: 'the header has no column for 事项编码 ...')."""
+    from lycredit.readers import normalize_header
+    from lycredit.records import GENERIC
+
+    given = {GENERIC.normalized.get(normalize_header(name)) for name in values}
+    missing = [option for option, names in _REQUIRED_OPTIONS.items() if given.isdisjoint(names)]
+    if missing:
+        raise click.UsageError(_("A record needs {options} (or a --json FILE that gives them)").format(
+            options=", ".join(f"{option} ({_REQUIRED_OPTIONS[option][0]})" for option in missing)))
 
 
 def _json_values(path: Path) -> dict[str, str | None]:
@@ -92,6 +123,8 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
     flags = {"事项编码": item, "主体代码": subject, "主体名称": name, "文书号": document_no, "决定日期": decision_date,
              "办结日期": concluded_on}
     values.update({key: value for key, value in flags.items() if value is not None})
+    if json_file is None:
+        _require_options(values)
     with obj.operation("record.submit", reason=reason, dry_run=dry_run) as uow:
         unit = records.provider_for(uow.conn, uow.signer, provider)
         outcome = records.submit(uow, values, provider=unit, as_of=obj.as_of, assume_weekends=assume_weekends)
@@ -112,7 +145,7 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
         help=N_("Where to write the rejected rows (default: FILE.rejects.csv beside the file)."))
 @option("--resume", is_flag=True, help=N_("Continue an interrupted import of the same file after its last "
                                           "committed batch."))
-@option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N",
+@option("--batch-size", type=click.IntRange(1, MAX_COUNT), default=10_000, show_default=True, metavar="N",
         help=N_("Rows per batch (one transaction and one signed operation each)."))
 @_assume_weekends_option
 @dry_run_option
@@ -199,7 +232,7 @@ def show(key: str, provider: str | None) -> None:
 @option("--status", type=click.Choice(["active", "withdrawn", "archived", "repaired"]),
         help=N_("Only records in this status."))
 @option("--late", "late_only", is_flag=True, help=N_("Only records submitted late (Art. 46)."))
-@option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help=N_("At most this many."))
+@option("--limit", type=click.IntRange(1, MAX_COUNT), default=1000, show_default=True, help=N_("At most this many."))
 def list_(provider: str | None, item: str | None, subject: str | None, status: str | None, late_only: bool,
           limit: int) -> None:
     from lycredit.output import render_rows

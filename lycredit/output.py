@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import numbers
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
@@ -77,6 +78,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _table_cell(value: Any) -> str:
+    """:func:`_cell` for a table, which goes to a terminal: a control character (ESC, BEL, a carriage return ...,
+    but not a line break, which the table lays out) is written as its escape (``\\x1b``), so that a value a
+    provider sent, or a --reason, cannot recolour, retitle, move the cursor or hide text on an operator's
+    terminal (terminal escape injection). Every other format keeps the value as sent."""
+    text = _cell(value)
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+
+
 def render_rows(
     rows: Iterable[Mapping[str, Any]],
     fmt: str = "table",
@@ -114,8 +129,9 @@ def render_rows(
 
         if not rows:
             return
-        table = [[_cell(r.get(c)) for c in columns] for r in rows]
-        stream.write(tabulate(table, headers=[(headers or {}).get(c, c) for c in columns], disable_numparse=True))
+        table = [[_table_cell(r.get(c)) for c in columns] for r in rows]
+        stream.write(tabulate(table, headers=[_table_cell((headers or {}).get(c, c)) for c in columns],
+                              disable_numparse=True))
         stream.write("\n")
     else:
         raise ValueError(fmt)
@@ -134,7 +150,8 @@ def render_object(obj: Mapping[str, Any], fmt: str = "table", *, stream: IO[str]
         return
     from tabulate import tabulate
 
-    stream.write(tabulate([[r["field"], r["value"]] for r in rows], tablefmt="plain", disable_numparse=True) + "\n")
+    stream.write(tabulate([[_table_cell(r["field"]), _table_cell(r["value"])] for r in rows], tablefmt="plain",
+                          disable_numparse=True) + "\n")
 
 
 def message(text: str, *, quiet: bool = False, stream: IO[str] | None = None) -> None:

@@ -14,7 +14,8 @@ Formats and their limits:
   a sheet at 1,048,576 rows); cells become Python objects one row at a time. A formula cell with
   no saved value (written by a program that does not calculate formulas) or a cell holding an
   error value (``#DIV/0!``, ``#N/A``) refuses the file: calamine would read it as empty
-  (:func:`_bad_cell`; XLSX and XLSM only, an XLS workbook is not searched).
+  (:func:`_bad_cell`; XLSX and XLSM only, an XLS workbook is not searched). So does a sheet whose rectangle
+  of values calamine could not hold (:func:`_far_cell`: a stray value in XFD1048576).
 * JSON (a top-level array of flat objects) and NDJSON (one object per line) are streamed, but
   read twice: a first pass collects the columns (the union of the keys, in order of first
   appearance), so a key that only later objects carry is never silently dropped.
@@ -250,8 +251,10 @@ def detect_format(path: str | Path) -> str:
     """The format named by the file's suffix: one of ``FORMATS``."""
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
-        raise DataError(_("{file}: unsupported file type {suffix}; use one of {formats} "
-                          "(or name the format explicitly)").format(
+        # no command takes the file's format from an option: the advice is the suffix (Excel's "Text (Tab
+        # delimited)" saves a .txt, which is a .tsv)
+        raise DataError(_("{file}: unsupported file type {suffix}; name the file with one of {formats} (a "
+                          "tab-separated .txt from Excel is a .tsv)").format(
             file=path, suffix=Path(path).suffix or "''", formats=", ".join(sorted(_SUFFIXES))))
     return fmt
 
@@ -284,6 +287,11 @@ def _check_text(path: Path, sample: bytes, fmt: str) -> None:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataError(_("{file} is UTF-16 text, which is not supported; save it as UTF-8 "
                           "(Excel: CSV UTF-8)").format(file=path))
+    if fmt in ("csv", "tsv") and b"\n" not in sample and b"\r" in sample.rstrip(b"\r"):
+        # csv would say 'new-line character seen in unquoted field - do you need to open the file in
+        # universal-newline mode?', which tells an operator nothing they can do
+        raise DataError(_("{file} ends its lines with a carriage return alone (Excel's 'Macintosh Comma "
+                          "Separated' format), which is not supported; save it as CSV UTF-8").format(file=path))
     if b"\x00" in sample:
         line = sample.count(b"\n", 0, sample.index(b"\x00")) + 1
         where = _("{file}, line {line}").format(file=path, line=line)
@@ -603,9 +611,19 @@ class _XlsxTable(Table):
 
         super().__init__(path, batch_size, max_cell_chars)
         names: list[str] = []
+        inflated = _inflated_part(path)
+        if inflated is not None:  # calamine would hold it in memory, and abort the process when it cannot
+            part, packed, size = inflated
+            raise DataError(_("{file}: its part {part} inflates from {packed} to {size} bytes ({ratio} times), far "
+                              "more than a workbook Excel writes (a zip bomb?); the file is refused").format(
+                file=path, part=part, packed=f"{packed:,}", size=f"{size:,}", ratio=f"{size // max(packed, 1):,}"))
         try:
             with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
                 names = workbook.sheet_names
+                name = names[0] if sheet is None and names else sheet
+                far = _far_cell(path, name) if name in names else None
+                if far is not None:  # calamine would abort the process (see _far_cell), not raise
+                    raise self._far_cell_error(name, far)
                 self._sheet = (workbook.get_sheet_by_index(0) if sheet is None
                                else workbook.get_sheet_by_name(sheet))
         except python_calamine.WorksheetNotFound:
@@ -634,6 +652,20 @@ class _XlsxTable(Table):
 
     def _where(self, row_number: int) -> str:
         return _("{file}, sheet {sheet}, row {row}").format(file=self.path, sheet=self.sheet, row=row_number)
+
+    def _far_cell_error(self, sheet: str, far: _FarCell) -> DataError:
+        where = _("{file}, sheet {sheet}, cell {cell}").format(file=self.path, sheet=sheet, cell=far.cell)
+        if far.rows > _MAX_SHEET_ROWS:
+            problem = _("the cell holds a value beyond row {limit}, the last row of an Excel sheet; the file was "
+                        "not written by Excel").format(limit=f"{_MAX_SHEET_ROWS:,}")
+        else:
+            problem = _("with a value this far out the sheet spans {rows} rows by {columns} columns ({cells} cells), "
+                        "more than the {limit} cells a sheet may span ({max_rows} rows of {max_columns} columns); "
+                        "delete the values beyond the table and save the file, or save the table as CSV").format(
+                rows=f"{far.rows:,}", columns=f"{far.columns:,}", cells=f"{far.rows * far.columns:,}",
+                limit=f"{_MAX_SHEET_CELLS:,}", max_rows=f"{_MAX_SHEET_ROWS:,}",
+                max_columns=_MAX_SHEET_CELLS // _MAX_SHEET_ROWS)
+        return DataError(_("{file}: {problem}").format(file=where, problem=problem))
 
     def _column_label(self, index: int) -> str:
         number, label = self._first_column + index + 1, ""
@@ -743,6 +775,144 @@ def _bad_cell(path: Path, sheet: str) -> _BadCell | None:
     # not a zip package (XLS), or a part calamine did without: nothing to say
     except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
         return None
+
+
+# calamine reads a workbook's parts (a sheet's XML, the shared strings) whole into memory: a part that inflates
+# far beyond what a spreadsheet's XML does (Excel's compresses about 10 times) is a zip bomb, a few megabytes
+# that ask for gigabytes, and a process that cannot allocate them is aborted. Like Apache POI (at most 100 times),
+# such a part is refused before calamine opens the workbook; up to 256 MiB any ratio is let through.
+_MAX_INFLATED_BYTES = 256 * 1024 * 1024
+_MAX_INFLATE_RATIO = 100
+
+
+def _inflated_part(path: Path) -> tuple[str, int, int] | None:
+    """(name, compressed size, size) of the first part of the workbook that inflates more than
+    :data:`_MAX_INFLATE_RATIO` times to more than :data:`_MAX_INFLATED_BYTES` bytes, or None (also for a file that
+    is not a zip package: calamine then says what it is)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            for info in package.infolist():
+                if info.file_size > _MAX_INFLATED_BYTES and \
+                        info.file_size > _MAX_INFLATE_RATIO * max(info.compress_size, 1):
+                    return info.filename, info.compress_size, info.file_size
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    return None
+
+
+# calamine holds a sheet as the rectangle from its first to its last cell with a value, about 35 bytes a cell,
+# allocated at once: a workbook of a few kilobytes with one value in cell XFD1048576 (or in row 99999999, which
+# no Excel writes) asks for gigabytes, and a process whose allocation fails is aborted by Rust, with no error to
+# catch. So before calamine reads a sheet, its XML is searched for the cells far out, and a sheet whose
+# rectangle would be too large is refused, naming the cell. 1,048,576 rows (Excel's most) of 64 columns fit.
+_MAX_SHEET_ROWS = 1_048_576
+_MAX_SHEET_CELLS = _MAX_SHEET_ROWS * 64
+_NEAR_COLUMNS = 64  # BL: a cell up to here and below row 1,000,000 is not searched for
+_FAR_REFERENCE = re.compile(rb'r="(?:(?:[A-Z]{3,}|B[M-Z]|[C-Z][A-Z])[0-9]|[A-Z]+[0-9]{7})')
+_REFERENCE = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_LONG_REFERENCE = re.compile(rb'r="([A-Z]{1,3})([0-9]{12})[0-9]')
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>]")
+_NO_VALUE = re.compile(rb">\s*</")
+
+
+class _FarCell(NamedTuple):
+    """A cell with a value that makes its sheet too large for calamine, and the rows and columns it would span."""
+
+    cell: str
+    rows: int
+    columns: int
+
+
+def _row_number(digits: bytes) -> int:
+    """A reference's row; past 12 digits 10**12, as far out as it matters (int() refuses over 4300 digits)."""
+    return int(digits) if len(digits) <= 12 else 10**12
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def _far_cell(path: Path, sheet: str) -> _FarCell | None:
+    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) whose value makes the sheet span more than
+    :data:`_MAX_SHEET_CELLS` cells or more than :data:`_MAX_SHEET_ROWS` rows, or None.
+
+    Cheap for a usual sheet: the XML is searched as bytes for references past column BL or row 999,999; only
+    when one holds a value is the sheet's last row looked for (a second pass), to size its rectangle."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            part = _sheet_part(package, sheet)
+            if part is None:
+                return None
+            with package.open(part) as stream:
+                far = _far_references(stream)
+            if not far:
+                return None
+            columns = max(_NEAR_COLUMNS, *(column for _cell, _row, column in far))
+            for cell, row, _column in far:
+                if row > _MAX_SHEET_ROWS:
+                    return _FarCell(cell, row, columns)
+            with package.open(part) as stream:
+                rows = _last_row(stream)
+            for cell, row, column in far:
+                if max(rows, row) * column > _MAX_SHEET_CELLS:
+                    return _FarCell(cell, max(rows, row), column)
+            return None
+    except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
+        return None  # not a zip package (XLS: at most 65,536 rows of 256 columns), or calamine will say
+
+
+def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
+    """The stream in blocks of :data:`_SCAN_BYTES`, each with the last :data:`_SCAN_TAIL` bytes before it in front
+    (a start tag cut by a block's end is whole in the next), and whether it is the last."""
+    tail, block = b"", stream.read(_SCAN_BYTES)
+    while block:
+        following = stream.read(_SCAN_BYTES)
+        buffer = tail + block
+        yield buffer, not following
+        tail, block = buffer[-_SCAN_TAIL:], following
+
+
+def _far_references(stream: BinaryIO) -> list[tuple[str, int, int]]:
+    """(reference, row, column) of each cell with a value past column BL or row 999,999 (one may come twice); a
+    reference of more than 12 digits (no Excel writes one, and it may not end in this block) whether or not the
+    cell holds a value."""
+    found = []
+    for buffer, last in _blocks(stream):
+        for hit in _FAR_REFERENCE.finditer(buffer):
+            if not buffer[hit.start() - 1:hit.start()].isspace():
+                continue  # xr="...": another attribute
+            tag = buffer.rfind(b"<", 0, hit.start())
+            if tag < 0 or not _CELL_TAG.match(buffer, tag):
+                continue  # a row's or another element's r attribute
+            long = _LONG_REFERENCE.match(buffer, hit.start())
+            if long is not None:
+                found.append(((long[1] + long[2]).decode("ascii") + "...", 10**12, _column_number(long[1])))
+                continue
+            reference = _REFERENCE.match(buffer, hit.start())
+            end = buffer.find(b">", hit.end())
+            if reference is None or end < 0 or end + 64 > len(buffer) and not last:
+                continue  # cut by the block's end: whole in the next block
+            if buffer[end - 1:end] == b"/" or _NO_VALUE.match(buffer, end):
+                continue  # an empty cell (a format only): calamine leaves it out
+            found.append((reference[0][3:-1].decode("ascii"), _row_number(reference[2]), _column_number(reference[1])))
+    return found
+
+
+def _last_row(stream: BinaryIO) -> int:
+    """The largest row number a cell reference of the sheet names."""
+    rows = 0
+    for buffer, _last in _blocks(stream):
+        for reference in _REFERENCE.finditer(buffer):
+            rows = max(rows, _row_number(reference[2]))
+    return rows
 
 
 def _sheet_part(package: Any, sheet: str) -> str | None:
@@ -1193,7 +1363,19 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
             raise DataError(_("{file}: field {field} holds half of a surrogate pair, which is not a character (the "
                               "JSON was written wrongly)").format(file=path, field=escaped(name)))
         out[name] = text or None
+    check_value_lengths(out, str(path))
     return out
+
+
+def check_value_lengths(values: Mapping[str, str | None], where: str,
+                        limit: int = DEFAULT_MAX_CELL_CHARS) -> None:
+    """DataError for a value longer than ``limit`` characters once stripped, as a table's cell is refused
+    (``record submit`` and ``record correct`` take no more than an import does)."""
+    for name, value in values.items():
+        if value is not None and len(value) > limit and len(value.strip()) > limit:
+            raise DataError(_("{where}: the value of column {column} has {length} characters, more than the "
+                              "limit of {limit}").format(where=where, column=escaped(name),
+                                                         length=len(value.strip()), limit=limit))
 
 
 def open_table(

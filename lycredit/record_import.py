@@ -654,6 +654,15 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                 raise UsageError(_("Run {id} imports {file} for provider {provider}, not {unit}").format(
                     id=previous["id"], file=path, provider=counts.get("provider"), unit=unit))
             rejects_file = Path(rejects_path or counts.get("rejects_file") or default_rejects_path(path))
+            if _same_file(rejects_file, path):  # writing the rejects would empty the file before it is read
+                raise UsageError(_("The rejects file {rejects} is the file being imported, which writing the "
+                                   "rejects would overwrite; give --rejects another file").format(
+                                       rejects=as_text(str(rejects_file))))
+            for kept, what in _kept_files(ctx, engine):  # nor may it replace the database or the key in use
+                if _same_file(rejects_file, kept):
+                    raise UsageError(_("The rejects file {rejects} is {what}, which writing the rejects would "
+                                       "destroy; give --rejects another file").format(
+                                           rejects=as_text(str(rejects_file)), what=what))
             # a resumed run goes on in its rejects file; another one given with --rejects starts afresh
             recorded = counts.get("rejects_file")
             same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
@@ -692,6 +701,25 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
     if os.environ.get(PHASES_ENV) == "1":
         summary.phases = {**run.phases, "forked_reader": float(run.parallel)}
     return summary
+
+
+def _kept_files(ctx: AppContext, engine: sa.Engine) -> list[tuple[Path, str]]:
+    """The files the rejects file must never be: a SQLite database's file and its journals, the operator's key."""
+    kept = []
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        database = str(engine.url.database)
+        kept += [(Path(database + suffix), _("the SQLite database")) for suffix in ("", "-wal", "-shm", "-journal")]
+    if ctx.key_file:
+        kept.append((Path(ctx.key_file), _("the operator's key file")))
+    return kept
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (a link, another spelling of the path); False when one is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _running(conn: sa.Connection, digest: str, layout: str) -> sa.RowMapping | None:

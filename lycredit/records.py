@@ -59,7 +59,7 @@ from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
 from lycredit.periods import add_months, in_shanghai
 from lycredit.periods import disclosure_until as art15_until
-from lycredit.readers import map_headers, normalize_header
+from lycredit.readers import check_value_lengths, map_headers, normalize_header
 from lycredit.roles import ADMIN, OPERATOR
 from lycredit.workdays import ART10_WORKING_DAYS, CalendarYearMissing, WorkCalendar
 
@@ -241,7 +241,8 @@ class _Fault(NamedTuple):
     message: str
 
 
-_DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?(?:[ T][0-9:.]{4,15})?")
+_DATE = re.compile(r"([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?"
+                   r"(?:[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]{1,9})?)?)?")
 _DATE_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 #: A date-time with a time zone: Z or a UTC offset (ISO 8601 / RFC 3339, as APIs and JSON write an instant).
 _DATE_ZONED = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})[ T]([0-9]{1,2}):([0-9]{2})"
@@ -290,7 +291,11 @@ def _date_or_error(text: str) -> dt.date | _Fault:
     match = _DATE.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
     try:
         if match:
-            return dt.date(int(match[1]), int(match[2]), int(match[3]))
+            day = dt.date(int(match[1]), int(match[2]), int(match[3]))
+            if match.re is _DATE and match[4] is not None and (
+                    int(match[4]) > 23 or int(match[5]) > 59 or int(match[6] or 0) > 60):  # 60: a leap second
+                return _Fault("invalid_date", _("{value} is not a real date and time").format(value=_shown(text)))
+            return day
         if _EXCEL_SERIAL.fullmatch(text):
             return _EXCEL_EPOCH + dt.timedelta(days=int(text))
     except ValueError:
@@ -378,7 +383,9 @@ parse_amount = _memoised(_parse_amount)
 def parse_integer(text: str) -> str:
     if not _INTEGER.fullmatch(text):
         raise _Bad("invalid_integer", _("{value} is not a whole number").format(value=_shown(text)))
-    return str(int(text))
+    # str(int(text)), written out: int() refuses a text of more than 4300 digits (a ValueError, a traceback)
+    negative, digits = text[0] == "-", text.lstrip("+-").lstrip("0") or "0"
+    return "-" + digits if negative and digits != "0" else digits
 
 
 def parse_code(text: str) -> str:
@@ -970,7 +977,10 @@ def provider_for(conn: sa.Connection, signer: Any, requested: str | None) -> str
     own = operator_unit(conn, signer.operator_id)
     if not requested:
         return own
-    wanted = validate_uscc(requested)
+    try:
+        wanted = validate_uscc(requested)
+    except DataError as bad:  # the code alone would not say which value it is about (a file's row, or this)
+        raise DataError(_("--provider {value}: {problem}").format(value=requested, problem=bad)) from None
     if wanted != own and signer.role not in (ADMIN, OPERATOR):
         raise PermissionDenied(_("Operator {operator} ({role}) submits for its own unit {own} only, not for "
                                  "{provider}").format(operator=signer.name, role=signer.role, own=own,
@@ -1303,6 +1313,7 @@ def submit(uow: UnitOfWork, values: Mapping[str, str | None], *, provider: str, 
     """
     cleaned = {k.strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in values.items()}
     _refuse_non_text(cleaned)
+    check_value_lengths(cleaned, _("the record"))
     checker = _checker(uow.conn, GENERIC, list(cleaned), provider, as_of, assume_weekends)
     result = checker.check(1, cleaned)
     if isinstance(result, list):
@@ -1324,11 +1335,19 @@ def _store(uow: UnitOfWork, row: Checked, provider: str, reason: str) -> Outcome
     return Outcome("submitted", insert_record(uow, row, subject_id, provider))
 
 
+#: The largest id a database can be asked about: a 64-bit signed integer (SQLite's driver refuses a larger one with
+#: OverflowError; a record's id is far smaller).
+_MAX_ID = 2**63 - 1
+
+
 def get_record(conn: sa.Connection, key: str | int, provider: str | None = None) -> sa.RowMapping:
     """A record by id, or by ``ITEM_CODE:DOCUMENT_NO`` of ``provider``; NotFound (65) otherwise."""
     text = str(key).strip()
-    if text.isdigit():
-        where = [T_RECORD.c.id == int(text)]
+    if text.isdecimal():  # not isdigit(): int() refuses a superscript or circled digit ('²', '①')
+        number = int(text) if len(text) <= 20 else _MAX_ID + 1  # int() refuses more than 4300 digits
+        if number > _MAX_ID:  # no record has it, and neither database can even compare with it
+            raise NotFound(_("No record {key}").format(key=text))
+        where = [T_RECORD.c.id == number]
     else:
         item, sep, document = text.partition(":")
         if not sep or provider is None:
@@ -1381,11 +1400,16 @@ def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], 
             id=record["id"], status=record["status"]))
     layout, values = _row_of(uow.conn, record)
     by_key = {normalize_header(k): k for k in values}
+    named: dict[str, str] = {}
     for name, value in changes.items():
         norm = normalize_header(name)
         target = by_key.get(norm) or layout.normalized.get(norm) or name.strip()
+        if named.setdefault(target, name) != name:  # fine= and 罚款金额（万元）=: which one?
+            raise UsageError(_("field {name} is given twice (as {earlier} and {name}); give it once").format(
+                name=name, earlier=named[target]))
         values[target] = (value or "").strip() or None
     _refuse_non_text(values)
+    check_value_lengths(values, _("the record"))
     checker = _checker(uow.conn, layout, list(values), record["provider_uscc"], as_of, assume_weekends)
     result = checker.check(1, values)
     if isinstance(result, list):

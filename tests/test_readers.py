@@ -71,8 +71,17 @@ def test_format_is_named_by_the_suffix(name, fmt):
 
 def test_unsupported_suffix_names_the_file_and_the_accepted_types(tmp_path):
     path = write(tmp_path / "records.txt", "a,b\n1,2\n")
-    error = data_error(r"records\.txt: unsupported file type \.txt; use one of .*\.csv", path)
+    error = data_error(r"records\.txt: unsupported file type \.txt; name the file with one of .*\.csv", path)
     assert ".parquet" in error.message
+    assert "name the format" not in error.message  # no command can: only the Python API takes a format
+
+
+def test_an_import_of_an_unsupported_suffix_says_to_rename_the_file_not_to_name_a_format(platform, tmp_path):
+    """'(or name the format explicitly)' asked for an option no import command has."""
+    path = write(tmp_path / "records.txt", "a\tb\n1\t2\n")
+    r = platform.run("record", "import", str(path), "--layout", "penalty")
+    assert r.exit_code == 65 and "name the file with one of" in r.stderr and ".tsv" in r.stderr, r.output
+    assert "name the format" not in r.stderr
 
 
 def test_format_override_reads_a_file_whatever_its_suffix(tmp_path):
@@ -311,6 +320,19 @@ def test_spreadsheet_renamed_to_csv_is_refused_with_its_real_type(tmp_path):
 def test_utf16_text_is_refused_with_advice(tmp_path):
     path = write(tmp_path / "u16.csv", "\ufeffa\tb\r\n1\t2\r\n", "utf-16-le")
     data_error(r"u16\.csv is UTF-16 text, which is not supported; save it as UTF-8", path)
+
+
+@pytest.mark.parametrize("name", ["mac.csv", "mac.tsv"])
+def test_text_whose_lines_end_with_a_carriage_return_alone_is_refused_with_advice(tmp_path, name):
+    """Excel for Mac's 'Macintosh Comma Separated' ends lines with CR alone: the csv module's 'new-line character
+    seen in unquoted field - do you need to open the file in universal-newline mode?' told an operator nothing.
+    CR LF (Windows) and a CR inside a quoted cell are read as ever."""
+    separator = "," if name.endswith(".csv") else "\t"
+    path = write(tmp_path / name, separator.join(["代码", "名称"]) + "\r" + separator.join(["1", "甲"]) + "\r")
+    data_error(rf"{name.replace('.', '[.]')} ends its lines with a carriage return alone \(Excel's 'Macintosh Comma "
+               r"Separated' format\), which is not supported; save it as CSV UTF-8", path)
+    windows = write(tmp_path / f"win-{name}", f"代码{separator}名称\r\n1{separator}\"甲\r乙\"\r\n")
+    assert [row.values for row in open_and_read(windows)] == [{"代码": "1", "名称": "甲\r乙"}]
 
 
 def test_undecodable_line_after_the_sample_names_line_and_encoding(tmp_path):
@@ -667,6 +689,36 @@ def _refused_at_every_scan_block(monkeypatch, paths: tuple[Path, ...], problem: 
         monkeypatch.setattr(readers, "_SCAN_BYTES", block)
         for path in paths:
             data_error(rf"{path.stem}\.xlsx, sheet Sheet, {problem}", path)
+
+
+def test_xlsx_value_far_out_is_refused_before_calamine_reads_the_sheet_at_every_scan_block(tmp_path, monkeypatch):
+    """A value in XFD1048576 (or past Excel's last row) would have calamine allocate its whole rectangle and the
+    process abort; the sheet's XML is searched for such cells first. An empty cell there (a format only) is not
+    a value and is let through; so is the same value with a namespace prefix found, at every block size."""
+    from openpyxl.styles import Font
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["名称", "金额"])
+    workbook.active.append(["甲", 1])
+    workbook.active["XFD1048576"].font = Font(bold=True)
+    workbook.save(tmp_path / "book.xlsx")
+    formatted = tmp_path / "book.xlsx"
+    far = _edit_sheet(formatted, tmp_path / "far.xlsx", lambda xml: re.sub(
+        rb'<c r="XFD1048576"([^>]*)/>', rb'<c r="XFD1048576"\1><v>7</v></c>', xml))
+    low = _edit_sheet(far, tmp_path / "low.xlsx", lambda xml: xml.replace(b'r="XFD1048576"', b'r="B99999999"')
+                      .replace(b'r="1048576"', b'r="99999999"'))
+    endless = _edit_sheet(far, tmp_path / "endless.xlsx", lambda xml: xml.replace(
+        b'r="XFD1048576"', b'r="B' + b"9" * 5000 + b'"').replace(b'r="1048576"', b'r="' + b"9" * 5000 + b'"'))
+    prefixed = _edit_sheet(far, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
+        rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", xml).replace(b"<x:worksheet xmlns=", b"<x:worksheet xmlns:x="))
+    for block in (1, 7, 64, 4096, 1 << 20):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        for path in (far, prefixed):
+            data_error(rf"{path.stem}\.xlsx, sheet Sheet, cell XFD1048576: with a value this far out the sheet "
+                       r"spans 1,048,576 rows by 16,384 columns", path)
+        data_error(r"low\.xlsx, sheet Sheet, cell B99999999: the cell holds a value beyond row 1,048,576", low)
+        data_error(r"endless\.xlsx, sheet Sheet, cell B999999999999\.\.\.: the cell holds a value beyond row", endless)
+        assert [row.values for row in open_and_read(formatted)] == [{"名称": "甲", "金额": "1"}]
 
 
 def _formula_book(path: Path, rows: list[list], *, origin: str = "A1", title: str = "处罚") -> Path:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -278,6 +279,94 @@ def test_a_file_refused_at_its_header_leaves_no_rejects_file_open(platform_with_
     assert not [w for w in caught if issubclass(w.category, ResourceWarning) and str(report) in str(w.message)]
 
 
+@pytest.mark.parametrize("spelling", ["same", "link", "dotted"])
+def test_a_rejects_file_that_is_the_file_being_imported_is_refused_and_the_file_is_kept(
+        platform_with_catalog, tmp_path, spelling) -> None:
+    """``--rejects`` naming the input itself (a slip of tab completion), by its path, a link or another
+    spelling: writing the rejects file emptied the input before it was read, 'Read 0 rows' and exit 0, and
+    the provider's file was lost. It is a usage error (2) now, and the file stays as it was."""
+    path = tmp_path / "penalty.csv"
+    path.write_bytes(PENALTY_SAMPLE.read_bytes())
+    target = {"same": path, "link": tmp_path / "link.csv", "dotted": tmp_path / "." / "penalty.csv"}[spelling]
+    if spelling == "link":
+        target.symlink_to(path)
+    for extra in ((), ("--dry-run",), ("--max-rejects", "5")):
+        r = run_import(platform_with_catalog, path, "--rejects", str(target), *extra)
+        assert r.exit_code == 2, r.output
+        assert str(target) in r.stderr and "--rejects" in r.stderr
+        assert path.read_bytes() == PENALTY_SAMPLE.read_bytes()
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM import_run") == 0
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def test_a_rejects_file_that_is_the_database_or_the_key_in_use_is_refused_and_both_are_kept(
+        platform_with_catalog, tmp_path) -> None:
+    """--rejects lycredit.db (a slip of tab completion in the directory of the default database) cut the SQLite
+    database to the rejects header: the whole platform gone, and a traceback. --rejects market.key replaced
+    the operator's key. Both are usage errors (2) now, before anything is written; the import then runs."""
+    platform = platform_with_catalog
+    kept = [(platform.keys["market"], "the operator's key file")]
+    if platform.backend == "sqlite":
+        database = Path(platform.url.removeprefix("sqlite:///"))
+        kept.append((database, "the SQLite database"))
+    before = {path: path.read_bytes() for path, _what in kept}
+    for path, what in kept:
+        r = run_import(platform, PENALTY_SAMPLE, "--rejects", str(path))
+        assert r.exit_code == 2 and f"{path} is {what}" in r.stderr, r.output
+    assert {path: path.read_bytes() for path in before} == before
+    assert counts(summary(run_import(platform, PENALTY_SAMPLE, "--rejects", str(tmp_path / "r.csv"))))[:2] == (20, 18)
+    verify(platform)
+
+
+def test_a_batch_size_or_a_list_limit_beyond_64_bits_is_a_usage_error_not_a_traceback(
+        platform_with_catalog, tmp_path) -> None:
+    """--batch-size 99999999999999999999 reached itertools.islice (ValueError) and record list --limit the
+    SQLite driver (OverflowError): tracebacks with exit 1. Both are usage errors (2) naming the option; the
+    largest value still works."""
+    r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "99999999999999999999",
+                   "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 2 and "--batch-size" in r.stderr, r.output
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM import_run") == 0
+    r = platform_with_catalog.run("record", "list", "--limit", "99999999999999999999", key=None)
+    assert r.exit_code == 2 and "--limit" in r.stderr, r.output
+    out = summary(run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", str(2**63 - 1),
+                             "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (20, 18, 0, 0, 2)
+    r = platform_with_catalog.run("--format", "json", "record", "list", "--limit", str(2**63 - 1), key=None)
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 18, r.output
+
+
+def test_a_decision_date_with_a_time_that_is_no_time_of_day_is_rejected_not_read_as_its_date(
+        platform_with_catalog, tmp_path) -> None:
+    """处罚决定日期 '2026-11-18 25:00' was stored as 2026-11-18, silently; the row is rejected (invalid_date) now,
+    through the import and through record correct, while '2026-11-18 10:30' still stands for its day."""
+    header, rows = _penalty_rows()
+    decided = header.index("处罚决定日期")
+    rows = [list(row) for row in rows]
+    rows[0][decided], rows[1][decided] = rows[0][decided] + " 25:00", rows[1][decided] + " 10:30"
+    path = tmp_path / "times.csv"
+    path.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n", encoding="utf-8")
+    out = summary(run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:5] == (3, 2, 0, 0, 1)
+    assert [(r["row"], r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [
+        ("2", "处罚决定日期", "invalid_date")]
+    number = rows[1][header.index("行政处罚决定书文号")]
+    r = platform_with_catalog.run(*AS_OF, "record", "correct", f"XZCF-001:{number}", "--field",
+                                  f"处罚决定日期={rows[1][decided][:10]}T24:00:00", "--reason", "x", key="market")
+    assert r.exit_code == 65 and "invalid_date" in r.stderr and "处罚决定日期" in r.stderr, r.output
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record_history") == 0
+
+
+def test_a_file_from_excel_for_mac_with_carriage_returns_alone_is_refused_saying_how_to_save_it(
+        platform_with_catalog, tmp_path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(PENALTY_SAMPLE.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65 and "carriage return alone" in r.stderr and "CSV UTF-8" in r.stderr, r.output
+    assert "universal-newline" not in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
 def test_more_rejects_than_the_limit_leave_nothing_of_the_file_behind(platform_with_catalog, tmp_path) -> None:
     entries = scalar(platform_with_catalog, "SELECT count(*) FROM oplog_entry")
     r = run_import(platform_with_catalog, PENALTY_SAMPLE, "--max-rejects", "1", "--rejects", str(tmp_path / "r.csv"),
@@ -349,6 +438,95 @@ def _cli(platform, *args: str, pipeline: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lycredit", "--db", platform.url, "--key",
                            str(platform.keys["market"]), *AS_OF, "--format", "json", *args],
                           env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("cell", "says"), [
+    ("XFD1048576", "spans 1,048,576 rows by 16,384 columns"),  # 17 billion cells: hundreds of GB
+    ("CZ1048576", "spans 1,048,576 rows by 104 columns"),  # too large by a little: still refused
+    ("A99999999", "beyond row 1,048,576"),  # no Excel writes it
+])
+def test_a_workbook_with_a_value_far_out_is_refused_naming_the_cell_not_aborted(
+        platform_with_catalog, tmp_path, cell, says) -> None:
+    """calamine holds the rectangle from a sheet's first to its last value: one stray value in the last cell of
+    a sheet made a 10 kB workbook ask for gigabytes, and the import died with Rust's 'memory allocation ...
+    failed' and SIGABRT (exit 134), no message from lycredit. It is refused now (65) naming the sheet and the
+    cell, before calamine reads the sheet; in a process of its own, since the abort would end the test run."""
+    header, rows = _penalty_rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.active[cell if cell != "A99999999" else "A1048576"] = "x"  # openpyxl writes no row past Excel's last
+    book.save(tmp_path / "far.xlsx")
+    if cell == "A99999999":
+        with zipfile.ZipFile(tmp_path / "far.xlsx") as package:
+            parts = {name: package.read(name) for name in package.namelist()}
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(b'r="1048576"', b'r="99999999"').replace(b'r="A1048576"',
+                                                                                     b'r="A99999999"')
+        with zipfile.ZipFile(tmp_path / "far.xlsx", "w") as package:
+            for name, data in parts.items():
+                package.writestr(name, data)
+    done = _cli(platform_with_catalog, "record", "import", str(tmp_path / "far.xlsx"), "--layout", "penalty",
+                "--rejects", str(tmp_path / "r.csv"), pipeline="0")
+    assert done.returncode == 65, done.stderr[-2000:]
+    assert f"far.xlsx, sheet Sheet, cell {cell}: " in done.stderr and says in done.stderr
+    assert "Traceback" not in done.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+
+
+def test_a_workbook_whose_far_cells_hold_no_value_or_fit_is_imported(platform_with_catalog, tmp_path) -> None:
+    """What calamine leaves out or holds easily is not refused: a far cell with a format only (Excel writes one
+    for a cell formatted and emptied), and a sheet of 1,048,576 rows whose values stay within 64 columns."""
+    from openpyxl.styles import Font
+
+    header, rows = _penalty_rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.active["XFD1048576"].font = Font(bold=True)
+    book.active["BL5"] = ""  # openpyxl writes no value: an empty cell
+    book.save(tmp_path / "formatted.xlsx")
+    done = _cli(platform_with_catalog, "record", "import", str(tmp_path / "formatted.xlsx"), "--layout", "penalty",
+                "--rejects", str(tmp_path / "r.csv"), pipeline="0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["accepted"] == 3
+
+
+def test_a_workbook_that_inflates_like_a_zip_bomb_is_refused_before_it_is_read(platform_with_catalog, tmp_path) -> None:
+    """A 300 kB workbook whose sheet inflates to 300 MiB of blanks: calamine holds a part whole in memory, so a
+    few megabytes asked for gigabytes and, where memory is limited, the import was aborted (exit 134). A part
+    inflating more than 100 times to more than 256 MiB is refused now (65) naming it, before calamine opens
+    the file; the sample's own workbook (about 10 times) is read as ever."""
+    header, rows = _penalty_rows()
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    for row in rows:
+        book.active.append(row)
+    book.save(tmp_path / "plain.xlsx")
+    with zipfile.ZipFile(tmp_path / "plain.xlsx") as source, \
+            zipfile.ZipFile(tmp_path / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename != "xl/worksheets/sheet1.xml":
+                target.writestr(info.filename, data)
+                continue
+            part = zipfile.ZipInfo(info.filename)
+            part.compress_type = zipfile.ZIP_DEFLATED
+            cut = data.index(b"<sheetData>") + len(b"<sheetData>")
+            with target.open(part, "w", force_zip64=True) as out:
+                out.write(data[:cut])
+                for _ in range(300):
+                    out.write(b" " * (1 << 20))
+                out.write(data[cut:])
+    assert (tmp_path / "bomb.xlsx").stat().st_size < 1_000_000
+    r = run_import(platform_with_catalog, tmp_path / "bomb.xlsx", "--rejects", str(tmp_path / "r.csv"))
+    assert r.exit_code == 65, r.output
+    assert "bomb.xlsx: its part xl/worksheets/sheet1.xml inflates from " in r.stderr and "zip bomb" in r.stderr
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
+    out = summary(run_import(platform_with_catalog, tmp_path / "plain.xlsx", "--rejects", str(tmp_path / "r.csv")))
+    assert counts(out)[:2] == (3, 3)
 
 
 def _phases(done: subprocess.CompletedProcess) -> dict[str, float]:

@@ -232,6 +232,25 @@ def test_dates_are_read_as_iso_or_as_excel_writes_them(text, day) -> None:
     assert parse_date(text) == day
 
 
+@pytest.mark.parametrize("text, day", [
+    ("2026/3/5 0:00", dt.date(2026, 3, 5)), ("2026-03-05 23:59:59.999", dt.date(2026, 3, 5)),
+    ("2026年3月5日 10:00", dt.date(2026, 3, 5)), ("2026-03-05T10:00:00,5", dt.date(2026, 3, 5)),
+    ("2026-03-05 25:00", None), ("2026-03-05T24:00:00", None), ("2026-03-05 10:60", None),
+    ("2026-03-05 10:00:61", None), ("2026-03-05 99:99:99", None), ("2026-03-05 1000", None),
+])
+def test_a_date_time_without_a_time_zone_stands_for_its_day_only_when_its_time_is_a_time(text, day) -> None:
+    """Its own day whatever the time, but a time it is: 25:00 or 99:99:99 (a slip, a swapped field) was read as
+    the date before it, silently; it is invalid_date now, as 2026-02-30 is."""
+    from lycredit.records import _Bad
+
+    if day is not None:
+        assert parse_date(text) == day
+        return
+    with pytest.raises(_Bad) as bad:
+        parse_date(text)
+    assert bad.value.rule == "invalid_date" and text in bad.value.message
+
+
 @given(st.decimals(min_value=0, max_value=10**9, places=6, allow_nan=False, allow_infinity=False))
 def test_an_amount_of_at_most_six_decimals_reads_back_as_the_same_number(value) -> None:
     from decimal import Decimal
@@ -442,6 +461,27 @@ def test_a_rejected_submission_exits_65_naming_field_and_rule(records_platform) 
     assert scalar(records_platform, "SELECT count(*) FROM record") == 0
 
 
+def test_a_submission_without_the_options_a_record_needs_is_a_usage_error_naming_them(
+        records_platform, tmp_path) -> None:
+    """record submit with no --item, --subject ... said 'the record: the header has no column for 事项编码, ...'
+    and exited 65, as if a file's header were wrong. It is a usage error (2) naming the options left out, before
+    anything is done; a --field with the layout's name counts as given, and --json keeps its data error (65)."""
+    entries = scalar(records_platform, "SELECT count(*) FROM oplog_entry")
+    r = submit(records_platform)
+    assert r.exit_code == 2, r.output
+    for option in ("--item", "--subject", "--name", "--document-no", "--decision-date"):
+        assert option in r.stderr
+    without_date = [a for i, a in enumerate(GEN) if "--decision-date" not in GEN[max(i - 1, 0):i + 1]]
+    r = submit(records_platform, *without_date)
+    assert r.exit_code == 2 and "--decision-date (决定日期)" in r.stderr and "--item" not in r.stderr, r.output
+    assert submit(records_platform, *without_date, "--field", "决定日期=2026-11-20").exit_code == 0
+    assert scalar(records_platform, "SELECT count(*) FROM oplog_entry") > entries
+    document = tmp_path / "record.json"
+    document.write_text(json.dumps({"事项编码": "GEN-001"}), encoding="utf-8")
+    r = submit(records_platform, "--json", str(document))
+    assert r.exit_code == 65 and "主体名称" in r.stderr, r.output
+
+
 def test_a_provider_submits_only_for_its_own_unit_and_only_its_own_items(records_platform) -> None:
     r = submit(records_platform, *GEN, "--provider", ASSOC)
     assert r.exit_code == 77 and ASSOC in r.stderr
@@ -449,6 +489,108 @@ def test_a_provider_submits_only_for_its_own_unit_and_only_its_own_items(records
     assert r.exit_code == 65 and "item_not_owned" in r.stderr
     r = submit(records_platform, *GEN, "--provider", MARKET, key="admin")
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("key", ["99999999999999999999", "9223372036854775808", "9" * 5000, "²"])
+def test_an_id_no_record_can_have_is_an_error_naming_it_not_a_traceback(records_platform, key) -> None:
+    """An id beyond 64 bits (a pasted document number, a typo) is no record (65), as id 0 is; a digit that is
+    not a decimal digit ('²') names no record at all (2). Before, each ended in a traceback (OverflowError from
+    the SQLite driver, ValueError from int())."""
+    expected = 2 if key == "²" else 65
+    assert submit(records_platform, *GEN).exit_code == 0
+    for args in (("record", "show", key), ("record", "withdraw", key, "--reason", "x"),
+                 ("record", "correct", key, "--field", "检查结果=不合格", "--reason", "x")):
+        r = records_platform.run("--as-of", "2026-11-27", *args, key="market")
+        assert r.exit_code == expected, r.output
+        assert key in r.stderr and "Traceback" not in r.output
+    assert scalar(records_platform, "SELECT status FROM record") == "active"
+
+
+def test_an_integer_field_of_more_digits_than_int_takes_is_checked_not_a_traceback(records_platform) -> None:
+    """检查项目数 (整数) of 5000 digits passed the pattern and went to int(), which refuses more than 4300 digits:
+    a ValueError and a traceback, from submit and from an import row alike. An integer is written out in its
+    canonical form without int() now, like a decimal, and its sign and leading zeros go as before."""
+    for value, stored in (("9" * 5000, "9" * 5000), ("-0042", "-42"), ("+007", "7"), ("-000", "0")):
+        r = submit(records_platform, *GEN, "--field", f"检查项目数={value}")
+        assert r.exit_code == 0, r.output[-2000:]
+        assert json.loads(scalar(records_platform, "SELECT fields FROM record"))["检查项目数"] == stored
+    verify(records_platform)
+
+
+def test_a_malformed_provider_code_is_named_as_the_provider_option(records_platform) -> None:
+    """--provider with a code that is not a USCC said only 'Unified social credit code has 3 characters', which in
+    an import reads like a row's code; the message names --provider and its value now (65, as before)."""
+    record_id = str(json.loads(submit(records_platform, *GEN).stdout)["id"])
+    for args in (("record", "withdraw", record_id, "--reason", "x"), ("record", "submit", *GEN[2:], "--item", "GEN-001"),
+                 ("record", "import", str(write_test_catalog(records_platform.dir / "c.csv")), "--layout", "penalty")):
+        r = records_platform.run("--as-of", "2026-11-27", *args, "--provider", "abc", key="admin")
+        assert r.exit_code == 65 and "--provider abc: " in r.stderr and "18" in r.stderr, r.output
+    assert scalar(records_platform, "SELECT status FROM record") == "active"
+
+
+def test_a_value_longer_than_an_import_takes_is_refused_by_submit_and_correct_too(records_platform, tmp_path) -> None:
+    """An import refuses a cell of more than 10 000 characters; record submit (--field or a --json of any size:
+    50 MB went through) and record correct stored it. All three refuse it now (65), naming the field; 10 000
+    characters still go."""
+    record_id = str(json.loads(submit(records_platform, *GEN).stdout)["id"])
+    long, fits = "长" * 10_001, "长" * 10_000
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", record_id, "--field", f"检查结果={long}",
+                             "--reason", "x", key="market")
+    assert r.exit_code == 65 and "检查结果 has 10001 characters, more than the limit of 10000" in r.stderr, r.output
+    r = submit(records_platform, *GEN, "--document-no", "凌市监查〔2026〕9号", "--field", f"备注={long}")
+    assert r.exit_code == 65 and "备注 has 10001 characters" in r.stderr, r.output
+    document = tmp_path / "record.json"
+    document.write_text(json.dumps({"备注": long * 50}, ensure_ascii=False), encoding="utf-8")
+    r = submit(records_platform, *GEN, "--json", str(document))
+    assert r.exit_code == 65 and f"{document}: the value of column 备注 has 500050 characters" in r.stderr, r.output
+    assert scalar(records_platform, "SELECT count(*) FROM record") == 1
+    assert scalar(records_platform, "SELECT revision FROM record") == 1
+    dishonesty = ("--item", "DIS-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--document-no", "凌市监〔2026〕1号",
+                  "--decision-date", "2026-11-20")
+    r = submit(records_platform, *dishonesty, "--field", f"失信事由={long}")
+    assert r.exit_code == 65 and "失信事由 has 10001 characters" in r.stderr, r.output
+    r = submit(records_platform, *dishonesty, "--field", f"失信事由={fits}")
+    assert r.exit_code == 0, r.output
+    assert json.loads(scalar(records_platform, "SELECT fields FROM record WHERE item_code = 'DIS-001'"))["失信事由"] == fits
+
+
+def test_a_field_given_twice_is_a_usage_error_not_the_last_one_silently(records_platform) -> None:
+    """record correct --field 抽检金额（万元）=5 --field 抽检金额(万元)=7 stored 7 without a word (one column to an
+    import, which refuses a header naming it twice, as a JSON object refuses a repeated name). Given twice by
+    the same name, by another spelling of it, or by its English alias for the layout's column: a usage error
+    (2) naming both, and the record unchanged."""
+    record_id = str(json.loads(submit(records_platform, *GEN).stdout)["id"])
+    for pairs in (("抽检金额（万元）=5", "抽检金额(万元)=7"), ("检查结果=合格", "检查结果=不合格"),
+                  ("文书号=X", "document_no=Y")):
+        r = records_platform.run("--as-of", "2026-11-27", "record", "correct", record_id, "--field", pairs[0],
+                                 "--field", pairs[1], "--reason", "x", key="market")
+        assert r.exit_code == 2 and "given twice" in r.stderr, r.output
+    r = submit(records_platform, *GEN, "--field", "抽检金额(万元)=1", "--field", "抽检金额（万元）=2")
+    assert r.exit_code == 2 and "given twice" in r.stderr, r.output
+    assert scalar(records_platform, "SELECT revision FROM record") == 1
+    assert "抽检金额（万元）" not in json.loads(scalar(records_platform, "SELECT fields FROM record"))
+
+
+def test_control_characters_a_provider_sent_reach_a_table_escaped_and_every_other_format_as_sent(
+        records_platform) -> None:
+    """A --reason or a field holding ESC sequences or BEL was printed raw by record show and record list, so a
+    provider could recolour, retitle or hide text on an NDRC operator's terminal. A table shows each control
+    character as its escape now; json keeps the value as sent."""
+    hostile = "重复\x1b[2J\x1b]0;pwned\x07报送\r"
+    dishonesty = ("--item", "DIS-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--document-no", "凌市监〔2026〕2号",
+                  "--decision-date", "2026-11-20", "--field", "失信事由=虚假\x1b[8m隐藏")
+    record_id = str(json.loads(submit(records_platform, *dishonesty).stdout)["id"])
+    r = records_platform.run("record", "withdraw", record_id, "--reason", hostile, key="market")
+    assert r.exit_code == 0, r.output
+    for args in (("record", "show", record_id), ("record", "list", "--status", "withdrawn")):
+        shown = records_platform.run(*args, key=None)
+        assert shown.exit_code == 0, shown.output
+        assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout and "\r" not in shown.stdout
+    table = records_platform.run("record", "show", record_id, key=None).stdout
+    assert "重复\\x1b[2J\\x1b]0;pwned\\x07报送" in table and "虚假\\x1b[8m隐藏" in table
+    as_sent = json.loads(records_platform.run("--format", "json", "record", "show", record_id, key=None).stdout)
+    assert as_sent["history"][-1]["reason"].startswith("重复\x1b[2J\x1b]0;pwned\x07报送")
+    assert as_sent["fields"]["失信事由"] == "虚假\x1b[8m隐藏"
 
 
 def test_a_provider_cannot_correct_another_providers_record(records_platform) -> None:
