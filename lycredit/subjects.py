@@ -638,9 +638,15 @@ class ImportRejected(DataError):
 
 
 def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
-                 today: dt.date | None) -> tuple[NewSubject | None, list[tuple[str, str]]]:
-    """The subject a row names, or the (column, problem) pairs that stop it."""
+                 today: dt.date | None) -> tuple[NewSubject | None, list[tuple[str, str]], ChecksumFault | None]:
+    """The subject a row names, or the (column, problem) pairs that stop it; and its code's checksum fault.
+
+    A USCC whose only fault is its check character is not a problem of the row by itself: it may
+    have been admitted by the checksum override already, which only the database can tell
+    (:func:`import_subjects`). It is returned apart, whatever else is wrong with the row.
+    """
     problems: list[tuple[str, str]] = []
+    checksum_fault: ChecksumFault | None = None
 
     def fail(field: str, problem: str) -> None:
         problems.append((columns.get(field, field), problem))
@@ -650,14 +656,15 @@ def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
         fields = [field for field in _CODE_FIELDS if field in columns]
         problems.append((", ".join(columns[field] for field in fields),
                          _("give exactly one code (a unified social credit code or a resident ID number)")))
-        return None, problems
+        return None, problems, None
     field = present[0]
     kind = compact = None
     try:
         kind, compact = validate_subject_code(values[columns[field]] or "", today=today)
     except ChecksumMismatch as error:
-        fail(field, error.message + " " + _("A genuine code can be admitted with 'subject add "
-                                            "--override-checksum'."))
+        kind, compact = validate_subject_code(values[columns[field]] or "", allow_bad_checksum=True, today=today)
+        checksum_fault = ChecksumFault(compact, columns.get(field, field), error.message + " " + _(
+            "A genuine code can be admitted with 'subject add --override-checksum'."))
     except DataError as error:
         fail(field, error.message)
     if kind is not None and field != "code" and (kind == SubjectKind.natural_person) != (field == "ric"):
@@ -681,8 +688,8 @@ def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
         except DataError as error:
             fail("kind", error.message)
     if problems or kind is None or compact is None:
-        return None, problems
-    return NewSubject(compact, kind, name), problems
+        return None, problems, checksum_fault
+    return NewSubject(compact, kind, name), problems, checksum_fault
 
 
 def _column_problem(column: str) -> str:
@@ -697,49 +704,96 @@ def _column_problem(column: str) -> str:
     return _("{topic} needs the subject's authorisation and is not part of a subject").format(topic=rule.topic_zh)
 
 
-def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> list[NewSubject]:
+@dataclass(frozen=True)
+class ChecksumFault:
+    """A row's USCC whose only fault is its check character: a problem unless admitted by override already."""
+
+    code: str
+    column: str
+    problem: str
+
+
+@dataclass
+class SubjectsFile:
+    """The subjects of a file read by :func:`read_subjects_file`, checked as far as the file alone allows.
+
+    ``checksum_faults`` are the rows (row number, fault) whose code fails only its check
+    character: each is a problem unless the code was admitted by the checksum override already,
+    which only the database can tell (:func:`import_subjects`); the subjects of those rows that
+    have no other problem are in ``overridable``. ``problems`` are the file's other problems,
+    each with its row: :func:`read_subjects_file` raises them at once unless there are checksum
+    faults too.
+    """
+
+    subjects: list[NewSubject]
+    overridable: list[NewSubject]
+    checksum_faults: list[tuple[int, ChecksumFault]]
+    problems: list[tuple[int, str]]
+    path: str | Path
+
+    def fault_problems(self, registered: Iterable[str]) -> list[tuple[int, str]]:
+        """The checksum faults of the codes not ``registered``, as (row, problem naming file, row and field)."""
+        known = set(registered)
+        return [(row, _("{file}, row {row}, field {field}: {problem}").format(
+            file=self.path, row=row, field=fault.column, problem=fault.problem))
+            for row, fault in self.checksum_faults if fault.code not in known]
+
+
+def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> SubjectsFile:
     """Every subject of a CSV/XLSX/JSON/Parquet file, or ImportRejected listing every problem.
 
     Columns: 名称/name, one of 统一社会信用代码/uscc, 公民身份号码/ric or code, and optionally
     类型/kind. A column carrying information that Art. 12 forbids or conditions on consent,
-    or any other column, is refused by name; so is a code given twice.
+    or any other column, is refused by name; so is a code given twice. A resident ID number's
+    date of birth must not be after ``today`` (the ``--as-of`` day; default today).
     """
     from lycredit.readers import map_headers, open_table
 
     table = open_table(path)
     columns = map_headers(table.columns, IMPORT_FIELDS, source=path)
-    problems = [_("{file}: column {column}: {problem}").format(file=path, column=column,
-                                                                  problem=_column_problem(column))
-                for column in columns.unknown]
+    header_problems = [_("{file}: column {column}: {problem}").format(file=path, column=column,
+                                                                         problem=_column_problem(column))
+                       for column in columns.unknown]
     if "name" not in columns or not any(field in columns for field in _CODE_FIELDS):
-        problems.append(_("{file}: the header needs a name column (名称) and a code column (统一社会信用代码 or "
-                          "公民身份号码)").format(file=path))
-    if problems:
-        raise ImportRejected(problems)
-    subjects: list[NewSubject] = []
+        header_problems.append(_("{file}: the header needs a name column (名称) and a code column (统一社会信用代码 "
+                                 "or 公民身份号码)").format(file=path))
+    if header_problems:
+        raise ImportRejected(header_problems)
+    read = SubjectsFile([], [], [], [], path)
     seen: dict[str, int] = {}
     for batch in table.batches():
         for row in batch:
-            new, row_problems = _row_subject(row.values, columns, today)
+            new, row_problems, checksum_fault = _row_subject(row.values, columns, today)
             if new is not None and new.code in seen:
                 row_problems.append((columns.get("uscc") or columns.get("ric") or columns["code"],
                                      _("the code appears again (first at row {row})").format(row=seen[new.code])))
-            problems.extend(_("{file}, row {row}, field {field}: {problem}").format(
-                file=path, row=row.row_number, field=field, problem=problem) for field, problem in row_problems)
+            elif checksum_fault is not None:
+                read.checksum_faults.append((row.row_number, checksum_fault))
+            read.problems.extend((row.row_number, _("{file}, row {row}, field {field}: {problem}").format(
+                file=path, row=row.row_number, field=field, problem=problem)) for field, problem in row_problems)
             if new is not None and not row_problems:
                 seen[new.code] = row.row_number
-                subjects.append(new)
-    if problems:
-        raise ImportRejected(problems)
-    if not subjects:
+                (read.overridable if checksum_fault else read.subjects).append(new)
+    if read.problems and not read.checksum_faults:
+        raise ImportRejected([text for _row, text in read.problems])
+    if not (read.subjects or read.overridable or read.problems):
         raise DataError(_("{file} has no rows.").format(file=path))
-    return subjects
+    return read
 
 
-def import_subjects(uow: UnitOfWork, subjects: Sequence[NewSubject]) -> dict[str, int]:
-    """Register the new subjects of a read file in this operation; the counts (existing ones are kept)."""
-    wanted = {new.code: new for new in subjects}
-    _ids, created = _resolve(uow, wanted, {}, protector())
+def import_subjects(uow: UnitOfWork, read: SubjectsFile) -> dict[str, int]:
+    """Register the new subjects of a read file in this operation; the counts (existing ones are kept).
+
+    A code of the file that fails only its check character is found like any other when it was
+    admitted by the checksum override, and is a problem of its row otherwise: ImportRejected
+    then lists it with the file's other problems, in row order, and nothing is imported.
+    """
+    found = _existing_ids(uow.conn, list(dict.fromkeys(fault.code for _row, fault in read.checksum_faults)), {})
+    problems = read.problems + read.fault_problems(found)
+    if problems:
+        raise ImportRejected([text for _row, text in sorted(problems, key=lambda problem: problem[0])])
+    subjects = read.subjects + read.overridable
+    _ids, created = _resolve(uow, {new.code: new for new in read.subjects}, {}, protector())
     counts = {"rows": len(subjects), "created": created, "existing": len(subjects) - created,
               "persons": sum(new.kind == SubjectKind.natural_person for new in subjects)}
     counts["organisations"] = counts["rows"] - counts["persons"]

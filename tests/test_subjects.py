@@ -604,6 +604,37 @@ def test_a_file_with_bad_rows_is_rejected_whole_listing_every_problem(platform, 
     assert PERSON not in r.output and PERSON2 not in r.output
 
 
+def test_a_code_admitted_by_the_checksum_override_imports_as_already_registered(platform, tmp_path) -> None:
+    # The file lists a subject that staff admitted with the override: it is found like any other
+    # (record intake does the same), where the import used to refuse it and suggest the override,
+    # which then said the subject was already registered.
+    add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    path = write_rows(tmp_path / "again.csv", [{"名称": "凌源市老字号商行", "统一社会信用代码": BAD_CHECKSUM.lower()},
+                                               {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2}])
+    r = platform.run("--format", "json", "subject", "import", str(path))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"rows": 2, "created": 1, "existing": 1, "persons": 0, "organisations": 2,
+                                    "dry_run": False}
+    assert subject_count(platform) == 2
+    assert platform.run("audit", "verify", key=None).exit_code == 0
+
+
+def test_a_bad_checksum_not_admitted_by_override_is_listed_with_the_other_problems_in_row_order(
+        platform, tmp_path) -> None:
+    add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    other_bad = ORG2[:-1] + "A"
+    path = write_rows(tmp_path / "bad.csv", [{"名称": "", "统一社会信用代码": BAD_CHECKSUM},
+                                             {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": other_bad},
+                                             {"名称": "", "统一社会信用代码": PARTNERSHIP}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65, r.output
+    lines = [line for line in r.stderr.splitlines() if ", row " in line]
+    assert [line.split(":")[0] for line in lines] == [
+        f"{path}, row 2, field 名称", f"{path}, row 3, field 统一社会信用代码", f"{path}, row 4, field 名称"]
+    assert "override" in lines[1]
+    assert subject_count(platform) == 1
+
+
 def test_a_column_that_is_not_part_of_a_subject_is_refused_by_name(platform, tmp_path) -> None:
     for column, rule in (("宗教信仰", "Art. 12 forbids"), ("月收入", "authorisation"), ("备注", "unknown column")):
         path = write_rows(tmp_path / "extra.csv", [{"名称": PERSON_NAME, "公民身份号码": PERSON, column: "x"}])
