@@ -131,6 +131,26 @@ def _ric_but_for_birth_date(compact: str, today: dt.date | None) -> DataError | 
                        "against the person's identity document.").format(reason=error.message))
 
 
+def _ric_but_for_check_digit(compact: str, ric_error: DataError, today: dt.date | None) -> DataError | None:
+    """The error of a number that is a resident ID number but for its check digit, or None.
+
+    Positions 1-6 a known division code and positions 7-14 a real date of birth, with a GB 11643
+    check digit that does not match: a person's number with a mistyped digit. One in about 31
+    such numbers whose positions 1-2 are also a GB 32100 category (11-13, 21, 31-35, 41, 51-53,
+    61, 62, 71, 81) has a last character that fits the GB 32100 checksum by chance, which
+    :func:`validate_subject_code` asks this about: such a number must not be registered as an
+    organisation and printed in clear.
+    """
+    if not (isinstance(ric_error, ChecksumMismatch) and _PERSON_SHAPE.fullmatch(compact)
+            and birth_date_shaped(compact) and birth_date_error(compact, today=today) is None
+            and _known_address_code(compact[:6])):
+        return None
+    return DataError(_("The code is a resident ID number (positions 1-6 a division code, 7-14 a date of "
+                       "birth) whose check digit does not match (GB 11643); a resident ID number is never "
+                       "registered as an organisation. Check the number against the person's identity "
+                       "document."))
+
+
 def display_code(code: str) -> str:
     """A code as it may appear in output and messages: a USCC in clear, anything else masked.
 
@@ -155,7 +175,8 @@ def validate_subject_code(
     USCC whose only fault is its check character raises :class:`ChecksumMismatch` unless
     ``allow_bad_checksum`` (the logged override); a code that may be a resident ID number
     (:func:`_may_be_ric`) is never admitted that way, and one that is a resident ID number but
-    for its date of birth is never admitted as a USCC at all (:func:`_ric_but_for_birth_date`).
+    for its date of birth or its check digit is never admitted as a USCC at all
+    (:func:`_ric_but_for_birth_date`, :func:`_ric_but_for_check_digit`).
     """
     compact = _compact(code)
     if not compact:
@@ -173,18 +194,25 @@ def validate_subject_code(
         return SubjectKind.natural_person, validate_ric(compact, today=today)
     except DataError as error:
         ric_error = error.with_traceback(None)
-    birth_date_fault = _ric_but_for_birth_date(compact, today)
-    if birth_date_fault is not None:
+    person_fault = _ric_but_for_birth_date(compact, today)
+    if person_fault is not None:
         try:
-            raise birth_date_fault
+            raise person_fault
         finally:  # as below: the error raised must not hold this frame through a local
-            del birth_date_fault, ric_error
+            del person_fault, ric_error
     person_like = _may_be_ric(compact)
     try:
         valid = validate_uscc(compact, allow_bad_checksum=allow_bad_checksum and not person_like)
-        return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
     except DataError as error:
         uscc_error = error.with_traceback(None)
+    else:
+        person_fault = _ric_but_for_check_digit(compact, ric_error, today) if person_like else None
+        if person_fault is None:
+            return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
+        try:
+            raise person_fault
+        finally:
+            del person_fault, ric_error
     try:
         raise _code_error(compact, ric_error, uscc_error, person_like, allow_bad_checksum)
     finally:  # the error raised is one of these locals: its traceback would hold this frame again

@@ -412,6 +412,43 @@ def test_a_subjects_file_with_a_person_number_with_an_impossible_date_of_birth_i
     assert subject_count(platform) == 0
 
 
+# 张三's neighbour's number (born 1990-01-01, check digit 5) with its check digit mistyped as 6, which
+# happens to be the GB 32100 check character of these 18 characters read as a code of category 21: it
+# used to be registered as an organisation without any override and printed in clear.
+MISTYPED_CHECK_DIGIT_VALID_USCC = "211382199001010036"
+
+
+@pytest.mark.parametrize("extra", [(), ("--override-checksum", "--reason", "2015年颁发的代码")])
+def test_a_person_number_with_a_mistyped_check_digit_is_never_registered_as_an_organisation(platform, extra) -> None:
+    from lycredit.identity import validate_uscc
+
+    assert validate_uscc(MISTYPED_CHECK_DIGIT_VALID_USCC) == MISTYPED_CHECK_DIGIT_VALID_USCC  # the premise
+    assert ric_with_check(MISTYPED_CHECK_DIGIT_VALID_USCC[:17]) != MISTYPED_CHECK_DIGIT_VALID_USCC
+    r = add(platform, MISTYPED_CHECK_DIGIT_VALID_USCC, "张三", *extra)
+    assert r.exit_code == 65, r.output
+    assert "check digit does not match" in r.stderr and "never registered as an organisation" in r.stderr
+    assert MISTYPED_CHECK_DIGIT_VALID_USCC not in r.output and "19900101" not in r.output
+    path = write_rows(platform.dir / "subjects.csv", [{"名称": "张三", "统一社会信用代码": MISTYPED_CHECK_DIGIT_VALID_USCC}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "row 2, field 统一社会信用代码" in r.stderr and "check digit" in r.stderr
+    assert MISTYPED_CHECK_DIGIT_VALID_USCC not in r.output
+    assert subject_count(platform) == 0
+
+
+@settings(deadline=None)
+@given(st.sampled_from(["211382", "110101", "120101", "310101", "510104"]), birth_days, st.integers(0, 999),
+       st.sampled_from("0123456789X"), st.booleans())
+def test_no_person_number_with_a_wrong_check_digit_is_taken_for_an_organisation(
+        region, born, serial, last, override) -> None:
+    from lycredit.subjects import validate_subject_code
+
+    body = f"{region}{born:%Y%m%d}{serial:03d}"
+    if ric_with_check(body) == body + last:
+        return
+    with pytest.raises(DataError, match="check digit"):
+        validate_subject_code(body + last, allow_bad_checksum=override)
+
+
 TODAY = dt.date(2026, 6, 1)
 wrong_birth_dates = st.tuples(st.integers(1800, 2099), st.integers(1, 12), st.integers(1, 31)).filter(
     lambda ymd: not _is_birth_date(*ymd))
