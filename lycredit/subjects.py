@@ -344,7 +344,7 @@ def _require_override_rights(uow: UnitOfWork) -> None:
 
 
 def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = False,
-            kind: SubjectKind | None = None) -> dict[str, Any]:
+            kind: SubjectKind | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """Register an organisation by its USCC (Art. 8); the stored row.
 
     With ``override_checksum`` a code failing only its check character is admitted; that
@@ -353,11 +353,11 @@ def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = 
     """
     overridden = False
     try:
-        derived, compact = validate_subject_code(uscc)
+        derived, compact = validate_subject_code(uscc, today=today)
     except ChecksumMismatch:
         if not override_checksum:
             raise
-        derived, compact = validate_subject_code(uscc, allow_bad_checksum=True)
+        derived, compact = validate_subject_code(uscc, allow_bad_checksum=True, today=today)
         overridden = True
     if derived == SubjectKind.natural_person:
         raise DataError(_("The code is a resident ID number: register a natural person with it instead of an "
@@ -372,9 +372,13 @@ def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = 
     return row
 
 
-def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector | None = None) -> dict[str, Any]:
-    """Register a natural person by resident ID number (Art. 8); number and name stored encrypted."""
-    kind, compact = validate_subject_code(ric_number)
+def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector | None = None,
+               today: dt.date | None = None) -> dict[str, Any]:
+    """Register a natural person by resident ID number (Art. 8); number and name stored encrypted.
+
+    The date of birth must not be after ``today`` (the ``--as-of`` day; default today in Asia/Shanghai).
+    """
+    kind, compact = validate_subject_code(ric_number, today=today)
     if kind != SubjectKind.natural_person:
         raise DataError(_("The code is a unified social credit code: register an organisation with it instead "
                           "of a natural person."))
@@ -383,17 +387,18 @@ def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector
     return uow.insert(T_SUBJECT, _person_values(pii, compact, name, utcnow()))
 
 
-def add_subject(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False) -> dict[str, Any]:
-    """Register a person or an organisation, whichever the code identifies."""
+def add_subject(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False,
+                today: dt.date | None = None) -> dict[str, Any]:
+    """Register a person or an organisation, whichever the code identifies, as of ``today`` (default today)."""
     try:
-        kind = validate_subject_code(code)[0]
+        kind = validate_subject_code(code, today=today)[0]
     except ChecksumMismatch:
         if not override_checksum:
             raise
         kind = None
     if kind == SubjectKind.natural_person:
-        return add_person(uow, code, name)
-    return add_org(uow, code, name, override_checksum=override_checksum)
+        return add_person(uow, code, name, today=today)
+    return add_org(uow, code, name, override_checksum=override_checksum, today=today)
 
 
 def resolve_or_create(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False) -> int:

@@ -449,6 +449,22 @@ def test_no_person_number_with_a_wrong_check_digit_is_taken_for_an_organisation(
         validate_subject_code(body + last, allow_bad_checksum=override)
 
 
+def test_a_person_born_after_the_as_of_day_is_refused_by_subject_add_and_import(platform) -> None:
+    # Record intake checks a date of birth against --as-of; subject add and import used to check it
+    # against the clock, so the same number was refused by one and registered by the other.
+    born_2026 = ric_with_check("21138220260601001")
+    path = write_rows(platform.dir / "subjects.csv", [{"姓名": "新生", "公民身份号码": born_2026}])
+    for args in (("subject", "add", born_2026, "--name", "新生"), ("subject", "import", str(path))):
+        r = platform.run("--as-of", "2026-01-01", *args)
+        assert r.exit_code == 65, r.output
+        assert "the date of birth is after today (2026-01-01)" in r.stderr
+        assert born_2026 not in r.output
+    assert subject_count(platform) == 0
+    r = platform.run("--as-of", "2026-06-01", "--format", "json", "subject", "import", str(path))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["created"] == 1
+
+
 TODAY = dt.date(2026, 6, 1)
 wrong_birth_dates = st.tuples(st.integers(1800, 2099), st.integers(1, 12), st.integers(1, 31)).filter(
     lambda ymd: not _is_birth_date(*ymd))
