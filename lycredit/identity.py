@@ -309,6 +309,11 @@ def validate_ric(number: str, *, today: date | None = None) -> str:
     if not _RIC_SHAPE.fullmatch(compact):
         raise DataError(_("Resident ID number: positions 1-17 must be digits and position 18 a digit or X."))
     if compact[17] != ric.calc_check_digit(compact):
+        if compact.endswith("000"):  # Excel keeps 15 significant digits of a number: 18 digits end in 000
+            raise ChecksumMismatch(_("Resident ID number: the check digit does not match (GB 11643). If it comes "
+                                     "from a spreadsheet cell that holds a number, the cell kept only its first 15 "
+                                     "digits and the last three became 0: format the column as text (文本) and "
+                                     "enter the numbers again."))
         raise ChecksumMismatch(_("Resident ID number: the check digit does not match (GB 11643)."))
     error = birth_date_error(compact, today=today)
     if error is not None:

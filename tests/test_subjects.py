@@ -688,6 +688,25 @@ def test_a_bad_checksum_not_admitted_by_override_is_listed_with_the_other_proble
     assert subject_count(platform) == 1
 
 
+def test_a_resident_id_number_stored_as_a_number_in_excel_is_refused_saying_why(platform, tmp_path) -> None:
+    # Excel keeps 15 significant digits of a number, so the number's last three digits read as 000: the
+    # check digit no longer fits, and the message says what happened instead of only that.
+    import openpyxl
+
+    path = tmp_path / "persons.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "公民身份号码"])
+    book.active.append([PERSON_NAME, int(PERSON)])
+    book.save(path)
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65, r.output
+    assert "row 2, field 公民身份号码" in r.stderr and "format the column as text" in r.stderr
+    assert PERSON[:15] not in r.output
+    wrong = add(platform, PERSON[:-1] + "5", PERSON_NAME)  # a mistyped check digit alone: no such advice
+    assert wrong.exit_code == 65 and "check digit" in wrong.stderr and "spreadsheet" not in wrong.stderr
+    assert subject_count(platform) == 0
+
+
 def test_a_column_that_is_not_part_of_a_subject_is_refused_by_name(platform, tmp_path) -> None:
     for column, rule in (("宗教信仰", "Art. 12 forbids"), ("月收入", "authorisation"), ("备注", "unknown column")):
         path = write_rows(tmp_path / "extra.csv", [{"名称": PERSON_NAME, "公民身份号码": PERSON, column: "x"}])
