@@ -250,7 +250,7 @@ _EXCEL_SERIAL = re.compile(r"[1-9][0-9]{4}")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1 (NEL), line and paragraph separators
 _MASKED_RIC = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
 _CACHE_LIMIT = 200_000
 

@@ -79,7 +79,7 @@ RELATIONS: dict[str, str] = {
 }
 
 _KIND_NAMES = {**{kind.value: kind for kind in SubjectKind}, **{kind.label_zh: kind for kind in SubjectKind}}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1 (NEL), line and paragraph separators
 
 
 # --- codes ----------------------------------------------------------------------------------

@@ -232,6 +232,21 @@ def test_a_person_name_that_is_empty_too_long_or_has_a_line_break_is_rejected(pl
     assert add(platform, PERSON, "张" * 100).exit_code == 0
 
 
+@pytest.mark.parametrize("line_break", ["\u2028", "\u2029", "\x85", "\x9b"])
+def test_a_name_with_a_unicode_line_break_or_c1_control_is_rejected_like_a_line_feed(
+        platform, tmp_path, line_break) -> None:
+    # LINE SEPARATOR, PARAGRAPH SEPARATOR and NEL break a line as a line feed does (str.splitlines
+    # splits on them; copied from a web page or Word they come along), and C1 controls such as CSI
+    # start terminal escape sequences: all used to be accepted in a name.
+    for code, name in ((ORG, f"凌源市示例{line_break}建材有限公司"), (PERSON, f"张{line_break}三")):
+        r = add(platform, code, name)
+        assert r.exit_code == 65 and "control character" in r.stderr, r.output
+    path = write_rows(tmp_path / "s.csv", [{"名称": f"凌源市示例{line_break}建材有限公司", "统一社会信用代码": ORG}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "row 2, field 名称" in r.stderr and "control character" in r.stderr
+    assert subject_count(platform) == 0
+
+
 def test_an_unknown_subject_is_not_found_and_its_number_is_not_repeated(platform) -> None:
     r = platform.run("subject", "show", PERSON, key=None)
     assert r.exit_code == 65 and "No credit subject" in r.stderr and PERSON not in r.output
