@@ -315,9 +315,21 @@ def find_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = N
 
 
 def get_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping:
-    """Like :func:`find_subject`, but NotFound (naming the code, masked if need be) when there is none."""
+    """Like :func:`find_subject`, but NotFound (naming the code, masked if need be) when there is none.
+
+    When the code is not a valid one either, the message says which rule it breaks (a mistyped
+    code is the likelier cause); a USCC failing only its check character may have been admitted
+    by the override, so for it, as for a valid code, the subject is simply not registered.
+    """
     row = find_subject(conn, code, pii=pii)
     if row is None:
+        try:
+            validate_subject_code(code)
+        except ChecksumMismatch:
+            pass
+        except DataError as error:
+            raise NotFound(_("No credit subject {code} is registered, and the code is not a valid one: "
+                             "{reason}").format(code=display_code(code), reason=error.message)) from None
         raise NotFound(_("No credit subject {code} is registered.").format(code=display_code(code)))
     return row
 

@@ -252,6 +252,21 @@ def test_an_unknown_subject_is_not_found_and_its_number_is_not_repeated(platform
     assert r.exit_code == 65 and "No credit subject" in r.stderr and PERSON not in r.output
 
 
+def test_an_unknown_subject_whose_code_is_not_valid_is_reported_with_the_rule_it_breaks(platform) -> None:
+    # A mistyped code used to get only "No credit subject ***************** is registered", its
+    # characters masked, so the operator could not tell a typo from a subject never registered.
+    add(platform, ORG, "凌源市示例建材有限公司")
+    for args in (("subject", "show", PERSON[:17]), ("subject", "link", ORG, PERSON[:-1] + "5", "--as", "principal")):
+        r = platform.run(*args)
+        assert r.exit_code == 65, r.output
+        assert "No credit subject" in r.stderr and "not a valid one" in r.stderr
+        assert ("17 characters" in r.stderr) or ("check digit does not match" in r.stderr)
+        assert PERSON[:17] not in r.output
+    for code in (PERSON, BAD_CHECKSUM):  # valid, or possibly admitted by override: simply not registered
+        r = platform.run("subject", "show", code, key=None)
+        assert r.exit_code == 65 and "No credit subject" in r.stderr and "not a valid one" not in r.stderr
+
+
 # --- the personal-data key -------------------------------------------------------------------
 
 OTHER_PII_KEY = base64.b64encode(b"o" * 32).decode()
