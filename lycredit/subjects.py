@@ -484,18 +484,21 @@ class NewSubject:
     name: str
 
 
-def _resolve(uow: UnitOfWork, wanted: Mapping[str, NewSubject], unchecked: Mapping[str, DataError],
-             pii: PiiProtector) -> tuple[dict[str, int], int]:
+def _resolve(uow: UnitOfWork, wanted: Mapping[str, NewSubject],
+             unchecked: Mapping[str, DataError]) -> tuple[dict[str, int], int]:
     """Ids of the wanted subjects, creating the missing ones; and how many were created.
 
     ``unchecked`` holds codes that failed only their checksum: found when registered by
-    override, otherwise their error is raised.
+    override, otherwise their error is raised. The personal-data key is needed only when a
+    wanted subject is a person: organisations are found and registered without it, as
+    ``subject add`` and record intake register them.
     """
     usccs = [code for code, new in wanted.items() if new.kind != SubjectKind.natural_person] + list(unchecked)
-    indexes = {pii.blind_index(code): code for code, new in wanted.items()
-               if new.kind == SubjectKind.natural_person}
+    persons = [code for code, new in wanted.items() if new.kind == SubjectKind.natural_person]
+    pii = protector() if persons else None
+    indexes = {pii.blind_index(code): code for code in persons} if pii is not None else {}
     ids = _existing_ids(uow.conn, usccs, indexes)
-    if any(code not in ids for code in indexes.values()):
+    if pii is not None and any(code not in ids for code in indexes.values()):
         require_database_key(uow.conn, pii)  # a wrong key finds no one and would register everyone again
     for code, error in unchecked.items():
         if code not in ids:
@@ -544,7 +547,7 @@ def resolve_subjects_bulk(uow: UnitOfWork, items: Iterable[tuple[str, str]], *,
             raise DataError(_("Credit subject {code}: {problem}").format(
                 code=display_code(compact), problem=error.message)) from None
         wanted[compact] = NewSubject(compact, kind, name)
-    ids, _created = _resolve(uow, wanted, unchecked, protector())
+    ids, _created = _resolve(uow, wanted, unchecked)
     return ids
 
 
@@ -555,7 +558,7 @@ def register_checked(uow: UnitOfWork, subjects: Mapping[str, tuple[SubjectKind, 
     checked by :class:`lycredit.records.RowChecker`, which validates with the same function).
     """
     wanted = {code: NewSubject(code, kind, name) for code, (kind, name) in subjects.items()}
-    ids, _created = _resolve(uow, wanted, {}, protector())
+    ids, _created = _resolve(uow, wanted, {})
     return ids
 
 
@@ -838,7 +841,7 @@ def import_subjects(uow: UnitOfWork, read: SubjectsFile) -> dict[str, int]:
     if problems:
         raise ImportRejected([text for _row, text in sorted(problems, key=lambda problem: problem[0])])
     subjects = read.subjects + read.overridable
-    _ids, created = _resolve(uow, {new.code: new for new in read.subjects}, {}, protector())
+    _ids, created = _resolve(uow, {new.code: new for new in read.subjects}, {})
     counts = {"rows": len(subjects), "created": created, "existing": len(subjects) - created,
               "persons": sum(new.kind == SubjectKind.natural_person for new in subjects)}
     counts["organisations"] = counts["rows"] - counts["persons"]

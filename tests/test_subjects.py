@@ -202,6 +202,23 @@ def test_an_organisation_is_shown_without_the_personal_data_key_and_a_person_is_
     assert r.exit_code == 78 and "LYCREDIT_PII_KEY" in r.stderr
 
 
+def test_organisations_are_imported_without_the_personal_data_key_and_persons_are_not(
+        platform, monkeypatch, tmp_path) -> None:
+    # 'subject add' registers an organisation without the key; 'subject import' of organisations only
+    # used to exit 78 asking for it, so a unit that handles no personal data could not import its list.
+    orgs = write_rows(tmp_path / "orgs.csv", [{"名称": "凌源市示例建材有限公司", "统一社会信用代码": ORG},
+                                              {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2}])
+    persons = write_rows(tmp_path / "persons.csv", [{"姓名": PERSON_NAME, "公民身份号码": PERSON}])
+    monkeypatch.delenv("LYCREDIT_PII_KEY")
+    r = platform.run("--format", "json", "subject", "import", str(orgs))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["created"] == 2
+    assert platform.run("--format", "json", "subject", "import", str(orgs)).exit_code == 0  # found again
+    r = platform.run("subject", "import", str(persons))
+    assert r.exit_code == 78 and "LYCREDIT_PII_KEY" in r.stderr
+    assert subject_count(platform) == 2
+
+
 def test_a_person_is_stored_encrypted_found_by_blind_index_and_shown_masked(platform) -> None:
     r = add(platform, PERSON, PERSON_NAME)
     assert r.exit_code == 0, r.output
