@@ -74,11 +74,16 @@ class PiiError(DataError):
     """A protected value cannot be opened: altered, moved to another field, or another key."""
 
 
+_DROPPED = re.compile(r"[\s\-\u200b-\u200d\u2060\ufeff]+")
+"""Spaces, hyphens and the invisible characters that text copied from a web page or a chat carries
+(zero-width space, non-joiner and joiner, word joiner, byte order mark): none is part of a code."""
+
+
 def _compact(value: str) -> str:
-    """Full-width characters folded (NFKC), spaces and hyphens dropped, upper case."""
+    """Full-width characters folded (NFKC), spaces, hyphens and zero-width characters dropped, upper case."""
     if value.isascii() and value.isalnum():  # what codes mostly are: nothing to fold or drop
         return value.upper()
-    return re.sub(r"[\s\-]+", "", unicodedata.normalize("NFKC", value)).upper()
+    return _DROPPED.sub("", unicodedata.normalize("NFKC", value)).upper()
 
 
 # --- Unified social credit code (GB 32100-2015) -------------------------------------------

@@ -193,6 +193,20 @@ def test_an_organisation_is_registered_and_shown_in_clear(platform) -> None:
     assert shown["kind"] == "legal_person" and shown["checksum_override"] is False
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_a_code_copied_with_a_zero_width_character_is_the_code(platform, tmp_path, invisible) -> None:
+    # Copied from a web page or a chat, a code can carry a zero-width space: it looks like the code
+    # but used to be refused as having 19 characters.
+    r = add(platform, ORG[:8] + invisible + ORG[8:], "凌源市示例建材有限公司")
+    assert r.exit_code == 0, r.output
+    path = write_rows(tmp_path / "s.csv", [{"姓名": PERSON_NAME, "公民身份号码": invisible + PERSON}])
+    r = platform.run("--format", "json", "subject", "import", str(path))
+    assert r.exit_code == 0, r.output
+    for code in (ORG, PERSON[:6] + invisible + PERSON[6:]):
+        assert platform.run("subject", "show", code, key=None).exit_code == 0
+    assert subject_count(platform) == 2
+
+
 def test_an_organisation_is_shown_without_the_personal_data_key_and_a_person_is_not(platform, monkeypatch) -> None:
     add(platform, ORG, "凌源市示例建材有限公司")
     add(platform, PERSON, PERSON_NAME)
