@@ -79,6 +79,19 @@ _DROPPED = re.compile(r"[\s\-\u200b-\u200d\u2060\ufeff]+")
 (zero-width space, non-joiner and joiner, word joiner, byte order mark): none is part of a code."""
 
 
+INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff"
+"""Zero-width space, non-joiner, joiner, word joiner and byte order mark: they show as nothing."""
+_EDGES = re.compile(f"^[\\s{INVISIBLE_CHARACTERS}]+|[\\s{INVISIBLE_CHARACTERS}]+$")
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without the white space and zero-width characters (see :data:`_DROPPED`) at either end.
+
+    A name of only such characters shows as nothing: it is an empty name.
+    """
+    return _EDGES.sub("", text)
+
+
 def _compact(value: str) -> str:
     """Full-width characters folded (NFKC), spaces, hyphens and zero-width characters dropped, upper case."""
     if value.isascii() and value.isalnum():  # what codes mostly are: nothing to fold or drop

@@ -45,11 +45,13 @@ from lycredit.catalog import Item, Version, list_versions, load_catalog
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
+    INVISIBLE_CHARACTERS,
     SubjectKind,
     consent_fields_in,
     field_rule,
     mask_name,
     mask_ric,
+    strip_invisible,
     validate_ric,
     validate_uscc,
 )
@@ -683,7 +685,7 @@ class RowChecker:
         return code, kind, field
 
     def _name(self, name: str | None, kind: SubjectKind | None, problems: list[Rejection]) -> str:
-        if not name:
+        if not name or (name[0] in INVISIBLE_CHARACTERS and not strip_invisible(name)):  # only zero-width ones
             problems.append(Rejection(self.label(SUBJECT_NAME), "required", _("the credit subject's name is empty")))
             return ""
         limit = NAME_LIMIT.get(kind, ORG_NAME_LIMIT)

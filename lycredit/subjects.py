@@ -47,6 +47,7 @@ from lycredit.identity import (
     mask_name,
     mask_ric,
     province_prefix,
+    strip_invisible,
     validate_ric,
     validate_uscc,
 )
@@ -266,7 +267,7 @@ def _subject_kind(compact: str, derived: SubjectKind, given: SubjectKind | None)
 
 
 def _clean_name(name: str | None, limit: int) -> str:
-    text = unicodedata.normalize("NFC", name or "").strip()
+    text = strip_invisible(unicodedata.normalize("NFC", name or ""))
     if not text:
         raise DataError(_("The name of the credit subject is empty."))
     if _CONTROL.search(text):

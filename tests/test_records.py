@@ -157,6 +157,7 @@ def test_every_alias_of_every_layout_names_exactly_one_field(layout) -> None:
     ({"统一社会信用代码": None}, ("统一社会信用代码", "required")),
     ({"统一社会信用代码": PERSON}, ("统一社会信用代码", "subject_code_invalid")),
     ({"行政相对人名称": ""}, ("行政相对人名称", "required")),
+    ({"行政相对人名称": "\u200b"}, ("行政相对人名称", "required")),
     ({"行政相对人名称": "名" * 201}, ("行政相对人名称", "subject_name_invalid")),
     ({"行政相对人名称": "凌源市\u2028示例建材有限公司"}, ("行政相对人名称", "subject_name_invalid")),
     ({"行政处罚决定书文号": "凌市监罚\x85〔2026〕1号"}, ("行政处罚决定书文号", "document_no_invalid")),

@@ -278,6 +278,21 @@ def test_a_name_with_a_unicode_line_break_or_c1_control_is_rejected_like_a_line_
     assert subject_count(platform) == 0
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff\u200d", " \u2060 "])
+def test_a_name_of_only_zero_width_characters_is_empty(platform, tmp_path, invisible) -> None:
+    # It shows as nothing, like a name of spaces, but used to be registered.
+    for code in (ORG, PERSON):
+        r = add(platform, code, invisible)
+        assert r.exit_code == 65 and "is empty" in r.stderr, r.output
+    path = write_rows(tmp_path / "s.csv", [{"名称": invisible, "统一社会信用代码": ORG}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "row 2, field 名称" in r.stderr and "is empty" in r.stderr
+    assert subject_count(platform) == 0
+    assert add(platform, ORG, "\ufeff凌源市示例建材有限公司\u200b").exit_code == 0
+    shown = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    assert shown["name"] == "凌源市示例建材有限公司"
+
+
 def test_an_unknown_subject_is_not_found_and_its_number_is_not_repeated(platform) -> None:
     r = platform.run("subject", "show", PERSON, key=None)
     assert r.exit_code == 65 and "No credit subject" in r.stderr and PERSON not in r.output
