@@ -71,7 +71,7 @@ def test_format_is_named_by_the_suffix(name, fmt):
 
 def test_unsupported_suffix_names_the_file_and_the_accepted_types(tmp_path):
     path = write(tmp_path / "records.txt", "a,b\n1,2\n")
-    error = data_error(r"records\.txt: unsupported file type \.txt; use one of .*\.csv", path)
+    error = data_error(r"records\.txt: unsupported file type \.txt; the file type is read from the suffix, one of .*\.csv", path)
     assert ".parquet" in error.message
 
 

@@ -791,6 +791,18 @@ def test_a_column_that_is_not_part_of_a_subject_is_refused_by_name(platform, tmp
     assert subject_count(platform) == 0
 
 
+def test_a_file_of_the_wrong_type_is_refused_with_advice_the_cli_can_follow(platform, tmp_path) -> None:
+    # The messages used to suggest naming the format explicitly, which no import command offers.
+    text = tmp_path / "subjects.txt"
+    text.write_text(f"名称,统一社会信用代码\n凌源市示例建材有限公司,{ORG}\n", encoding="utf-8")
+    book = write_rows(tmp_path / "subjects.xlsx", [{"名称": "凌源市示例建材有限公司", "统一社会信用代码": ORG}])
+    renamed = book.rename(tmp_path / "book.csv")
+    for path, advice in ((text, "rename it if it is one"), (renamed, "rename it with the suffix .xlsx")):
+        r = platform.run("subject", "import", str(path))
+        assert r.exit_code == 65 and advice in r.stderr and "format explicitly" not in r.stderr, r.output
+    assert subject_count(platform) == 0
+
+
 def test_a_missing_import_file_exits_66(platform, tmp_path) -> None:
     assert platform.run("subject", "import", str(tmp_path / "none.csv")).exit_code == 66
 
