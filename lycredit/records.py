@@ -252,7 +252,7 @@ _EXCEL_SERIAL = re.compile(r"[1-9][0-9]{4}")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1 (NEL), line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 _MASKED_RIC = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
 _CACHE_LIMIT = 200_000
 

@@ -80,7 +80,7 @@ RELATIONS: dict[str, str] = {
 }
 
 _KIND_NAMES = {**{kind.value: kind for kind in SubjectKind}, **{kind.label_zh: kind for kind in SubjectKind}}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1 (NEL), line and paragraph separators
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 
 
 # --- codes ----------------------------------------------------------------------------------

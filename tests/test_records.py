@@ -160,6 +160,7 @@ def test_every_alias_of_every_layout_names_exactly_one_field(layout) -> None:
     ({"行政相对人名称": "\u200b"}, ("行政相对人名称", "required")),
     ({"行政相对人名称": "名" * 201}, ("行政相对人名称", "subject_name_invalid")),
     ({"行政相对人名称": "凌源市\u2028示例建材有限公司"}, ("行政相对人名称", "subject_name_invalid")),
+    ({"行政相对人名称": "凌源市\u202e司公限有材建"}, ("行政相对人名称", "subject_name_invalid")),
     ({"行政处罚决定书文号": "凌市监罚\x85〔2026〕1号"}, ("行政处罚决定书文号", "document_no_invalid")),
     ({"行政相对人类别": "自然人"}, ("行政相对人类别", "subject_category_mismatch")),
     ({"行政相对人类别": "法人"}, ("行政相对人类别", "not_in_enum")),

@@ -278,6 +278,15 @@ def test_a_name_with_a_unicode_line_break_or_c1_control_is_rejected_like_a_line_
     assert subject_count(platform) == 0
 
 
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u2067", "\u2069"])
+def test_a_name_with_a_bidirectional_control_is_rejected(platform, control) -> None:
+    # A right-to-left override makes "凌源市\u202e司公限有材建" display as another company's name in the
+    # report, the published lists and the terminal; no name on an identity document or licence has one.
+    r = add(platform, ORG, f"凌源市{control}司公限有材建")
+    assert r.exit_code == 65 and "control character" in r.stderr, r.output
+    assert subject_count(platform) == 0
+
+
 @pytest.mark.parametrize("invisible", ["\u200b", "\ufeff\u200d", " \u2060 "])
 def test_a_name_of_only_zero_width_characters_is_empty(platform, tmp_path, invisible) -> None:
     # It shows as nothing, like a name of spaces, but used to be registered.
