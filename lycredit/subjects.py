@@ -152,19 +152,26 @@ def _ric_but_for_check_digit(compact: str, ric_error: DataError, today: dt.date 
                        "document."))
 
 
+_SHOWN_MASK = 36
+
+
 def display_code(code: str) -> str:
     """A code as it may appear in output and messages: a USCC in clear, anything else masked.
 
     Only a well-formed USCC that does not look like a resident ID number is shown in clear;
-    a resident ID number, or a malformed value that may be one, is masked.
+    a resident ID number, or a malformed value that may be one, is masked. A value far longer
+    than a code shows its first :data:`_SHOWN_MASK` asterisks and its length, not one per character.
     """
     compact = _compact(code)
     if _looks_like_ric(compact):
         return mask_ric(compact)
+    if len(compact) > _SHOWN_MASK:
+        return _("{mask}… ({length} characters)").format(mask="*" * _SHOWN_MASK, length=len(compact))
     try:
         return validate_uscc(compact, allow_bad_checksum=True)
     except DataError:
         return mask_ric(compact)
+
 
 
 def validate_subject_code(

@@ -322,6 +322,15 @@ def test_an_unknown_subject_whose_code_is_not_valid_is_reported_with_the_rule_it
         assert r.exit_code == 65 and "No credit subject" in r.stderr and "not a valid one" not in r.stderr
 
 
+def test_a_huge_code_is_not_repeated_in_the_message_one_asterisk_per_character(platform) -> None:
+    huge = "9" * 100_000
+    add(platform, ORG, "凌源市示例建材有限公司")
+    for args in (("subject", "show", huge), ("subject", "link", ORG, huge, "--as", "principal")):
+        r = platform.run(*args)
+        assert r.exit_code == 65, r.output[:500]
+        assert len(r.stderr) < 1000 and "(100000 characters)" in r.stderr
+
+
 # --- the personal-data key -------------------------------------------------------------------
 
 OTHER_PII_KEY = base64.b64encode(b"o" * 32).decode()
