@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,17 +169,30 @@ def app(ctx: click.Context | None = None):  # -> lycredit.context.AppContext
     return obj
 
 
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def for_terminal(text: str) -> str:
+    """A message with its control characters but line feeds and tabs written as escapes (``\\x1b``).
+
+    Messages quote what input files hold (a column's name, a cell's value): on a terminal, an escape
+    sequence among them would be run by the terminal (colours, a cleared screen, a changed title, a
+    line overwritten through a carriage return) instead of being shown to the operator.
+    """
+    return _TERMINAL_CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def say(text: str) -> None:
     """A message for people on stderr (silenced by --quiet)."""
     obj = click.get_current_context().find_root().obj
     if not getattr(obj, "quiet", False):
-        click.echo(text, err=True)
+        click.echo(for_terminal(text), err=True)
 
 
 def fail(exc: BaseException) -> int:
     """Map an error to its exit code and print it on stderr: the one place this happens."""
     if isinstance(exc, LycreditError):
-        click.echo(_("Error: {message}").format(message=exc.message), err=True)
+        click.echo(for_terminal(_("Error: {message}").format(message=exc.message)), err=True)
         return int(exc.exit_code)
     module = type(exc).__module__
     if module.startswith(("sqlalchemy", "sqlite3", "psycopg")) and type(exc).__name__ == "OperationalError":

@@ -38,7 +38,8 @@ def add(code: str, name: str, override_checksum: bool, reason: str | None, dry_r
     obj = app()
     with obj.operation(OVERRIDE_ACTION if override_checksum else "subject.add", reason=reason,
                        dry_run=dry_run) as uow:
-        view = subject_view(uow.conn, add_subject(uow, code, name, override_checksum=override_checksum))
+        view = subject_view(uow.conn, add_subject(uow, code, name, override_checksum=override_checksum,
+                                                  today=obj.as_of))
     render_object({field: view[field] for field in SHOW_FIELDS}, obj.fmt, bom=obj.bom)
     say((_("Dry run: would register credit subject {code}") if dry_run
          else _("Registered credit subject {code}")).format(code=view["code"]))
@@ -57,7 +58,7 @@ def import_(file: Path, reason: str | None, dry_run: bool) -> None:
     from lycredit.subjects import import_subjects, read_subjects_file
 
     obj = app()
-    subjects = read_subjects_file(file)
+    subjects = read_subjects_file(file, today=obj.as_of)
     with obj.operation("subject.import", reason=reason, dry_run=dry_run) as uow:
         counts = import_subjects(uow, subjects)
     render_object({**counts, "dry_run": dry_run}, obj.fmt, bom=obj.bom)

@@ -120,7 +120,7 @@ QUERY_ACTIONS = (QUERY_ACTION, GOV_SHARE_ACTION, SELF_ACTION)
 PURPOSE_MAX = 200
 NATURAL_PERSON = "natural_person"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 _RIC_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 class QueryRefused(PermissionDenied):

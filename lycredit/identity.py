@@ -74,11 +74,29 @@ class PiiError(DataError):
     """A protected value cannot be opened: altered, moved to another field, or another key."""
 
 
+_DROPPED = re.compile(r"[\s\-\u200b-\u200d\u2060\ufeff]+")
+"""Spaces, hyphens and the invisible characters that text copied from a web page or a chat carries
+(zero-width space, non-joiner and joiner, word joiner, byte order mark): none is part of a code."""
+
+
+INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff"
+"""Zero-width space, non-joiner, joiner, word joiner and byte order mark: they show as nothing."""
+_EDGES = re.compile(f"^[\\s{INVISIBLE_CHARACTERS}]+|[\\s{INVISIBLE_CHARACTERS}]+$")
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without the white space and zero-width characters (see :data:`_DROPPED`) at either end.
+
+    A name of only such characters shows as nothing: it is an empty name.
+    """
+    return _EDGES.sub("", text)
+
+
 def _compact(value: str) -> str:
-    """Full-width characters folded (NFKC), spaces and hyphens dropped, upper case."""
+    """Full-width characters folded (NFKC), spaces, hyphens and zero-width characters dropped, upper case."""
     if value.isascii() and value.isalnum():  # what codes mostly are: nothing to fold or drop
         return value.upper()
-    return re.sub(r"[\s\-]+", "", unicodedata.normalize("NFKC", value)).upper()
+    return _DROPPED.sub("", unicodedata.normalize("NFKC", value)).upper()
 
 
 # --- Unified social credit code (GB 32100-2015) -------------------------------------------
@@ -309,6 +327,11 @@ def validate_ric(number: str, *, today: date | None = None) -> str:
     if not _RIC_SHAPE.fullmatch(compact):
         raise DataError(_("Resident ID number: positions 1-17 must be digits and position 18 a digit or X."))
     if compact[17] != ric.calc_check_digit(compact):
+        if compact.endswith("000"):  # Excel keeps 15 significant digits of a number: 18 digits end in 000
+            raise ChecksumMismatch(_("Resident ID number: the check digit does not match (GB 11643). If it comes "
+                                     "from a spreadsheet cell that holds a number, the cell kept only its first 15 "
+                                     "digits and the last three became 0: format the column as text (文本) and "
+                                     "enter the numbers again."))
         raise ChecksumMismatch(_("Resident ID number: the check digit does not match (GB 11643)."))
     error = birth_date_error(compact, today=today)
     if error is not None:

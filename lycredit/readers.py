@@ -251,9 +251,8 @@ def detect_format(path: str | Path) -> str:
     """The format named by the file's suffix: one of ``FORMATS``."""
     fmt = _SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None:
-        # no command takes the file's format from an option: the advice is the suffix (Excel's "Text (Tab
-        # delimited)" saves a .txt, which is a .tsv)
-        raise DataError(_("{file}: unsupported file type {suffix}; name the file with one of {formats} (a "
+        raise DataError(_("{file}: unsupported file type {suffix}; the file type is read from the suffix, one "
+                          "of {formats}: save the file in one of these formats, or rename it if it is one (a "
                           "tab-separated .txt from Excel is a .tsv)").format(
             file=path, suffix=Path(path).suffix or "''", formats=", ".join(sorted(_SUFFIXES))))
     return fmt
@@ -282,8 +281,8 @@ def _check_text(path: Path, sample: bytes, fmt: str) -> None:
     """A text format must not be given a spreadsheet, a Parquet file, UTF-16 or other binary data."""
     for signature, kind in ((b"PK\x03\x04", "xlsx"), (b"\xd0\xcf\x11\xe0", "xls"), (b"PAR1", "parquet")):
         if sample.startswith(signature):
-            raise DataError(_("{file} is a {kind} file, not {format} text; give it the right suffix "
-                              "or format").format(file=path, kind=kind, format=fmt))
+            raise DataError(_("{file} is a {kind} file, not {format} text; rename it with the suffix "
+                              ".{kind}").format(file=path, kind=kind, format=fmt))
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise DataError(_("{file} is UTF-16 text, which is not supported; save it as UTF-8 "
                           "(Excel: CSV UTF-8)").format(file=path))

@@ -45,11 +45,13 @@ from lycredit.catalog import Item, Version, list_versions, load_catalog
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
+    INVISIBLE_CHARACTERS,
     SubjectKind,
     consent_fields_in,
     field_rule,
     mask_name,
     mask_ric,
+    strip_invisible,
     validate_ric,
     validate_uscc,
 )
@@ -251,7 +253,7 @@ _EXCEL_SERIAL = re.compile(r"[1-9][0-9]{4}")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 _MASKED_RIC = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
 _CACHE_LIMIT = 200_000
 
@@ -690,7 +692,7 @@ class RowChecker:
         return code, kind, field
 
     def _name(self, name: str | None, kind: SubjectKind | None, problems: list[Rejection]) -> str:
-        if not name:
+        if not name or (name[0] in INVISIBLE_CHARACTERS and not strip_invisible(name)):  # only zero-width ones
             problems.append(Rejection(self.label(SUBJECT_NAME), "required", _("the credit subject's name is empty")))
             return ""
         limit = NAME_LIMIT.get(kind, ORG_NAME_LIMIT)

@@ -47,6 +47,7 @@ from lycredit.identity import (
     mask_name,
     mask_ric,
     province_prefix,
+    strip_invisible,
     validate_ric,
     validate_uscc,
 )
@@ -79,7 +80,7 @@ RELATIONS: dict[str, str] = {
 }
 
 _KIND_NAMES = {**{kind.value: kind for kind in SubjectKind}, **{kind.label_zh: kind for kind in SubjectKind}}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 
 
 # --- codes ----------------------------------------------------------------------------------
@@ -131,19 +132,46 @@ def _ric_but_for_birth_date(compact: str, today: dt.date | None) -> DataError | 
                        "against the person's identity document.").format(reason=error.message))
 
 
+def _ric_but_for_check_digit(compact: str, ric_error: DataError, today: dt.date | None) -> DataError | None:
+    """The error of a number that is a resident ID number but for its check digit, or None.
+
+    Positions 1-6 a known division code and positions 7-14 a real date of birth, with a GB 11643
+    check digit that does not match: a person's number with a mistyped digit. One in about 31
+    such numbers whose positions 1-2 are also a GB 32100 category (11-13, 21, 31-35, 41, 51-53,
+    61, 62, 71, 81) has a last character that fits the GB 32100 checksum by chance, which
+    :func:`validate_subject_code` asks this about: such a number must not be registered as an
+    organisation and printed in clear.
+    """
+    if not (isinstance(ric_error, ChecksumMismatch) and _PERSON_SHAPE.fullmatch(compact)
+            and birth_date_shaped(compact) and birth_date_error(compact, today=today) is None
+            and _known_address_code(compact[:6])):
+        return None
+    return DataError(_("The code is a resident ID number (positions 1-6 a division code, 7-14 a date of "
+                       "birth) whose check digit does not match (GB 11643); a resident ID number is never "
+                       "registered as an organisation. Check the number against the person's identity "
+                       "document."))
+
+
+_SHOWN_MASK = 36
+
+
 def display_code(code: str) -> str:
     """A code as it may appear in output and messages: a USCC in clear, anything else masked.
 
     Only a well-formed USCC that does not look like a resident ID number is shown in clear;
-    a resident ID number, or a malformed value that may be one, is masked.
+    a resident ID number, or a malformed value that may be one, is masked. A value far longer
+    than a code shows its first :data:`_SHOWN_MASK` asterisks and its length, not one per character.
     """
     compact = _compact(code)
     if _looks_like_ric(compact):
         return mask_ric(compact)
+    if len(compact) > _SHOWN_MASK:
+        return _("{mask}… ({length} characters)").format(mask="*" * _SHOWN_MASK, length=len(compact))
     try:
         return validate_uscc(compact, allow_bad_checksum=True)
     except DataError:
         return mask_ric(compact)
+
 
 
 def validate_subject_code(
@@ -155,7 +183,8 @@ def validate_subject_code(
     USCC whose only fault is its check character raises :class:`ChecksumMismatch` unless
     ``allow_bad_checksum`` (the logged override); a code that may be a resident ID number
     (:func:`_may_be_ric`) is never admitted that way, and one that is a resident ID number but
-    for its date of birth is never admitted as a USCC at all (:func:`_ric_but_for_birth_date`).
+    for its date of birth or its check digit is never admitted as a USCC at all
+    (:func:`_ric_but_for_birth_date`, :func:`_ric_but_for_check_digit`).
     """
     compact = _compact(code)
     if not compact:
@@ -173,18 +202,25 @@ def validate_subject_code(
         return SubjectKind.natural_person, validate_ric(compact, today=today)
     except DataError as error:
         ric_error = error.with_traceback(None)
-    birth_date_fault = _ric_but_for_birth_date(compact, today)
-    if birth_date_fault is not None:
+    person_fault = _ric_but_for_birth_date(compact, today)
+    if person_fault is not None:
         try:
-            raise birth_date_fault
+            raise person_fault
         finally:  # as below: the error raised must not hold this frame through a local
-            del birth_date_fault, ric_error
+            del person_fault, ric_error
     person_like = _may_be_ric(compact)
     try:
         valid = validate_uscc(compact, allow_bad_checksum=allow_bad_checksum and not person_like)
-        return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
     except DataError as error:
         uscc_error = error.with_traceback(None)
+    else:
+        person_fault = _ric_but_for_check_digit(compact, ric_error, today) if person_like else None
+        if person_fault is None:
+            return USCC_REGISTRATION_CATEGORIES[valid[:2]][1], valid
+        try:
+            raise person_fault
+        finally:
+            del person_fault, ric_error
     try:
         raise _code_error(compact, ric_error, uscc_error, person_like, allow_bad_checksum)
     finally:  # the error raised is one of these locals: its traceback would hold this frame again
@@ -238,7 +274,7 @@ def _subject_kind(compact: str, derived: SubjectKind, given: SubjectKind | None)
 
 
 def _clean_name(name: str | None, limit: int) -> str:
-    text = unicodedata.normalize("NFC", name or "").strip()
+    text = strip_invisible(unicodedata.normalize("NFC", name or ""))
     if not text:
         raise DataError(_("The name of the credit subject is empty."))
     if _CONTROL.search(text):
@@ -287,9 +323,21 @@ def find_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = N
 
 
 def get_subject(conn: sa.Connection, code: str, *, pii: PiiProtector | None = None) -> sa.RowMapping:
-    """Like :func:`find_subject`, but NotFound (naming the code, masked if need be) when there is none."""
+    """Like :func:`find_subject`, but NotFound (naming the code, masked if need be) when there is none.
+
+    When the code is not a valid one either, the message says which rule it breaks (a mistyped
+    code is the likelier cause); a USCC failing only its check character may have been admitted
+    by the override, so for it, as for a valid code, the subject is simply not registered.
+    """
     row = find_subject(conn, code, pii=pii)
     if row is None:
+        try:
+            validate_subject_code(code)
+        except ChecksumMismatch:
+            pass
+        except DataError as error:
+            raise NotFound(_("No credit subject {code} is registered, and the code is not a valid one: "
+                             "{reason}").format(code=display_code(code), reason=error.message)) from None
         raise NotFound(_("No credit subject {code} is registered.").format(code=display_code(code)))
     return row
 
@@ -316,7 +364,7 @@ def _require_override_rights(uow: UnitOfWork) -> None:
 
 
 def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = False,
-            kind: SubjectKind | None = None) -> dict[str, Any]:
+            kind: SubjectKind | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """Register an organisation by its USCC (Art. 8); the stored row.
 
     With ``override_checksum`` a code failing only its check character is admitted; that
@@ -325,11 +373,11 @@ def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = 
     """
     overridden = False
     try:
-        derived, compact = validate_subject_code(uscc)
+        derived, compact = validate_subject_code(uscc, today=today)
     except ChecksumMismatch:
         if not override_checksum:
             raise
-        derived, compact = validate_subject_code(uscc, allow_bad_checksum=True)
+        derived, compact = validate_subject_code(uscc, allow_bad_checksum=True, today=today)
         overridden = True
     if derived == SubjectKind.natural_person:
         raise DataError(_("The code is a resident ID number: register a natural person with it instead of an "
@@ -344,9 +392,13 @@ def add_org(uow: UnitOfWork, uscc: str, name: str, *, override_checksum: bool = 
     return row
 
 
-def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector | None = None) -> dict[str, Any]:
-    """Register a natural person by resident ID number (Art. 8); number and name stored encrypted."""
-    kind, compact = validate_subject_code(ric_number)
+def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector | None = None,
+               today: dt.date | None = None) -> dict[str, Any]:
+    """Register a natural person by resident ID number (Art. 8); number and name stored encrypted.
+
+    The date of birth must not be after ``today`` (the ``--as-of`` day; default today in Asia/Shanghai).
+    """
+    kind, compact = validate_subject_code(ric_number, today=today)
     if kind != SubjectKind.natural_person:
         raise DataError(_("The code is a unified social credit code: register an organisation with it instead "
                           "of a natural person."))
@@ -355,17 +407,18 @@ def add_person(uow: UnitOfWork, ric_number: str, name: str, *, pii: PiiProtector
     return uow.insert(T_SUBJECT, _person_values(pii, compact, name, utcnow()))
 
 
-def add_subject(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False) -> dict[str, Any]:
-    """Register a person or an organisation, whichever the code identifies."""
+def add_subject(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False,
+                today: dt.date | None = None) -> dict[str, Any]:
+    """Register a person or an organisation, whichever the code identifies, as of ``today`` (default today)."""
     try:
-        kind = validate_subject_code(code)[0]
+        kind = validate_subject_code(code, today=today)[0]
     except ChecksumMismatch:
         if not override_checksum:
             raise
         kind = None
     if kind == SubjectKind.natural_person:
-        return add_person(uow, code, name)
-    return add_org(uow, code, name, override_checksum=override_checksum)
+        return add_person(uow, code, name, today=today)
+    return add_org(uow, code, name, override_checksum=override_checksum, today=today)
 
 
 def resolve_or_create(uow: UnitOfWork, code: str, name: str, *, override_checksum: bool = False) -> int:
@@ -443,18 +496,21 @@ class NewSubject:
     name: str
 
 
-def _resolve(uow: UnitOfWork, wanted: Mapping[str, NewSubject], unchecked: Mapping[str, DataError],
-             pii: PiiProtector) -> tuple[dict[str, int], int]:
+def _resolve(uow: UnitOfWork, wanted: Mapping[str, NewSubject],
+             unchecked: Mapping[str, DataError]) -> tuple[dict[str, int], int]:
     """Ids of the wanted subjects, creating the missing ones; and how many were created.
 
     ``unchecked`` holds codes that failed only their checksum: found when registered by
-    override, otherwise their error is raised.
+    override, otherwise their error is raised. The personal-data key is needed only when a
+    wanted subject is a person: organisations are found and registered without it, as
+    ``subject add`` and record intake register them.
     """
     usccs = [code for code, new in wanted.items() if new.kind != SubjectKind.natural_person] + list(unchecked)
-    indexes = {pii.blind_index(code): code for code, new in wanted.items()
-               if new.kind == SubjectKind.natural_person}
+    persons = [code for code, new in wanted.items() if new.kind == SubjectKind.natural_person]
+    pii = protector() if persons else None
+    indexes = {pii.blind_index(code): code for code in persons} if pii is not None else {}
     ids = _existing_ids(uow.conn, usccs, indexes)
-    if any(code not in ids for code in indexes.values()):
+    if pii is not None and any(code not in ids for code in indexes.values()):
         require_database_key(uow.conn, pii)  # a wrong key finds no one and would register everyone again
     for code, error in unchecked.items():
         if code not in ids:
@@ -503,7 +559,7 @@ def resolve_subjects_bulk(uow: UnitOfWork, items: Iterable[tuple[str, str]], *,
             raise DataError(_("Credit subject {code}: {problem}").format(
                 code=display_code(compact), problem=error.message)) from None
         wanted[compact] = NewSubject(compact, kind, name)
-    ids, _created = _resolve(uow, wanted, unchecked, protector())
+    ids, _created = _resolve(uow, wanted, unchecked)
     return ids
 
 
@@ -514,7 +570,7 @@ def register_checked(uow: UnitOfWork, subjects: Mapping[str, tuple[SubjectKind, 
     checked by :class:`lycredit.records.RowChecker`, which validates with the same function).
     """
     wanted = {code: NewSubject(code, kind, name) for code, (kind, name) in subjects.items()}
-    ids, _created = _resolve(uow, wanted, {}, protector())
+    ids, _created = _resolve(uow, wanted, {})
     return ids
 
 
@@ -642,9 +698,15 @@ class ImportRejected(DataError):
 
 
 def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
-                 today: dt.date | None) -> tuple[NewSubject | None, list[tuple[str, str]]]:
-    """The subject a row names, or the (column, problem) pairs that stop it."""
+                 today: dt.date | None) -> tuple[NewSubject | None, list[tuple[str, str]], ChecksumFault | None]:
+    """The subject a row names, or the (column, problem) pairs that stop it; and its code's checksum fault.
+
+    A USCC whose only fault is its check character is not a problem of the row by itself: it may
+    have been admitted by the checksum override already, which only the database can tell
+    (:func:`import_subjects`). It is returned apart, whatever else is wrong with the row.
+    """
     problems: list[tuple[str, str]] = []
+    checksum_fault: ChecksumFault | None = None
 
     def fail(field: str, problem: str) -> None:
         problems.append((columns.get(field, field), problem))
@@ -654,14 +716,15 @@ def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
         fields = [field for field in _CODE_FIELDS if field in columns]
         problems.append((", ".join(columns[field] for field in fields),
                          _("give exactly one code (a unified social credit code or a resident ID number)")))
-        return None, problems
+        return None, problems, None
     field = present[0]
     kind = compact = None
     try:
         kind, compact = validate_subject_code(values[columns[field]] or "", today=today)
     except ChecksumMismatch as error:
-        fail(field, error.message + " " + _("A genuine code can be admitted with 'subject add "
-                                            "--override-checksum'."))
+        kind, compact = validate_subject_code(values[columns[field]] or "", allow_bad_checksum=True, today=today)
+        checksum_fault = ChecksumFault(compact, columns.get(field, field), error.message + " " + _(
+            "A genuine code can be admitted with 'subject add --override-checksum'."))
     except DataError as error:
         fail(field, error.message)
     if kind is not None and field != "code" and (kind == SubjectKind.natural_person) != (field == "ric"):
@@ -685,8 +748,8 @@ def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
         except DataError as error:
             fail("kind", error.message)
     if problems or kind is None or compact is None:
-        return None, problems
-    return NewSubject(compact, kind, name), problems
+        return None, problems, checksum_fault
+    return NewSubject(compact, kind, name), problems, checksum_fault
 
 
 def _column_problem(column: str) -> str:
@@ -701,49 +764,96 @@ def _column_problem(column: str) -> str:
     return _("{topic} needs the subject's authorisation and is not part of a subject").format(topic=rule.topic_zh)
 
 
-def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> list[NewSubject]:
+@dataclass(frozen=True)
+class ChecksumFault:
+    """A row's USCC whose only fault is its check character: a problem unless admitted by override already."""
+
+    code: str
+    column: str
+    problem: str
+
+
+@dataclass
+class SubjectsFile:
+    """The subjects of a file read by :func:`read_subjects_file`, checked as far as the file alone allows.
+
+    ``checksum_faults`` are the rows (row number, fault) whose code fails only its check
+    character: each is a problem unless the code was admitted by the checksum override already,
+    which only the database can tell (:func:`import_subjects`); the subjects of those rows that
+    have no other problem are in ``overridable``. ``problems`` are the file's other problems,
+    each with its row: :func:`read_subjects_file` raises them at once unless there are checksum
+    faults too.
+    """
+
+    subjects: list[NewSubject]
+    overridable: list[NewSubject]
+    checksum_faults: list[tuple[int, ChecksumFault]]
+    problems: list[tuple[int, str]]
+    path: str | Path
+
+    def fault_problems(self, registered: Iterable[str]) -> list[tuple[int, str]]:
+        """The checksum faults of the codes not ``registered``, as (row, problem naming file, row and field)."""
+        known = set(registered)
+        return [(row, _("{file}, row {row}, field {field}: {problem}").format(
+            file=self.path, row=row, field=fault.column, problem=fault.problem))
+            for row, fault in self.checksum_faults if fault.code not in known]
+
+
+def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> SubjectsFile:
     """Every subject of a CSV/XLSX/JSON/Parquet file, or ImportRejected listing every problem.
 
     Columns: 名称/name, one of 统一社会信用代码/uscc, 公民身份号码/ric or code, and optionally
     类型/kind. A column carrying information that Art. 12 forbids or conditions on consent,
-    or any other column, is refused by name; so is a code given twice.
+    or any other column, is refused by name; so is a code given twice. A resident ID number's
+    date of birth must not be after ``today`` (the ``--as-of`` day; default today).
     """
     from lycredit.readers import map_headers, open_table
 
     table = open_table(path)
     columns = map_headers(table.columns, IMPORT_FIELDS, source=path)
-    problems = [_("{file}: column {column}: {problem}").format(file=path, column=column,
-                                                                  problem=_column_problem(column))
-                for column in columns.unknown]
+    header_problems = [_("{file}: column {column}: {problem}").format(file=path, column=column,
+                                                                         problem=_column_problem(column))
+                       for column in columns.unknown]
     if "name" not in columns or not any(field in columns for field in _CODE_FIELDS):
-        problems.append(_("{file}: the header needs a name column (名称) and a code column (统一社会信用代码 or "
-                          "公民身份号码)").format(file=path))
-    if problems:
-        raise ImportRejected(problems)
-    subjects: list[NewSubject] = []
+        header_problems.append(_("{file}: the header needs a name column (名称) and a code column (统一社会信用代码 "
+                                 "or 公民身份号码)").format(file=path))
+    if header_problems:
+        raise ImportRejected(header_problems)
+    read = SubjectsFile([], [], [], [], path)
     seen: dict[str, int] = {}
     for batch in table.batches():
         for row in batch:
-            new, row_problems = _row_subject(row.values, columns, today)
+            new, row_problems, checksum_fault = _row_subject(row.values, columns, today)
             if new is not None and new.code in seen:
                 row_problems.append((columns.get("uscc") or columns.get("ric") or columns["code"],
                                      _("the code appears again (first at row {row})").format(row=seen[new.code])))
-            problems.extend(_("{file}, row {row}, field {field}: {problem}").format(
-                file=path, row=row.row_number, field=field, problem=problem) for field, problem in row_problems)
+            elif checksum_fault is not None:
+                read.checksum_faults.append((row.row_number, checksum_fault))
+            read.problems.extend((row.row_number, _("{file}, row {row}, field {field}: {problem}").format(
+                file=path, row=row.row_number, field=field, problem=problem)) for field, problem in row_problems)
             if new is not None and not row_problems:
                 seen[new.code] = row.row_number
-                subjects.append(new)
-    if problems:
-        raise ImportRejected(problems)
-    if not subjects:
+                (read.overridable if checksum_fault else read.subjects).append(new)
+    if read.problems and not read.checksum_faults:
+        raise ImportRejected([text for _row, text in read.problems])
+    if not (read.subjects or read.overridable or read.problems):
         raise DataError(_("{file} has no rows.").format(file=path))
-    return subjects
+    return read
 
 
-def import_subjects(uow: UnitOfWork, subjects: Sequence[NewSubject]) -> dict[str, int]:
-    """Register the new subjects of a read file in this operation; the counts (existing ones are kept)."""
-    wanted = {new.code: new for new in subjects}
-    _ids, created = _resolve(uow, wanted, {}, protector())
+def import_subjects(uow: UnitOfWork, read: SubjectsFile) -> dict[str, int]:
+    """Register the new subjects of a read file in this operation; the counts (existing ones are kept).
+
+    A code of the file that fails only its check character is found like any other when it was
+    admitted by the checksum override, and is a problem of its row otherwise: ImportRejected
+    then lists it with the file's other problems, in row order, and nothing is imported.
+    """
+    found = _existing_ids(uow.conn, list(dict.fromkeys(fault.code for _row, fault in read.checksum_faults)), {})
+    problems = read.problems + read.fault_problems(found)
+    if problems:
+        raise ImportRejected([text for _row, text in sorted(problems, key=lambda problem: problem[0])])
+    subjects = read.subjects + read.overridable
+    _ids, created = _resolve(uow, {new.code: new for new in read.subjects}, {})
     counts = {"rows": len(subjects), "created": created, "existing": len(subjects) - created,
               "persons": sum(new.kind == SubjectKind.natural_person for new in subjects)}
     counts["organisations"] = counts["rows"] - counts["persons"]

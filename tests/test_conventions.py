@@ -116,3 +116,19 @@ def test_csv_for_excel_guards_texts_that_start_like_a_formula_but_not_numbers() 
         render_rows(rows, "csv", stream=out, bom=bom)
         header, values = list(csv.reader(io.StringIO(out.getvalue().lstrip("\ufeff"))))
         assert header == list(rows[0]) and values == expected
+
+
+def test_an_escape_sequence_from_an_input_file_reaches_the_terminal_only_as_text(platform, tmp_path) -> None:
+    # On a terminal click does not strip escape sequences (color=True is what a terminal gets): a column
+    # name quoted in an error must not recolour, clear or retitle the operator's terminal.
+    from click.testing import CliRunner
+
+    from lycredit.commands.main import cli
+
+    path = tmp_path / "subjects.csv"
+    path.write_text('名称,统一社会信用代码,"\x1b]0;owned\x07\x1b[2J备\r注"\n甲,91211382MA0Y8C1K08,x\n', encoding="utf-8")
+    r = CliRunner().invoke(cli, ["--db", platform.url, "--key", str(platform.admin_key), "subject", "import",
+                                 str(path)], color=True, catch_exceptions=False)
+    assert r.exit_code == 65
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "\r" not in r.stderr
+    assert "column \\x1b]0;owned\\x07\\x1b[2J备\\x0d注: unknown column" in r.stderr

@@ -71,7 +71,7 @@ def test_format_is_named_by_the_suffix(name, fmt):
 
 def test_unsupported_suffix_names_the_file_and_the_accepted_types(tmp_path):
     path = write(tmp_path / "records.txt", "a,b\n1,2\n")
-    error = data_error(r"records\.txt: unsupported file type \.txt; name the file with one of .*\.csv", path)
+    error = data_error(r"records\.txt: unsupported file type \.txt; the file type is read from the suffix, one of .*\.csv", path)
     assert ".parquet" in error.message
     assert "name the format" not in error.message  # no command can: only the Python API takes a format
 
@@ -80,7 +80,7 @@ def test_an_import_of_an_unsupported_suffix_says_to_rename_the_file_not_to_name_
     """'(or name the format explicitly)' asked for an option no import command has."""
     path = write(tmp_path / "records.txt", "a\tb\n1\t2\n")
     r = platform.run("record", "import", str(path), "--layout", "penalty")
-    assert r.exit_code == 65 and "name the file with one of" in r.stderr and ".tsv" in r.stderr, r.output
+    assert r.exit_code == 65 and "rename it" in r.stderr and ".tsv" in r.stderr, r.output
     assert "name the format" not in r.stderr
 
 

@@ -193,6 +193,20 @@ def test_an_organisation_is_registered_and_shown_in_clear(platform) -> None:
     assert shown["kind"] == "legal_person" and shown["checksum_override"] is False
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+def test_a_code_copied_with_a_zero_width_character_is_the_code(platform, tmp_path, invisible) -> None:
+    # Copied from a web page or a chat, a code can carry a zero-width space: it looks like the code
+    # but used to be refused as having 19 characters.
+    r = add(platform, ORG[:8] + invisible + ORG[8:], "凌源市示例建材有限公司")
+    assert r.exit_code == 0, r.output
+    path = write_rows(tmp_path / "s.csv", [{"姓名": PERSON_NAME, "公民身份号码": invisible + PERSON}])
+    r = platform.run("--format", "json", "subject", "import", str(path))
+    assert r.exit_code == 0, r.output
+    for code in (ORG, PERSON[:6] + invisible + PERSON[6:]):
+        assert platform.run("subject", "show", code, key=None).exit_code == 0
+    assert subject_count(platform) == 2
+
+
 def test_an_organisation_is_shown_without_the_personal_data_key_and_a_person_is_not(platform, monkeypatch) -> None:
     add(platform, ORG, "凌源市示例建材有限公司")
     add(platform, PERSON, PERSON_NAME)
@@ -200,6 +214,23 @@ def test_an_organisation_is_shown_without_the_personal_data_key_and_a_person_is_
     assert platform.run("subject", "show", ORG, key=None).exit_code == 0
     r = platform.run("subject", "show", PERSON, key=None)
     assert r.exit_code == 78 and "LYCREDIT_PII_KEY" in r.stderr
+
+
+def test_organisations_are_imported_without_the_personal_data_key_and_persons_are_not(
+        platform, monkeypatch, tmp_path) -> None:
+    # 'subject add' registers an organisation without the key; 'subject import' of organisations only
+    # used to exit 78 asking for it, so a unit that handles no personal data could not import its list.
+    orgs = write_rows(tmp_path / "orgs.csv", [{"名称": "凌源市示例建材有限公司", "统一社会信用代码": ORG},
+                                              {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2}])
+    persons = write_rows(tmp_path / "persons.csv", [{"姓名": PERSON_NAME, "公民身份号码": PERSON}])
+    monkeypatch.delenv("LYCREDIT_PII_KEY")
+    r = platform.run("--format", "json", "subject", "import", str(orgs))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["created"] == 2
+    assert platform.run("--format", "json", "subject", "import", str(orgs)).exit_code == 0  # found again
+    r = platform.run("subject", "import", str(persons))
+    assert r.exit_code == 78 and "LYCREDIT_PII_KEY" in r.stderr
+    assert subject_count(platform) == 2
 
 
 def test_a_person_is_stored_encrypted_found_by_blind_index_and_shown_masked(platform) -> None:
@@ -232,9 +263,72 @@ def test_a_person_name_that_is_empty_too_long_or_has_a_line_break_is_rejected(pl
     assert add(platform, PERSON, "张" * 100).exit_code == 0
 
 
+@pytest.mark.parametrize("line_break", ["\u2028", "\u2029", "\x85", "\x9b"])
+def test_a_name_with_a_unicode_line_break_or_c1_control_is_rejected_like_a_line_feed(
+        platform, tmp_path, line_break) -> None:
+    # LINE SEPARATOR, PARAGRAPH SEPARATOR and NEL break a line as a line feed does (str.splitlines
+    # splits on them; copied from a web page or Word they come along), and C1 controls such as CSI
+    # start terminal escape sequences: all used to be accepted in a name.
+    for code, name in ((ORG, f"凌源市示例{line_break}建材有限公司"), (PERSON, f"张{line_break}三")):
+        r = add(platform, code, name)
+        assert r.exit_code == 65 and "control character" in r.stderr, r.output
+    path = write_rows(tmp_path / "s.csv", [{"名称": f"凌源市示例{line_break}建材有限公司", "统一社会信用代码": ORG}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "row 2, field 名称" in r.stderr and "control character" in r.stderr
+    assert subject_count(platform) == 0
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u2067", "\u2069"])
+def test_a_name_with_a_bidirectional_control_is_rejected(platform, control) -> None:
+    # A right-to-left override makes "凌源市\u202e司公限有材建" display as another company's name in the
+    # report, the published lists and the terminal; no name on an identity document or licence has one.
+    r = add(platform, ORG, f"凌源市{control}司公限有材建")
+    assert r.exit_code == 65 and "control character" in r.stderr, r.output
+    assert subject_count(platform) == 0
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff\u200d", " \u2060 "])
+def test_a_name_of_only_zero_width_characters_is_empty(platform, tmp_path, invisible) -> None:
+    # It shows as nothing, like a name of spaces, but used to be registered.
+    for code in (ORG, PERSON):
+        r = add(platform, code, invisible)
+        assert r.exit_code == 65 and "is empty" in r.stderr, r.output
+    path = write_rows(tmp_path / "s.csv", [{"名称": invisible, "统一社会信用代码": ORG}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "row 2, field 名称" in r.stderr and "is empty" in r.stderr
+    assert subject_count(platform) == 0
+    assert add(platform, ORG, "\ufeff凌源市示例建材有限公司\u200b").exit_code == 0
+    shown = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    assert shown["name"] == "凌源市示例建材有限公司"
+
+
 def test_an_unknown_subject_is_not_found_and_its_number_is_not_repeated(platform) -> None:
     r = platform.run("subject", "show", PERSON, key=None)
     assert r.exit_code == 65 and "No credit subject" in r.stderr and PERSON not in r.output
+
+
+def test_an_unknown_subject_whose_code_is_not_valid_is_reported_with_the_rule_it_breaks(platform) -> None:
+    # A mistyped code used to get only "No credit subject ***************** is registered", its
+    # characters masked, so the operator could not tell a typo from a subject never registered.
+    add(platform, ORG, "凌源市示例建材有限公司")
+    for args in (("subject", "show", PERSON[:17]), ("subject", "link", ORG, PERSON[:-1] + "5", "--as", "principal")):
+        r = platform.run(*args)
+        assert r.exit_code == 65, r.output
+        assert "No credit subject" in r.stderr and "not a valid one" in r.stderr
+        assert ("17 characters" in r.stderr) or ("check digit does not match" in r.stderr)
+        assert PERSON[:17] not in r.output
+    for code in (PERSON, BAD_CHECKSUM):  # valid, or possibly admitted by override: simply not registered
+        r = platform.run("subject", "show", code, key=None)
+        assert r.exit_code == 65 and "No credit subject" in r.stderr and "not a valid one" not in r.stderr
+
+
+def test_a_huge_code_is_not_repeated_in_the_message_one_asterisk_per_character(platform) -> None:
+    huge = "9" * 100_000
+    add(platform, ORG, "凌源市示例建材有限公司")
+    for args in (("subject", "show", huge), ("subject", "link", ORG, huge, "--as", "principal")):
+        r = platform.run(*args)
+        assert r.exit_code == 65, r.output[:500]
+        assert len(r.stderr) < 1000 and "(100000 characters)" in r.stderr
 
 
 # --- the personal-data key -------------------------------------------------------------------
@@ -410,6 +504,59 @@ def test_a_subjects_file_with_a_person_number_with_an_impossible_date_of_birth_i
     assert r.exit_code == 65 and "date of birth" in r.stderr
     assert IMPOSSIBLE_BIRTH_DATE_VALID_USCC not in r.output
     assert subject_count(platform) == 0
+
+
+# 张三's neighbour's number (born 1990-01-01, check digit 5) with its check digit mistyped as 6, which
+# happens to be the GB 32100 check character of these 18 characters read as a code of category 21: it
+# used to be registered as an organisation without any override and printed in clear.
+MISTYPED_CHECK_DIGIT_VALID_USCC = "211382199001010036"
+
+
+@pytest.mark.parametrize("extra", [(), ("--override-checksum", "--reason", "2015年颁发的代码")])
+def test_a_person_number_with_a_mistyped_check_digit_is_never_registered_as_an_organisation(platform, extra) -> None:
+    from lycredit.identity import validate_uscc
+
+    assert validate_uscc(MISTYPED_CHECK_DIGIT_VALID_USCC) == MISTYPED_CHECK_DIGIT_VALID_USCC  # the premise
+    assert ric_with_check(MISTYPED_CHECK_DIGIT_VALID_USCC[:17]) != MISTYPED_CHECK_DIGIT_VALID_USCC
+    r = add(platform, MISTYPED_CHECK_DIGIT_VALID_USCC, "张三", *extra)
+    assert r.exit_code == 65, r.output
+    assert "check digit does not match" in r.stderr and "never registered as an organisation" in r.stderr
+    assert MISTYPED_CHECK_DIGIT_VALID_USCC not in r.output and "19900101" not in r.output
+    path = write_rows(platform.dir / "subjects.csv", [{"名称": "张三", "统一社会信用代码": MISTYPED_CHECK_DIGIT_VALID_USCC}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and "row 2, field 统一社会信用代码" in r.stderr and "check digit" in r.stderr
+    assert MISTYPED_CHECK_DIGIT_VALID_USCC not in r.output
+    assert subject_count(platform) == 0
+
+
+@settings(deadline=None)
+@given(st.sampled_from(["211382", "110101", "120101", "310101", "510104"]), birth_days, st.integers(0, 999),
+       st.sampled_from("0123456789X"), st.booleans())
+def test_no_person_number_with_a_wrong_check_digit_is_taken_for_an_organisation(
+        region, born, serial, last, override) -> None:
+    from lycredit.subjects import validate_subject_code
+
+    body = f"{region}{born:%Y%m%d}{serial:03d}"
+    if ric_with_check(body) == body + last:
+        return
+    with pytest.raises(DataError, match="check digit"):
+        validate_subject_code(body + last, allow_bad_checksum=override)
+
+
+def test_a_person_born_after_the_as_of_day_is_refused_by_subject_add_and_import(platform) -> None:
+    # Record intake checks a date of birth against --as-of; subject add and import used to check it
+    # against the clock, so the same number was refused by one and registered by the other.
+    born_2026 = ric_with_check("21138220260601001")
+    path = write_rows(platform.dir / "subjects.csv", [{"姓名": "新生", "公民身份号码": born_2026}])
+    for args in (("subject", "add", born_2026, "--name", "新生"), ("subject", "import", str(path))):
+        r = platform.run("--as-of", "2026-01-01", *args)
+        assert r.exit_code == 65, r.output
+        assert "the date of birth is after today (2026-01-01)" in r.stderr
+        assert born_2026 not in r.output
+    assert subject_count(platform) == 0
+    r = platform.run("--as-of", "2026-06-01", "--format", "json", "subject", "import", str(path))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["created"] == 1
 
 
 TODAY = dt.date(2026, 6, 1)
@@ -604,11 +751,73 @@ def test_a_file_with_bad_rows_is_rejected_whole_listing_every_problem(platform, 
     assert PERSON not in r.output and PERSON2 not in r.output
 
 
+def test_a_code_admitted_by_the_checksum_override_imports_as_already_registered(platform, tmp_path) -> None:
+    # The file lists a subject that staff admitted with the override: it is found like any other
+    # (record intake does the same), where the import used to refuse it and suggest the override,
+    # which then said the subject was already registered.
+    add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    path = write_rows(tmp_path / "again.csv", [{"名称": "凌源市老字号商行", "统一社会信用代码": BAD_CHECKSUM.lower()},
+                                               {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2}])
+    r = platform.run("--format", "json", "subject", "import", str(path))
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"rows": 2, "created": 1, "existing": 1, "persons": 0, "organisations": 2,
+                                    "dry_run": False}
+    assert subject_count(platform) == 2
+    assert platform.run("audit", "verify", key=None).exit_code == 0
+
+
+def test_a_bad_checksum_not_admitted_by_override_is_listed_with_the_other_problems_in_row_order(
+        platform, tmp_path) -> None:
+    add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    other_bad = ORG2[:-1] + "A"
+    path = write_rows(tmp_path / "bad.csv", [{"名称": "", "统一社会信用代码": BAD_CHECKSUM},
+                                             {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": other_bad},
+                                             {"名称": "", "统一社会信用代码": PARTNERSHIP}])
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65, r.output
+    lines = [line for line in r.stderr.splitlines() if ", row " in line]
+    assert [line.split(":")[0] for line in lines] == [
+        f"{path}, row 2, field 名称", f"{path}, row 3, field 统一社会信用代码", f"{path}, row 4, field 名称"]
+    assert "override" in lines[1]
+    assert subject_count(platform) == 1
+
+
+def test_a_resident_id_number_stored_as_a_number_in_excel_is_refused_saying_why(platform, tmp_path) -> None:
+    # Excel keeps 15 significant digits of a number, so the number's last three digits read as 000: the
+    # check digit no longer fits, and the message says what happened instead of only that.
+    import openpyxl
+
+    path = tmp_path / "persons.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "公民身份号码"])
+    book.active.append([PERSON_NAME, int(PERSON)])
+    book.save(path)
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65, r.output
+    assert "row 2, field 公民身份号码" in r.stderr and "format the column as text" in r.stderr
+    assert PERSON[:15] not in r.output
+    wrong = add(platform, PERSON[:-1] + "5", PERSON_NAME)  # a mistyped check digit alone: no such advice
+    assert wrong.exit_code == 65 and "check digit" in wrong.stderr and "spreadsheet" not in wrong.stderr
+    assert subject_count(platform) == 0
+
+
 def test_a_column_that_is_not_part_of_a_subject_is_refused_by_name(platform, tmp_path) -> None:
     for column, rule in (("宗教信仰", "Art. 12 forbids"), ("月收入", "authorisation"), ("备注", "unknown column")):
         path = write_rows(tmp_path / "extra.csv", [{"名称": PERSON_NAME, "公民身份号码": PERSON, column: "x"}])
         r = platform.run("subject", "import", str(path))
         assert r.exit_code == 65 and column in r.stderr and rule in r.stderr
+    assert subject_count(platform) == 0
+
+
+def test_a_file_of_the_wrong_type_is_refused_with_advice_the_cli_can_follow(platform, tmp_path) -> None:
+    # The messages used to suggest naming the format explicitly, which no import command offers.
+    text = tmp_path / "subjects.txt"
+    text.write_text(f"名称,统一社会信用代码\n凌源市示例建材有限公司,{ORG}\n", encoding="utf-8")
+    book = write_rows(tmp_path / "subjects.xlsx", [{"名称": "凌源市示例建材有限公司", "统一社会信用代码": ORG}])
+    renamed = book.rename(tmp_path / "book.csv")
+    for path, advice in ((text, "rename it if it is one"), (renamed, "rename it with the suffix .xlsx")):
+        r = platform.run("subject", "import", str(path))
+        assert r.exit_code == 65 and advice in r.stderr and "format explicitly" not in r.stderr, r.output
     assert subject_count(platform) == 0
 
 
