@@ -194,6 +194,9 @@ def fail(exc: BaseException) -> int:
     if isinstance(exc, LycreditError):
         click.echo(for_terminal(_("Error: {message}").format(message=exc.message)), err=True)
         return int(exc.exit_code)
+    if isinstance(exc, BrokenPipeError):  # whoever read the output stopped reading (| head): nothing to say
+        _discard_output()
+        return int(ExitCode.OUTPUT_CLOSED)
     module = type(exc).__module__
     if module.startswith(("sqlalchemy", "sqlite3", "psycopg")) and type(exc).__name__ == "OperationalError":
         detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -201,6 +204,21 @@ def fail(exc: BaseException) -> int:
                    err=True)
         return int(ExitCode.UNAVAILABLE)
     raise exc
+
+
+def _discard_output() -> None:
+    """Point stdout at /dev/null, so that flushing what is left of it at exit does not fail again (Python would
+    print 'Exception ignored' and exit 120)."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (a test runner's): nothing to flush there
+        pass
+    finally:
+        os.close(devnull)
 
 
 class RootGroup(LyGroup):

@@ -22,6 +22,8 @@ class ExitCode(enum.IntEnum):
     LOCKED = 75
     PERMISSION_DENIED = 77
     CONFIG = 78
+    OUTPUT_CLOSED = 141
+    """The reader of the output went away (``| head``): 128 + SIGPIPE, what a program that signal ends reports."""
 
 
 class LycreditError(Exception):

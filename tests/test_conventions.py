@@ -132,3 +132,26 @@ def test_an_escape_sequence_from_an_input_file_reaches_the_terminal_only_as_text
     assert r.exit_code == 65
     assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "\r" not in r.stderr
     assert "column \\x1b]0;owned\\x07\\x1b[2J备\\x0d注: unknown column" in r.stderr
+
+
+def test_output_whose_reader_stops_early_ends_the_command_with_141_and_no_message(platform) -> None:
+    """``lycredit ... | head``: the reader of stdout goes away; the command ends as a program SIGPIPE ends does
+    (128 + 13), not with 1, which means findings, and without a traceback or 'Exception ignored' on stderr."""
+    import fcntl
+    import os
+
+    if platform.backend != "sqlite":
+        import pytest
+
+        pytest.skip("the output's plumbing is the same on both backends")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, 1031, 4096)  # F_SETPIPE_SZ: a one-page pipe, which a year's calendar overflows
+    child = subprocess.Popen([sys.executable, "-m", "lycredit", "--db", platform.url, "calendar", "show", "2026"],
+                             stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert reader.read(200)  # what head -1 takes; then the pipe is closed
+    code = child.wait(timeout=60)
+    error = child.stderr.read()
+    child.stderr.close()
+    assert (code, error) == (ExitCode.OUTPUT_CLOSED, b""), error.decode(errors="replace")
