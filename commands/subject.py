@@ -116,3 +116,20 @@ def link(org_code: str, person_code: str, relation: str, reason: str | None, dry
          else _("Linked {person} to {org} as {relation}")).format(
         person=display_code(person_code), org=display_code(org_code),
         relation=f"{relation} ({RELATIONS[relation]})"))
+
+
+@command(cli, "unlink", N_(
+    "End a link of an organisation to a person (the legal representative has changed, say): it stays on record "
+    "with the time it ended and no longer counts for Art. 23's joint measures. LINK_ID is the link_id that "
+    "'subject show' lists."))
+@click.argument("link_id", type=click.IntRange(1, 2**63 - 1))
+@reason_option(required=True)
+@dry_run_option
+def unlink(link_id: int, reason: str, dry_run: bool) -> None:
+    from lycredit.subjects import unlink as end_link
+
+    obj = app()
+    with obj.operation("subject.unlink", reason=reason, dry_run=dry_run) as uow:
+        end_link(uow, link_id)
+    click.echo(str(link_id))
+    say((_("Dry run: would end link {id}") if dry_run else _("Ended link {id}")).format(id=link_id))

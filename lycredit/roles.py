@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "catalog.import": _STAFF,
     "subject.add": _STAFF | {PROVIDER},
     "subject.link": _STAFF | {PROVIDER},
+    "subject.unlink": _STAFF | {PROVIDER},
     "subject.override_checksum": _STAFF,
     "subject.import": _STAFF | {PROVIDER},
     "pii.reveal": frozenset({ADMIN}),

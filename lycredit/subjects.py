@@ -597,12 +597,26 @@ def link(uow: UnitOfWork, org_code: str, person_code: str, relation: str) -> dic
     if person["kind"] != SubjectKind.natural_person:
         raise DataError(_("The second code is an organisation; Art. 8 links an organisation to a natural "
                           "person."))
-    existing = uow.conn.execute(sa.select(T_LINK.c.id).where(
-        T_LINK.c.org_id == org["id"], T_LINK.c.person_id == person["id"], T_LINK.c.relation == relation)).scalar()
-    if existing is not None:
-        raise DataError(_("This link is already recorded (id {id}).").format(id=existing))
+    existing = uow.conn.execute(sa.select(T_LINK.c.id, T_LINK.c.ended_at).where(
+        T_LINK.c.org_id == org["id"], T_LINK.c.person_id == person["id"], T_LINK.c.relation == relation)).first()
+    if existing is not None and existing.ended_at is None:
+        raise DataError(_("This link is already recorded (id {id}).").format(id=existing.id))
+    if existing is not None:  # ended (unlink) and now in force again: the same link, its history in the log
+        return uow.update(T_LINK, {"id": existing.id}, {"ended_at": None})
     return uow.insert(T_LINK, {"org_id": org["id"], "person_id": person["id"], "relation": relation,
                                "created_at": utcnow(), "ended_at": None})
+
+
+def unlink(uow: UnitOfWork, link_id: int) -> dict[str, Any]:
+    """End a link (the person is no longer the organisation's legal representative, ...): it stays on record,
+    with the time it ended, and no longer counts for Art. 23's joint measures (:func:`linked_persons`)."""
+    row = uow.conn.execute(sa.select(T_LINK).where(T_LINK.c.id == link_id)).mappings().first()
+    if row is None:
+        raise NotFound(_("No link {id} is recorded; 'lycredit subject show CODE' lists a subject's links").format(
+            id=link_id))
+    if row["ended_at"] is not None:
+        raise DataError(_("Link {id} already ended at {at}").format(id=link_id, at=row["ended_at"]))
+    return uow.update(T_LINK, {"id": link_id}, {"ended_at": utcnow()})
 
 
 def linked_persons(conn: sa.Connection, org_id: int, relations: Iterable[str] = tuple(RELATIONS)) -> list[int]:

@@ -664,6 +664,54 @@ def test_a_link_must_go_from_an_organisation_to_a_person_once(platform) -> None:
     assert platform.run("subject", "link", ORG, PERSON, "--as", "actual_controller").exit_code == 0
 
 
+def test_a_link_ended_stays_on_record_no_longer_counts_for_art_23_and_may_be_made_again(platform) -> None:
+    from lycredit.subjects import linked_persons
+
+    add(platform, ORG, "凌源市示例建材有限公司")
+    add(platform, PERSON, PERSON_NAME)
+    assert platform.run("subject", "link", ORG, PERSON, "--as", "legal_representative").exit_code == 0
+    org = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    link_id = org["links"][0]["link_id"]
+    assert platform.run("subject", "unlink", str(link_id)).exit_code == 2, "a reason is required"
+    dry = platform.run("subject", "unlink", str(link_id), "--reason", "法定代表人变更", "--dry-run")
+    assert dry.exit_code == 0 and "Dry run" in dry.stderr
+    person = json.loads(platform.run("--format", "json", "subject", "show", PERSON, key=None).stdout)
+    with platform.engine().connect() as conn:
+        assert linked_persons(conn, org["id"]) == [person["id"]], "a dry run ends nothing"
+    r = platform.run("subject", "unlink", str(link_id), "--reason", "法定代表人变更")
+    assert r.exit_code == 0 and r.stdout.strip() == str(link_id), r.output
+    shown = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    assert [(link["link_id"], link["ended_at"] is not None) for link in shown["links"]] == [(link_id, True)]
+    with platform.engine().connect() as conn:
+        assert linked_persons(conn, org["id"]) == []
+    again = platform.run("subject", "unlink", str(link_id), "--reason", "再次")
+    assert again.exit_code == 65 and "already ended" in again.stderr
+    for unknown in ("999999", "99999999999999999999"):
+        r = platform.run("subject", "unlink", unknown, "--reason", "x")
+        assert r.exit_code in (2, 65) and "Traceback" not in r.output
+    assert platform.run("subject", "unlink", "999999", "--reason", "x").exit_code == 65
+    r = platform.run("subject", "link", ORG, PERSON, "--as", "legal_representative")  # appointed again
+    assert r.exit_code == 0 and r.stdout.strip() == str(link_id), r.output
+    shown = json.loads(platform.run("--format", "json", "subject", "show", ORG, key=None).stdout)
+    assert [(link["link_id"], link["ended_at"]) for link in shown["links"]] == [(link_id, None)]
+    with platform.engine().connect() as conn:
+        assert linked_persons(conn, org["id"]) == [person["id"]]
+    with platform.engine().connect() as conn:
+        reasons = conn.execute(sa.text("SELECT reason FROM oplog_operation WHERE action = 'subject.unlink'"
+                                       " ORDER BY seq")).scalars().all()
+    assert reasons == ["法定代表人变更"]
+    assert platform.run("audit", "verify", key=None).exit_code == 0
+
+
+def test_only_staff_and_providers_may_end_a_link(platform) -> None:
+    add(platform, ORG, "凌源市示例建材有限公司")
+    add(platform, PERSON, PERSON_NAME)
+    assert platform.run("subject", "link", ORG, PERSON, "--as", "principal").exit_code == 0
+    platform.add_operator("sj-01", "auditor")
+    r = platform.run("subject", "unlink", "1", "--reason", "x", key="sj-01")
+    assert r.exit_code == 77
+
+
 # --- import ------------------------------------------------------------------------------------
 
 def test_the_sample_file_imports_in_one_signed_operation_and_again_changes_nothing(platform) -> None:
