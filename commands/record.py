@@ -159,6 +159,8 @@ def import_(file: Path, layout: str, provider: str | None, max_rejects: int | No
         summary = import_file(obj, file, layout, provider=provider, max_rejects=max_rejects, dry_run=dry_run,
                               resume=resume, rejects_path=rejects, assume_weekends=assume_weekends,
                               progress_callback=progress, batch_size=batch_size)
+    for note in summary.notes:
+        say(note)
     data = {"file": summary.file, "layout": summary.layout, "provider": summary.provider, "run": summary.run_id,
             **summary.counts(), "rejects_file": summary.rejects_file}
     render_object(data, obj.fmt, bom=obj.bom)

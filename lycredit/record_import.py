@@ -127,6 +127,8 @@ class ImportSummary:
     rejected: int = 0
     late: int = 0
     phases: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the operator should know that is not a count (a ``--resume`` with nothing to resume)."""
 
     COUNTS = ("read", "accepted", "corrected", "unchanged", "rejected", "late")
 
@@ -668,6 +670,8 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
             same_rejects = recorded is not None and Path(recorded).resolve() == rejects_file.resolve()
             source = as_text(str(path))  # the file as the summary, the rejects file, messages and the run name it
             summary = ImportSummary(source, chosen.name, unit, dry_run=dry_run, rejects_file=as_text(str(rejects_file)))
+            if resume and previous is None:
+                summary.notes = _nothing_to_resume(conn, source, unit)
             rejects = RejectsFile(rejects_file, source, counts.get("rejects_offset") if same_rejects else None)
             try:
                 checker = RowChecker(chosen, table.columns, provider=unit, as_of=ctx.as_of,
@@ -720,6 +724,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def _nothing_to_resume(conn: sa.Connection, source: str, provider: str) -> list[str]:
+    """Why ``--resume`` starts from the first row: no interrupted import of this content; and the interrupted
+    imports of a file of the same name for the provider, whose content was other (the file changed since)."""
+    notes = [_("Nothing to resume: no interrupted import of {file} with this content; it is imported from its "
+               "first row").format(file=source)]
+    for run in conn.execute(sa.select(T_RUN.c.id, T_RUN.c.rows_done, T_RUN.c.counts).where(
+            T_RUN.c.kind == KIND, T_RUN.c.status == "running", T_RUN.c.file_name == source[:500])
+            .order_by(T_RUN.c.id)).mappings():
+        if json.loads(run["counts"]).get("provider") == provider:
+            notes.append(_("Run {id} of a file of this name was interrupted after row {row}, but its content was "
+                           "other (the file has changed since): it is left as it is, and rows it committed that "
+                           "this file repeats come out unchanged").format(id=run["id"], row=run["rows_done"]))
+    return notes
 
 
 def _running(conn: sa.Connection, digest: str, layout: str) -> sa.RowMapping | None:

@@ -882,6 +882,39 @@ def test_a_foreign_key_the_stored_records_break_is_named_and_stays_missing(platf
 
 # --- resume -----------------------------------------------------------------------------------------------
 
+def test_resume_with_nothing_to_resume_says_so_and_names_an_interrupted_run_of_other_content(
+        platform_with_catalog, tmp_path, monkeypatch) -> None:
+    """--resume in a script that always gives it imports from the first row when there is nothing to resume,
+    saying so; if a file of the same name was interrupted and has changed since, it names that run."""
+    from lycredit import record_import
+
+    text = PENALTY_SAMPLE.read_text(encoding="utf-8-sig")
+    path = tmp_path / "p.csv"
+    path.write_text(text, encoding="utf-8")
+    r = run_import(platform_with_catalog, path, "--resume")
+    assert r.exit_code == 0 and "Nothing to resume" in r.stderr and "Run " not in r.stderr, r.output
+    again = tmp_path / "q.csv"
+    again.write_text(text.replace("1号", "701号"), encoding="utf-8")
+    real_assess = record_import.assess
+
+    def failing_assess(conn, checked, **kwargs):
+        if checked[0].row > 6:
+            raise OSError("disk gone")
+        return real_assess(conn, checked, **kwargs)
+
+    monkeypatch.setattr(record_import, "assess", failing_assess)
+    with pytest.raises(OSError, match="disk gone"):
+        run_import(platform_with_catalog, again, "--batch-size", "5")
+    monkeypatch.setattr(record_import, "assess", real_assess)
+    interrupted = scalar(platform_with_catalog, "SELECT id FROM import_run WHERE status = 'running'")
+    again.write_text(text.replace("1号", "702号"), encoding="utf-8")  # the file changes before it is resumed
+    r = run_import(platform_with_catalog, again, "--batch-size", "5", "--resume")
+    assert r.exit_code == 0 and "Nothing to resume" in r.stderr, r.output
+    assert f"Run {interrupted} of a file of this name was interrupted after row 6" in r.stderr
+    assert scalar(platform_with_catalog, f"SELECT status FROM import_run WHERE id = {interrupted}") == "running"
+    verify(platform_with_catalog)
+
+
 def _killed_import(platform, path: Path, report: Path, pipeline: str, after_rows: int = 1) -> int:
     """Start an import of ``path`` in a process of its own and kill it once its committed batches cover
     ``after_rows`` rows; the rows done."""
