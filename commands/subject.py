@@ -51,16 +51,16 @@ def add(code: str, name: str, override_checksum: bool, reason: str | None, dry_r
     "row is wrong, every problem is listed and nothing is imported (exit 65). Subjects already registered "
     "are kept as they are."))
 @click.argument("file", type=INPUT_FILE)
+@option("--batch-size", type=click.IntRange(1, 2**63 - 1), default=10_000, show_default=True, metavar="N",
+        help=N_("Subjects registered per signed operation, once the whole file has passed its checks."))
 @reason_option()
 @dry_run_option
-def import_(file: Path, reason: str | None, dry_run: bool) -> None:
+def import_(file: Path, batch_size: int, reason: str | None, dry_run: bool) -> None:
     from lycredit.output import render_object
-    from lycredit.subjects import import_subjects, read_subjects_file
+    from lycredit.subjects import import_subjects_file
 
     obj = app()
-    subjects = read_subjects_file(file, today=obj.as_of)
-    with obj.operation("subject.import", reason=reason, dry_run=dry_run) as uow:
-        counts = import_subjects(uow, subjects)
+    counts = import_subjects_file(obj, file, reason=reason, dry_run=dry_run, today=obj.as_of, batch_size=batch_size)
     render_object({**counts, "dry_run": dry_run}, obj.fmt, bom=obj.bom)
     say((_("Dry run: would import {file}: {created} new subjects, {existing} already registered") if dry_run
          else _("Imported {file}: {created} new subjects, {existing} already registered")).format(

@@ -15,7 +15,8 @@
   Nothing here puts a number in clear into a message or a log entry (:func:`display_code`).
 * Record intake resolves subjects one at a time (:func:`resolve_or_create`) or ten thousand
   at a time (:func:`resolve_subjects_bulk`), and ``subject import`` reads a file of them
-  (:func:`read_subjects_file`, :func:`import_subjects`), all or nothing.
+  (:func:`import_subjects_file`): every row checked first, all or nothing, then registered in
+  batches of one signed operation each.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -717,7 +718,7 @@ def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
 
     A USCC whose only fault is its check character is not a problem of the row by itself: it may
     have been admitted by the checksum override already, which only the database can tell
-    (:func:`import_subjects`). It is returned apart, whatever else is wrong with the row.
+    (:func:`import_subjects_file`). It is returned apart, whatever else is wrong with the row.
     """
     problems: list[tuple[str, str]] = []
     checksum_fault: ChecksumFault | None = None
@@ -793,17 +794,18 @@ class SubjectsFile:
 
     ``checksum_faults`` are the rows (row number, fault) whose code fails only its check
     character: each is a problem unless the code was admitted by the checksum override already,
-    which only the database can tell (:func:`import_subjects`); the subjects of those rows that
-    have no other problem are in ``overridable``. ``problems`` are the file's other problems,
-    each with its row: :func:`read_subjects_file` raises them at once unless there are checksum
-    faults too.
+    which only the database can tell (:func:`import_subjects_file`). ``problems`` are the file's
+    other problems, each with its row: :func:`read_subjects_file` raises them at once unless
+    there are checksum faults too.
     """
 
-    subjects: list[NewSubject]
-    overridable: list[NewSubject]
     checksum_faults: list[tuple[int, ChecksumFault]]
     problems: list[tuple[int, str]]
     path: str | Path
+    rows: int = 0
+    """The rows that name a subject and have no problem of their own (checksum faults included)."""
+    kept: list[tuple[NewSubject, bool]] | None = None
+    """Those rows' subjects, each with whether its code fails only its checksum; None if there were too many."""
 
     def fault_problems(self, registered: Iterable[str]) -> list[tuple[int, str]]:
         """The checksum faults of the codes not ``registered``, as (row, problem naming file, row and field)."""
@@ -813,13 +815,15 @@ class SubjectsFile:
             for row, fault in self.checksum_faults if fault.code not in known]
 
 
-def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> SubjectsFile:
+def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: int = 0) -> SubjectsFile:
     """Every subject of a CSV/XLSX/JSON/Parquet file, or ImportRejected listing every problem.
 
     Columns: 名称/name, one of 统一社会信用代码/uscc, 公民身份号码/ric or code, and optionally
     类型/kind. A column carrying information that Art. 12 forbids or conditions on consent,
     or any other column, is refused by name; so is a code given twice. A resident ID number's
-    date of birth must not be after ``today`` (the ``--as-of`` day; default today).
+    date of birth must not be after ``today`` (the ``--as-of`` day; default today). The subjects of the first
+    ``keep`` rows are kept (``kept``); a file with more is only checked and counted, and
+    :func:`import_subjects_file` reads it again to register them.
     """
     from lycredit.readers import map_headers, open_table
 
@@ -833,7 +837,7 @@ def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> Sub
                                  "or 公民身份号码)").format(file=path))
     if header_problems:
         raise ImportRejected(header_problems)
-    read = SubjectsFile([], [], [], [], path)
+    read = SubjectsFile([], [], path, kept=[])
     seen: dict[str, int] = {}
     for batch in table.batches():
         for row in batch:
@@ -847,29 +851,96 @@ def read_subjects_file(path: str | Path, *, today: dt.date | None = None) -> Sub
                 file=path, row=row.row_number, field=field, problem=problem)) for field, problem in row_problems)
             if new is not None and not row_problems:
                 seen[new.code] = row.row_number
-                (read.overridable if checksum_fault else read.subjects).append(new)
+                read.rows += 1
+                if read.kept is not None:
+                    read.kept.append((new, checksum_fault is not None))
+                    if len(read.kept) > keep:
+                        read.kept = None  # more than memory should hold: read again when registering
     if read.problems and not read.checksum_faults:
         raise ImportRejected([text for _row, text in read.problems])
-    if not (read.subjects or read.overridable or read.problems):
+    if not (read.rows or read.problems):
         raise DataError(_("{file} has no rows.").format(file=path))
     return read
 
 
-def import_subjects(uow: UnitOfWork, read: SubjectsFile) -> dict[str, int]:
-    """Register the new subjects of a read file in this operation; the counts (existing ones are kept).
+SUBJECT_BATCH = 10_000
+"""Rows of a subject file registered per signed operation (:func:`import_subjects_file`)."""
 
-    A code of the file that fails only its check character is found like any other when it was
-    admitted by the checksum override, and is a problem of its row otherwise: ImportRejected
-    then lists it with the file's other problems, in row order, and nothing is imported.
+
+def import_subjects_file(ctx: Any, path: str | Path, *, reason: str | None = None, dry_run: bool = False,
+                         today: dt.date | None = None, batch_size: int = SUBJECT_BATCH) -> dict[str, int]:
+    """Check a whole subject file, then register its new subjects in batches of ``batch_size`` rows, each one
+    signed operation (``ctx``: an :class:`lycredit.context.AppContext`); the counts.
+
+    Nothing is written unless every row passes (:func:`read_subjects_file`, then the checksum faults against
+    the database: a code admitted by the override is found like any other). The subjects checked are kept for
+    registering up to :data:`SUBJECTS_KEPT` rows; a larger file is read again, so that memory holds a batch
+    and not the file, and if it changed since its check the import stops (65) at the first row that no longer
+    passes, the batches before it registered. Subjects already registered are kept as they are, so running an
+    interrupted import again completes it.
     """
-    found = _existing_ids(uow.conn, list(dict.fromkeys(fault.code for _row, fault in read.checksum_faults)), {})
-    problems = read.problems + read.fault_problems(found)
+    read = read_subjects_file(path, today=today, keep=SUBJECTS_KEPT)
+    faults = list(dict.fromkeys(fault.code for _row, fault in read.checksum_faults))
+    with ctx.reading() as conn:
+        admitted = _existing_ids(conn, faults, {}) if faults else {}
+    problems = read.problems + read.fault_problems(admitted)
     if problems:
         raise ImportRejected([text for _row, text in sorted(problems, key=lambda problem: problem[0])])
-    subjects = read.subjects + read.overridable
-    _ids, created = _resolve(uow, {new.code: new for new in read.subjects}, {})
-    counts = {"rows": len(subjects), "created": created, "existing": len(subjects) - created,
-              "persons": sum(new.kind == SubjectKind.natural_person for new in subjects)}
-    counts["organisations"] = counts["rows"] - counts["persons"]
-    uow.summary.update(counts)
-    return counts
+    totals = {"rows": 0, "created": 0, "existing": 0, "persons": 0, "organisations": 0}
+    pending: list[NewSubject] = []
+    admitted_rows = 0
+
+    def register() -> None:
+        nonlocal admitted_rows
+        if not pending and not admitted_rows:
+            return
+        with ctx.operation("subject.import", reason=reason, dry_run=dry_run) as uow:
+            _ids, created = _resolve(uow, {new.code: new for new in pending}, {}) if pending else ({}, 0)
+            rows = len(pending) + admitted_rows
+            persons = sum(new.kind == SubjectKind.natural_person for new in pending)
+            counts = {"rows": rows, "created": created, "existing": rows - created, "persons": persons,
+                      "organisations": rows - persons}
+            uow.summary.update(counts)
+        for name, value in counts.items():
+            totals[name] += value
+        pending.clear()
+        admitted_rows = 0
+
+    try:
+        for new, fault in (read.kept if read.kept is not None else _read_again(path, today, admitted)):
+            if fault:
+                admitted_rows += 1
+            else:
+                pending.append(new)
+            if len(pending) + admitted_rows >= batch_size:
+                register()
+    except DataError:
+        register()  # what passed before the changed row stays (running the import again completes the file)
+        raise
+    register()
+    return totals
+
+
+SUBJECTS_KEPT = 200_000
+"""Rows of a subject file whose subjects are kept from the check to the registering (about 40 MB); a larger file
+is read again instead, so that memory does not grow with it."""
+
+
+def _read_again(path: str | Path, today: dt.date | None,
+                admitted: Mapping[str, int]) -> Iterator[tuple[NewSubject, bool]]:
+    """The subjects of a checked file, read again (with whether each code fails only its checksum); DataError at
+    the first row that no longer passes (the file changed since it was checked)."""
+    from lycredit.readers import map_headers, open_table
+
+    table = open_table(path)
+    columns = map_headers(table.columns, IMPORT_FIELDS, source=path)
+    for batch in table.batches():
+        for row in batch:
+            new, row_problems, checksum_fault = _row_subject(row.values, columns, today)
+            if new is None and not row_problems:
+                continue
+            if row_problems or (checksum_fault is not None and checksum_fault.code not in admitted):
+                raise DataError(_("{file}, row {row}: the file changed while it was imported: {problem}").format(
+                    file=path, row=row.row_number,
+                    problem="; ".join(problem for _field, problem in row_problems) or checksum_fault.problem))
+            yield new, checksum_fault is not None

@@ -730,6 +730,64 @@ def test_the_sample_file_imports_in_one_signed_operation_and_again_changes_nothi
     assert platform.run("audit", "verify", key=None).exit_code == 0
 
 
+def _subject_imports(platform) -> int:
+    with platform.engine().connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM oplog_operation WHERE action = 'subject.import'")).scalar()
+
+
+@pytest.mark.parametrize("kept", [None, 2], ids=["kept", "read-again"])
+def test_a_file_is_checked_whole_then_registered_in_batches_of_one_signed_operation_each(platform, monkeypatch,
+                                                                                         kept) -> None:
+    """The rows are checked first (a bad last row stops everything), then registered --batch-size at a time, from
+    the subjects kept by the check or (a file of more rows than SUBJECTS_KEPT) read again; the result is the
+    one-operation import's."""
+    from lycredit import subjects
+
+    if kept is not None:
+        monkeypatch.setattr(subjects, "SUBJECTS_KEPT", kept)
+    sample = SAMPLES / "subjects" / "subjects.csv"
+    r = platform.run("--format", "json", "subject", "import", str(sample), "--batch-size", "3")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"rows": 10, "created": 10, "existing": 0, "persons": 4, "organisations": 6,
+                                    "dry_run": False}
+    assert _subject_imports(platform) == 4 and subject_count(platform) == 10
+    again = json.loads(platform.run("--format", "json", "subject", "import", str(sample), "--batch-size", "4").stdout)
+    assert (again["created"], again["existing"]) == (0, 10) and _subject_imports(platform) == 7
+    assert platform.run("audit", "verify", key=None).exit_code == 0
+
+
+def test_a_bad_last_row_stops_a_batched_import_before_anything_is_written(platform, tmp_path) -> None:
+    lines = (SAMPLES / "subjects" / "subjects.csv").read_text(encoding="utf-8-sig").splitlines()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")  # its first subject again, last
+    r = platform.run("subject", "import", str(bad), "--batch-size", "2")
+    assert r.exit_code == 65 and "appears again" in r.stderr, r.output
+    assert subject_count(platform) == 0 and _subject_imports(platform) == 0
+
+
+def test_a_file_that_changes_between_its_check_and_its_import_stops_at_the_changed_row(platform, tmp_path,
+                                                                                    monkeypatch) -> None:
+    """The batches registered before the row stay (they passed); running the import again completes it."""
+    from lycredit import subjects
+
+    lines = (SAMPLES / "subjects" / "subjects.csv").read_text(encoding="utf-8-sig").splitlines()
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(subjects, "SUBJECTS_KEPT", 2)  # a large file: read again to be registered
+    real = subjects.read_subjects_file
+
+    def then_changed(*args, **kwargs):
+        read = real(*args, **kwargs)
+        path.write_text("\n".join([*lines[:8], lines[8].replace(lines[8].split(",")[0], "")]) + "\n",
+                        encoding="utf-8")
+        return read
+
+    monkeypatch.setattr(subjects, "read_subjects_file", then_changed)
+    r = platform.run("subject", "import", str(path), "--batch-size", "3")
+    assert r.exit_code == 65 and "row 9" in r.stderr and "changed while it was imported" in r.stderr, r.output
+    assert subject_count(platform) == 7 and _subject_imports(platform) == 3  # rows 2-4, 5-7, then 8
+
+
 def test_a_dry_run_import_writes_nothing(platform) -> None:
     r = platform.run("subject", "import", str(SAMPLES / "subjects" / "subjects.csv"), "--dry-run")
     assert r.exit_code == 0 and "Dry run" in r.stderr
