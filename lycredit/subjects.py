@@ -804,6 +804,8 @@ class SubjectsFile:
     path: str | Path
     rows: int = 0
     """The rows that name a subject and have no problem of their own (checksum faults included)."""
+    persons: int = 0
+    """How many of them are natural persons."""
     kept: list[tuple[NewSubject, bool]] | None = None
     """Those rows' subjects, each with whether its code fails only its checksum; None if there were too many."""
 
@@ -852,6 +854,7 @@ def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: 
             if new is not None and not row_problems:
                 seen[new.code] = row.row_number
                 read.rows += 1
+                read.persons += new.kind == SubjectKind.natural_person
                 if read.kept is not None:
                     read.kept.append((new, checksum_fault is not None))
                     if len(read.kept) > keep:
@@ -886,6 +889,10 @@ def import_subjects_file(ctx: Any, path: str | Path, *, reason: str | None = Non
     problems = read.problems + read.fault_problems(admitted)
     if problems:
         raise ImportRejected([text for _row, text in sorted(problems, key=lambda problem: problem[0])])
+    if read.persons:  # a missing or wrong personal-data key stops the import before its first batch, not midway
+        pii = protector()
+        with ctx.reading() as conn:
+            require_database_key(conn, pii)
     totals = {"rows": 0, "created": 0, "existing": 0, "persons": 0, "organisations": 0}
     pending: list[NewSubject] = []
     admitted_rows = 0
@@ -914,7 +921,7 @@ def import_subjects_file(ctx: Any, path: str | Path, *, reason: str | None = Non
                 pending.append(new)
             if len(pending) + admitted_rows >= batch_size:
                 register()
-    except DataError:
+    except _FileChanged:
         register()  # what passed before the changed row stays (running the import again completes the file)
         raise
     register()
@@ -924,6 +931,10 @@ def import_subjects_file(ctx: Any, path: str | Path, *, reason: str | None = Non
 SUBJECTS_KEPT = 200_000
 """Rows of a subject file whose subjects are kept from the check to the registering (about 40 MB); a larger file
 is read again instead, so that memory does not grow with it."""
+
+
+class _FileChanged(DataError):
+    """A subject file no longer passes, row by row, the check it passed whole before it was read again."""
 
 
 def _read_again(path: str | Path, today: dt.date | None,
@@ -940,7 +951,7 @@ def _read_again(path: str | Path, today: dt.date | None,
             if new is None and not row_problems:
                 continue
             if row_problems or (checksum_fault is not None and checksum_fault.code not in admitted):
-                raise DataError(_("{file}, row {row}: the file changed while it was imported: {problem}").format(
+                raise _FileChanged(_("{file}, row {row}: the file changed while it was imported: {problem}").format(
                     file=path, row=row.row_number,
                     problem="; ".join(problem for _field, problem in row_problems) or checksum_fault.problem))
             yield new, checksum_fault is not None

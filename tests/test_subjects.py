@@ -233,6 +233,19 @@ def test_organisations_are_imported_without_the_personal_data_key_and_persons_ar
     assert subject_count(platform) == 2
 
 
+def test_a_batched_import_with_persons_and_no_personal_data_key_writes_nothing(platform, monkeypatch,
+                                                                               tmp_path) -> None:
+    """The key is asked for before the first batch: organisations first in the file are not registered alone."""
+    rows = write_rows(tmp_path / "mixed.csv", [
+        {"名称": "凌源市示例建材有限公司", "统一社会信用代码": ORG, "公民身份号码": ""},
+        {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2, "公民身份号码": ""},
+        {"名称": PERSON_NAME, "统一社会信用代码": "", "公民身份号码": PERSON}])
+    monkeypatch.delenv("LYCREDIT_PII_KEY")
+    r = platform.run("subject", "import", str(rows), "--batch-size", "1")
+    assert r.exit_code == 78 and "LYCREDIT_PII_KEY" in r.stderr, r.output
+    assert subject_count(platform) == 0
+
+
 def test_a_person_is_stored_encrypted_found_by_blind_index_and_shown_masked(platform) -> None:
     r = add(platform, PERSON, PERSON_NAME)
     assert r.exit_code == 0, r.output
