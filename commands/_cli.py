@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import click
 
 from lycredit.errors import ExitCode, LycreditError
 from lycredit.i18n import N_, _
-from lycredit.inputs import SURROGATE, escaped
+from lycredit.inputs import SURROGATE, escaped, for_terminal
 
 
 def _translated(text: str | None) -> str | None:
@@ -167,19 +166,6 @@ def app(ctx: click.Context | None = None):  # -> lycredit.context.AppContext
     obj = ctx.find_root().obj
     obj.command_name = ctx.command_path.partition(" ")[2] or ctx.command_path
     return obj
-
-
-_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def for_terminal(text: str) -> str:
-    """A message with its control characters but line feeds and tabs written as escapes (``\\x1b``).
-
-    Messages quote what input files hold (a column's name, a cell's value): on a terminal, an escape
-    sequence among them would be run by the terminal (colours, a cleared screen, a changed title, a
-    line overwritten through a carriage return) instead of being shown to the operator.
-    """
-    return _TERMINAL_CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def say(text: str) -> None:

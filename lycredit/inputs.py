@@ -29,6 +29,24 @@ def escaped(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and line feed, DEL, C1
+_TERMINAL_CONTROLS_AND_TAB = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def for_terminal(text: str, *, keep_tabs: bool = True) -> str:
+    """Text with its control characters but line feeds (and tabs, unless not ``keep_tabs``) written as escapes
+    (``\\x1b``).
+
+    Messages and tables quote what input files, providers and operators gave (a column's name, a cell's value,
+    a --reason): on a terminal, an escape sequence among them would be run by the terminal (colours, a cleared
+    screen, a changed title, a line overwritten through a carriage return) instead of being shown.
+    """
+    pattern = _TERMINAL_CONTROLS if keep_tabs else _TERMINAL_CONTROLS_AND_TAB
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def check_input_file(path: str | os.PathLike[str], *, missing: str | None = None) -> Path:
     """``path`` as a Path, or InputMissing (66) naming it: no such file, a directory, not a regular file
     (a FIFO or a device, which is never opened here), or a file this process cannot open for reading.

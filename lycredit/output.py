@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import numbers
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
+
+from lycredit.inputs import for_terminal
 
 FORMATS = ("table", "json", "ndjson", "csv")
 
@@ -78,18 +79,12 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
 def _table_cell(value: Any) -> str:
-    """:func:`_cell` for a table, which goes to a terminal: a control character (ESC, BEL, a carriage return ...,
-    but not a line break, which the table lays out) is written as its escape (``\\x1b``), so that a value a
-    provider sent, or a --reason, cannot recolour, retitle, move the cursor or hide text on an operator's
+    """:func:`_cell` for a table, which goes to a terminal: a control character (ESC, BEL, a carriage return, a
+    tab ..., but not a line break, which the table lays out) is written as its escape (``\\x1b``), so that a value
+    a provider sent, or a --reason, cannot recolour, retitle, move the cursor or hide text on an operator's
     terminal (terminal escape injection). Every other format keeps the value as sent."""
-    text = _cell(value)
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    return for_terminal(_cell(value), keep_tabs=False)
 
 
 def render_rows(
