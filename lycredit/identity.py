@@ -74,18 +74,16 @@ class PiiError(DataError):
     """A protected value cannot be opened: altered, moved to another field, or another key."""
 
 
-_DROPPED = re.compile(r"[\s\-\u200b-\u200d\u2060\ufeff]+")
-"""Spaces, hyphens and the invisible characters that text copied from a web page or a chat carries
-(zero-width space, non-joiner and joiner, word joiner, byte order mark): none is part of a code."""
-
-
 INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff"
-"""Zero-width space, non-joiner, joiner, word joiner and byte order mark: they show as nothing."""
+"""Zero-width space, non-joiner, joiner, word joiner and byte order mark: they show as nothing, and text copied
+from a web page or a chat carries them."""
+_DROPPED = re.compile(f"[\\s\\-{INVISIBLE_CHARACTERS}]+")
+"""Spaces, hyphens and the invisible characters: none is part of a code."""
 _EDGES = re.compile(f"^[\\s{INVISIBLE_CHARACTERS}]+|[\\s{INVISIBLE_CHARACTERS}]+$")
 
 
 def strip_invisible(text: str) -> str:
-    """``text`` without the white space and zero-width characters (see :data:`_DROPPED`) at either end.
+    """``text`` without the white space and the invisible characters (:data:`INVISIBLE_CHARACTERS`) at either end.
 
     A name of only such characters shows as nothing: it is an empty name.
     """
