@@ -19,6 +19,10 @@ from lycredit.errors import ExitCode, LycreditError
 from lycredit.i18n import N_, _
 from lycredit.inputs import SURROGATE, escaped, for_terminal
 
+MAX_COUNT = 2**63 - 1
+"""The largest count an option takes: a 64-bit signed integer, the most a Python slice (a batch) or a SQL
+LIMIT (SQLite's driver) can hold; a larger one is a usage error rather than a traceback."""
+
 
 def _translated(text: str | None) -> str | None:
     if not text:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lycredit.dbapi import MAX_ID
 from lycredit.i18n import N_, _
 
 from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
@@ -65,9 +66,9 @@ def list_(subject: str | None, active: bool) -> None:
 
 
 @command(cli, "revoke", N_("Revoke an authorisation from now on (the subject withdrew it)."))
-# bounded by the largest id the column holds (SERIAL on PostgreSQL): a bigger number was a traceback,
+# bounded by the largest id the column holds (lycredit.dbapi.MAX_ID): a bigger number was a traceback,
 # OverflowError from SQLite past 2**63 - 1 or "integer out of range" from PostgreSQL past 2**31 - 1
-@click.argument("authorization_id", metavar="ID", type=click.IntRange(1, 2**31 - 1))
+@click.argument("authorization_id", metavar="ID", type=click.IntRange(1, MAX_ID))
 @reason_option(required=True)
 @dry_run_option
 def revoke(authorization_id: int, reason: str, dry_run: bool) -> None:

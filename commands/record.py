@@ -11,13 +11,20 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import INPUT_FILE, OUTPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
+from ._cli import (
+    INPUT_FILE,
+    MAX_COUNT,
+    OUTPUT_FILE,
+    app,
+    command,
+    dry_run_option,
+    group,
+    option,
+    reason_option,
+    say,
+)
 
 cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
-
-#: The largest count an option takes: a 64-bit signed integer, the most a Python slice (a batch) or a SQL
-#: LIMIT (SQLite's driver) can hold; a larger one is a usage error rather than a traceback.
-MAX_COUNT = 2**63 - 1
 
 RESULT_COLUMNS = ["id", "action", "item_code", "document_no", "revision", "status", "due_date", "late_days",
                   "disclosure_until"]

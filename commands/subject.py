@@ -10,9 +10,10 @@ from pathlib import Path
 
 import click
 
+from lycredit.dbapi import MAX_ID
 from lycredit.i18n import N_, _
 
-from ._cli import INPUT_FILE, app, command, dry_run_option, group, option, reason_option, say
+from ._cli import INPUT_FILE, MAX_COUNT, app, command, dry_run_option, group, option, reason_option, say
 
 cli = group("subject", N_("Credit subjects (Art. 3, 8): add, import, show, link."))
 
@@ -51,7 +52,7 @@ def add(code: str, name: str, override_checksum: bool, reason: str | None, dry_r
     "row is wrong, every problem is listed and nothing is imported (exit 65). Subjects already registered "
     "are kept as they are."))
 @click.argument("file", type=INPUT_FILE)
-@option("--batch-size", type=click.IntRange(1, 2**63 - 1), default=10_000, show_default=True, metavar="N",
+@option("--batch-size", type=click.IntRange(1, MAX_COUNT), default=10_000, show_default=True, metavar="N",
         help=N_("Subjects registered per signed operation, once the whole file has passed its checks."))
 @reason_option()
 @dry_run_option
@@ -122,7 +123,7 @@ def link(org_code: str, person_code: str, relation: str, reason: str | None, dry
     "End a link of an organisation to a person (the legal representative has changed, say): it stays on record "
     "with the time it ended and no longer counts for Art. 23's joint measures. LINK_ID is the link_id that "
     "'subject show' lists."))
-@click.argument("link_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("link_id", type=click.IntRange(1, MAX_ID))  # a larger number is no link's id (lycredit.dbapi)
 @reason_option(required=True)
 @dry_run_option
 def unlink(link_id: int, reason: str, dry_run: bool) -> None:

@@ -37,6 +37,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT_S = 10
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 
+MAX_ID = 2**31 - 1
+"""The largest id a table's key holds on both databases (an ``INTEGER``: PostgreSQL's is 32 bits). A larger
+number is no row's id, and PostgreSQL refuses even to compare with it ('integer out of range'), so a command
+given one says the row does not exist, or refuses the number, before asking."""
+
 #: Column conversions for :meth:`DB.rows`: a date (ISO text on SQLite), a UTC timestamp
 #: (naive UTC text on SQLite, as ``lycredit.models.base.UTCDateTime`` stores it), a boolean
 #: (0 or 1 on SQLite).

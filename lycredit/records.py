@@ -42,6 +42,7 @@ import msgspec
 import sqlalchemy as sa
 
 from lycredit.catalog import Item, Version, list_versions, load_catalog
+from lycredit.dbapi import MAX_ID
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
@@ -1337,17 +1338,12 @@ def _store(uow: UnitOfWork, row: Checked, provider: str, reason: str) -> Outcome
     return Outcome("submitted", insert_record(uow, row, subject_id, provider))
 
 
-#: The largest id a database can be asked about: a 64-bit signed integer (SQLite's driver refuses a larger one with
-#: OverflowError; a record's id is far smaller).
-_MAX_ID = 2**63 - 1
-
-
 def get_record(conn: sa.Connection, key: str | int, provider: str | None = None) -> sa.RowMapping:
     """A record by id, or by ``ITEM_CODE:DOCUMENT_NO`` of ``provider``; NotFound (65) otherwise."""
     text = str(key).strip()
     if text.isdecimal():  # not isdigit(): int() refuses a superscript or circled digit ('²', '①')
-        number = int(text) if len(text) <= 20 else _MAX_ID + 1  # int() refuses more than 4300 digits
-        if number > _MAX_ID:  # no record has it, and neither database can even compare with it
+        number = int(text) if len(text) <= 20 else MAX_ID + 1  # int() refuses more than 4300 digits
+        if number > MAX_ID:  # no record has it, and PostgreSQL cannot even compare with it
             raise NotFound(_("No record {key}").format(key=text))
         where = [T_RECORD.c.id == number]
     else:

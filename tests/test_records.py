@@ -495,11 +495,13 @@ def test_a_provider_submits_only_for_its_own_unit_and_only_its_own_items(records
     assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("key", ["99999999999999999999", "9223372036854775808", "9" * 5000, "²"])
+@pytest.mark.parametrize("key", ["99999999999999999999", "9223372036854775808", "9" * 5000, "²", str(2**31),
+                                 "10000000000"])
 def test_an_id_no_record_can_have_is_an_error_naming_it_not_a_traceback(records_platform, key) -> None:
-    """An id beyond 64 bits (a pasted document number, a typo) is no record (65), as id 0 is; a digit that is
-    not a decimal digit ('²') names no record at all (2). Before, each ended in a traceback (OverflowError from
-    the SQLite driver, ValueError from int())."""
+    """An id beyond what the id column holds (a pasted document number, a typo) is no record (65), as id 0 is; a
+    digit that is not a decimal digit ('²') names no record at all (2). Before, each ended in a traceback
+    (OverflowError from the SQLite driver beyond 64 bits, 'integer out of range' from PostgreSQL beyond 32,
+    ValueError from int())."""
     expected = 2 if key == "²" else 65
     assert submit(records_platform, *GEN).exit_code == 0
     for args in (("record", "show", key), ("record", "withdraw", key, "--reason", "x"),

@@ -699,9 +699,9 @@ def test_a_link_ended_stays_on_record_no_longer_counts_for_art_23_and_may_be_mad
         assert linked_persons(conn, org["id"]) == []
     again = platform.run("subject", "unlink", str(link_id), "--reason", "再次")
     assert again.exit_code == 65 and "already ended" in again.stderr
-    for unknown in ("999999", "99999999999999999999"):
+    for unknown in ("999999", str(2**31), "10000000000", "99999999999999999999"):  # beyond 2**31 - 1: no link id
         r = platform.run("subject", "unlink", unknown, "--reason", "x")
-        assert r.exit_code in (2, 65) and "Traceback" not in r.output
+        assert r.exit_code == (65 if unknown == "999999" else 2) and "Traceback" not in r.output, r.output
     assert platform.run("subject", "unlink", "999999", "--reason", "x").exit_code == 65
     r = platform.run("subject", "link", ORG, PERSON, "--as", "legal_representative")  # appointed again
     assert r.exit_code == 0 and r.stdout.strip() == str(link_id), r.output
