@@ -43,7 +43,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeVar
 
 from lycredit.errors import DataError
 from lycredit.i18n import _
@@ -395,10 +395,7 @@ class Table:
         if (source_chars is None or source_chars > self.max_cell_chars) and cells and \
                 max(map(len, cells)) > self.max_cell_chars:
             index = next(i for i, cell in enumerate(cells) if len(cell) > self.max_cell_chars)
-            raise DataError(_("{where}: the value of column {column} has {length} characters, more than the "
-                              "limit of {limit}").format(where=self._where(row_number),
-                                                         column=self.columns[index],
-                                                         length=len(cells[index]), limit=self.max_cell_chars))
+            raise _too_long(self._where(row_number), self.columns[index], len(cells[index]), self.max_cell_chars)
         return dict(zip(self.columns, [cell or None for cell in cells], strict=True))
 
     def _cell_error(self, row_number: int, column: str, error: _CellError) -> DataError:
@@ -761,17 +758,28 @@ def _bad_cell(path: Path, sheet: str) -> _BadCell | None:
 
     Cheap: the sheet's XML is searched as bytes, in blocks, for formula elements and for ``#``; only the cell
     around a hit is looked at, and the search stops at the first bad cell."""
+
+    def look(package: Any, part: str) -> _BadCell | None:
+        with package.open(part) as stream:
+            return _scan_sheet(stream)
+
+    return _in_sheet(path, sheet, look)
+
+
+_T = TypeVar("_T")
+
+
+def _in_sheet(path: Path, sheet: str, look: Callable[[Any, str], _T]) -> _T | None:
+    """``look(package, part)``: what a search of ``sheet``'s XML (the zip member ``part`` of the workbook
+    ``package``) finds; None when the file is not a zip package (XLS), has no such sheet, or a part calamine
+    did without cannot be read: nothing to say, calamine says what it finds."""
     import zipfile
     import zlib
 
     try:
         with zipfile.ZipFile(path) as package:
             part = _sheet_part(package, sheet)
-            if part is None:
-                return None
-            with package.open(part) as stream:
-                return _scan_sheet(stream)
-    # not a zip package (XLS), or a part calamine did without: nothing to say
+            return None if part is None else look(package, part)
     except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
         return None
 
@@ -841,31 +849,26 @@ def _far_cell(path: Path, sheet: str) -> _FarCell | None:
     :data:`_MAX_SHEET_CELLS` cells or more than :data:`_MAX_SHEET_ROWS` rows, or None.
 
     Cheap for a usual sheet: the XML is searched as bytes for references past column BL or row 999,999; only
-    when one holds a value is the sheet's last row looked for (a second pass), to size its rectangle."""
-    import zipfile
-    import zlib
+    when one holds a value is the sheet's last row looked for (a second pass), to size its rectangle. An XLS
+    workbook is not searched: it holds at most 65,536 rows of 256 columns."""
 
-    try:
-        with zipfile.ZipFile(path) as package:
-            part = _sheet_part(package, sheet)
-            if part is None:
-                return None
-            with package.open(part) as stream:
-                far = _far_references(stream)
-            if not far:
-                return None
-            columns = max(_NEAR_COLUMNS, *(column for _cell, _row, column in far))
-            for cell, row, _column in far:
-                if row > _MAX_SHEET_ROWS:
-                    return _FarCell(cell, row, columns)
-            with package.open(part) as stream:
-                rows = _last_row(stream)
-            for cell, row, column in far:
-                if max(rows, row) * column > _MAX_SHEET_CELLS:
-                    return _FarCell(cell, max(rows, row), column)
+    def look(package: Any, part: str) -> _FarCell | None:
+        with package.open(part) as stream:
+            far = _far_references(stream)
+        if not far:
             return None
-    except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
-        return None  # not a zip package (XLS: at most 65,536 rows of 256 columns), or calamine will say
+        columns = max(_NEAR_COLUMNS, *(column for _cell, _row, column in far))
+        for cell, row, _column in far:
+            if row > _MAX_SHEET_ROWS:
+                return _FarCell(cell, row, columns)
+        with package.open(part) as stream:
+            rows = _last_row(stream)
+        for cell, row, column in far:
+            if max(rows, row) * column > _MAX_SHEET_CELLS:
+                return _FarCell(cell, max(rows, row), column)
+        return None
+
+    return _in_sheet(path, sheet, look)
 
 
 def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
@@ -1372,9 +1375,13 @@ def check_value_lengths(values: Mapping[str, str | None], where: str,
     (``record submit`` and ``record correct`` take no more than an import does)."""
     for name, value in values.items():
         if value is not None and len(value) > limit and len(value.strip()) > limit:
-            raise DataError(_("{where}: the value of column {column} has {length} characters, more than the "
-                              "limit of {limit}").format(where=where, column=escaped(name),
-                                                         length=len(value.strip()), limit=limit))
+            raise _too_long(where, escaped(name), len(value.strip()), limit)
+
+
+def _too_long(where: str, column: str, length: int, limit: int) -> DataError:
+    """A value over the cell limit, in a file's row (:meth:`Table._values`) or a command's values."""
+    return DataError(_("{where}: the value of column {column} has {length} characters, more than the limit of "
+                       "{limit}").format(where=where, column=column, length=length, limit=limit))
 
 
 def open_table(
