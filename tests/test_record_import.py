@@ -725,19 +725,27 @@ def test_the_indexes_are_taken_down_only_for_more_rows_to_come_than_the_table_ho
     assert rows_to_come(10_001, 1_000_000, 5_000_000) < DEFER_MIN_ROWS
 
 
+def _disk_gone_after(monkeypatch, row: int):
+    """Make the import's assessment fail ('disk gone') for the batches after ``row``; the real assess, to put back."""
+    from lycredit import record_import
+
+    real_assess = record_import.assess
+
+    def failing_assess(conn, checked, **kwargs):
+        if checked[0].row > row:
+            raise OSError("disk gone")
+        return real_assess(conn, checked, **kwargs)
+
+    monkeypatch.setattr(record_import, "assess", failing_assess)
+    return real_assess
+
+
 def test_a_failing_import_rebuilds_the_indexes_before_its_error_goes_on(
         platform_with_catalog, tmp_path, monkeypatch, watched_batches) -> None:
     from lycredit import record_import
 
     monkeypatch.setenv(record_import.DEFER_ENV, "1")
-    real_assess = record_import.assess
-
-    def failing_assess(conn, checked, **kwargs):
-        if checked[0].row > 10:
-            raise OSError("disk gone")
-        return real_assess(conn, checked, **kwargs)
-
-    monkeypatch.setattr(record_import, "assess", failing_assess)
+    _disk_gone_after(monkeypatch, 10)
     with pytest.raises(OSError, match="disk gone"):
         run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5")
     assert len(watched_batches) == 3 and watched_batches[-1] == record_import.deferred(platform_with_catalog.backend)
@@ -751,15 +759,10 @@ def test_an_import_that_fails_and_cannot_rebuild_reports_its_own_error(
 
     monkeypatch.setenv(record_import.DEFER_ENV, "1")
 
-    def failing_assess(conn, checked, **kwargs):
-        raise OSError("disk gone")
-
     def failing_rebuild(engine):
         raise RuntimeError("database gone too")
 
-    real_assess = record_import.assess
-    monkeypatch.setattr(record_import, "assess", lambda conn, checked, **kw: (
-        failing_assess(conn, checked) if checked[0].row > 6 else real_assess(conn, checked, **kw)))
+    _disk_gone_after(monkeypatch, 6)
     monkeypatch.setattr(record_import, "rebuild_indexes", failing_rebuild)
     with pytest.raises(OSError, match="disk gone"):
         run_import(platform_with_catalog, PENALTY_SAMPLE, "--batch-size", "5")
@@ -895,14 +898,7 @@ def test_resume_with_nothing_to_resume_says_so_and_names_an_interrupted_run_of_o
     assert r.exit_code == 0 and "Nothing to resume" in r.stderr and "Run " not in r.stderr, r.output
     again = tmp_path / "q.csv"
     again.write_text(text.replace("1号", "701号"), encoding="utf-8")
-    real_assess = record_import.assess
-
-    def failing_assess(conn, checked, **kwargs):
-        if checked[0].row > 6:
-            raise OSError("disk gone")
-        return real_assess(conn, checked, **kwargs)
-
-    monkeypatch.setattr(record_import, "assess", failing_assess)
+    real_assess = _disk_gone_after(monkeypatch, 6)
     with pytest.raises(OSError, match="disk gone"):
         run_import(platform_with_catalog, again, "--batch-size", "5")
     monkeypatch.setattr(record_import, "assess", real_assess)
