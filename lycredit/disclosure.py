@@ -82,6 +82,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from lycredit.dbapi import BOOL, DATE, DB, UTC, wrap
 from lycredit.errors import NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
+from lycredit.inputs import NOT_ONE_LINE
 from lycredit.periods import ART15_MAX_YEARS, disclosure_until
 
 if TYPE_CHECKING:
@@ -120,7 +121,6 @@ QUERY_ACTIONS = (QUERY_ACTION, GOV_SHARE_ACTION, SELF_ACTION)
 PURPOSE_MAX = 200
 NATURAL_PERSON = "natural_person"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 _RIC_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 class QueryRefused(PermissionDenied):
@@ -259,7 +259,7 @@ def validate_purpose(purpose: str | None) -> str:
     text = unicodedata.normalize("NFC", purpose or "").strip()
     if not text:
         raise UsageError(_("A query must name its purpose (Art. 28): the purpose is empty."))
-    if _CONTROL.search(text):
+    if NOT_ONE_LINE.search(text):
         raise UsageError(
             _("The purpose must be one line: it contains a control character (a line break or tab).")
         )

@@ -23,6 +23,10 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 """Half of a surrogate pair: what Python makes of bytes that are not UTF-8 in an argument or a file's name
 (and of a JSON ``\\ud800`` escape). It is no character, and no UTF-8 text (the database, the log) can hold it."""
 
+NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""What a name, a document number or a query purpose must not hold: a C0 control (a line feed, a tab), DEL, a C1
+control, a Unicode line or paragraph separator, or a bidirectional control (which can show a name as another)."""
+
 
 def escaped(text: str) -> str:
     """Text with its halves of surrogate pairs written as escapes (``\\udcff``): it can be printed and encoded."""

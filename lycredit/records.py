@@ -56,7 +56,7 @@ from lycredit.identity import (
     validate_ric,
     validate_uscc,
 )
-from lycredit.inputs import SURROGATE, escaped
+from lycredit.inputs import NOT_ONE_LINE, SURROGATE, escaped
 from lycredit.models import CatalogItem, Operator, Record, RecordHistory, Unit
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
@@ -254,7 +254,6 @@ _EXCEL_SERIAL = re.compile(r"[1-9][0-9]{4}")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 _MASKED_RIC = re.compile(r"[0-9]{6}\*{8}[0-9]{3}[0-9X]")
 _CACHE_LIMIT = 200_000
 
@@ -697,7 +696,7 @@ class RowChecker:
             problems.append(Rejection(self.label(SUBJECT_NAME), "required", _("the credit subject's name is empty")))
             return ""
         limit = NAME_LIMIT.get(kind, ORG_NAME_LIMIT)
-        if len(name) > limit or _CONTROL.search(name):
+        if len(name) > limit or NOT_ONE_LINE.search(name):
             problems.append(Rejection(self.label(SUBJECT_NAME), "subject_name_invalid", _(
                 "a subject's name has at most {limit} characters and no line breaks or tabs").format(limit=limit)))
         return name
@@ -707,7 +706,7 @@ class RowChecker:
             problems.append(Rejection(self.label(DOCUMENT_NO), "required", _(
                 "the document number is empty; it identifies the record")))
             return ""
-        if len(text) > DOCUMENT_NO_LIMIT or _CONTROL.search(text):
+        if len(text) > DOCUMENT_NO_LIMIT or NOT_ONE_LINE.search(text):
             problems.append(Rejection(self.label(DOCUMENT_NO), "document_no_invalid", _(
                 "a document number has at most {limit} characters and no line breaks or tabs").format(
                 limit=DOCUMENT_NO_LIMIT)))

@@ -52,6 +52,7 @@ from lycredit.identity import (
     validate_ric,
     validate_uscc,
 )
+from lycredit.inputs import NOT_ONE_LINE
 from lycredit.models import Subject, SubjectLink
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork, insert_hashes
@@ -81,7 +82,6 @@ RELATIONS: dict[str, str] = {
 }
 
 _KIND_NAMES = {**{kind.value: kind for kind in SubjectKind}, **{kind.label_zh: kind for kind in SubjectKind}}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # C0, DEL, C1, line breaks, bidi
 
 
 # --- codes ----------------------------------------------------------------------------------
@@ -172,7 +172,6 @@ def display_code(code: str) -> str:
         return validate_uscc(compact, allow_bad_checksum=True)
     except DataError:
         return mask_ric(compact)
-
 
 
 def validate_subject_code(
@@ -278,7 +277,7 @@ def _clean_name(name: str | None, limit: int) -> str:
     text = strip_invisible(unicodedata.normalize("NFC", name or ""))
     if not text:
         raise DataError(_("The name of the credit subject is empty."))
-    if _CONTROL.search(text):
+    if NOT_ONE_LINE.search(text):
         raise DataError(_("The name of the credit subject contains a control character (a line break or tab)."))
     if len(text) > limit:
         raise DataError(_("The name of the credit subject has {length} characters; at most {limit} are "
