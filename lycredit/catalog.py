@@ -53,10 +53,10 @@ from lycredit.readers import (
     DEFAULT_MAX_CELL_CHARS,
     Row,
     Table,
-    _too_many_digits,
     map_headers,
     normalize_header,
     open_table,
+    too_many_digits,
 )
 
 T_VERSION = CatalogVersion.__table__
@@ -237,7 +237,7 @@ def _json_specs(text: str, problems: list[str]) -> list[tuple[Any, Any, Any, Any
         problems.append(_("the JSON list is malformed ({detail})").format(detail=_("nested too deeply")))
         return []
     except ValueError:  # an integer beyond Python's limit of digits for int(str): not a JSONDecodeError
-        problems.append(_("the JSON list is malformed ({detail})").format(detail=_too_many_digits()))
+        problems.append(_("the JSON list is malformed ({detail})").format(detail=too_many_digits()))
         return []
     if not isinstance(data, list) or not all(isinstance(obj, dict) for obj in data):
         problems.append(_('the JSON form must be a list of objects [{"name", "type", "required"}]'))

@@ -1107,7 +1107,7 @@ class _JsonTable(_TextTable):
         except json.JSONDecodeError:
             raise
         except ValueError:  # an integer beyond Python's limit of digits for int(str)
-            raise _malformed(where(), _too_many_digits()) from None
+            raise _malformed(where(), too_many_digits()) from None
 
     def _lines(self) -> Iterator[tuple[int, Any, str]]:
         with self.path.open("rb") as binary:
@@ -1203,7 +1203,7 @@ class _JsonTable(_TextTable):
             yield Row(row_number, self._values(row_number, cells), _one_line(source))
 
 
-def _too_many_digits() -> str:
+def too_many_digits() -> str:
     """Why Python refused a JSON integer: more digits than ``int(str)`` takes (a plain ValueError)."""
     return _("a number has more than {limit} digits").format(limit=sys.get_int_max_str_digits())
 
@@ -1350,7 +1350,7 @@ def read_json_object(path: str | Path) -> dict[str, str | None]:
         raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=_("nested too deeply"))) \
             from None
     except ValueError as exc:  # JSONDecodeError, or an integer beyond Python's limit of digits
-        detail = exc if isinstance(exc, json.JSONDecodeError) else _too_many_digits()
+        detail = exc if isinstance(exc, json.JSONDecodeError) else too_many_digits()
         raise DataError(_("{file}: not valid JSON ({detail})").format(file=path, detail=detail)) from None
     if not isinstance(obj, dict):
         raise DataError(_("{file}: the JSON must be one object of field names and values").format(file=path))
