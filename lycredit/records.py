@@ -1096,13 +1096,17 @@ def existing_records(conn: sa.Connection, provider: str,
 
 def _stored_parts(conn: sa.Connection, documents: Sequence[str]) -> Iterator[sa.ColumnElement[bool]]:
     """Tests of the document number that together cover ``documents``: on PostgreSQL one array (a re-import
-    reads a whole batch of stored records in one statement), on SQLite ``IN`` lists of 500."""
+    reads a whole batch of stored records in one statement), sent as one text where it can be, as
+    :func:`rows_where_in` sends it; on SQLite ``IN`` lists of 500."""
     if not documents:
         return
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        yield T_RECORD.c.document_no == sa.any_(sa.bindparam("documents", list(documents), type_=ARRAY(sa.String)))
+        joined = _joined(documents)
+        array = (sa.func.string_to_array(joined, _UNIT_SEPARATOR) if joined is not None
+                 else sa.bindparam("documents", list(documents), type_=ARRAY(sa.String)))
+        yield T_RECORD.c.document_no == sa.any_(array)
         return
     for part in _chunks(documents):
         yield T_RECORD.c.document_no.in_(part)
