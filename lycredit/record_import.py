@@ -72,6 +72,7 @@ from lycredit.records import (
     provider_for,
 )
 from lycredit.runlock import run_lock
+from lycredit.seen import Seen
 
 if TYPE_CHECKING:
     from lycredit.context import AppContext
@@ -487,42 +488,6 @@ Rejected = list[tuple[int, str, Rejection]]
 
 # --- the import ----------------------------------------------------------------------------------------
 
-class SeenKeys:
-    """The natural keys (hashed) of the rows met so far, for ``duplicate_in_file``: in memory up to
-    :data:`SEEN_IN_MEMORY` keys, beyond that in a temporary SQLite file, so that memory does not grow
-    with the file. (A writing import needs only the current batch's: an earlier batch's row is stored
-    by the same run, which :func:`lycredit.records.assess` reports as the duplicate.)"""
-
-    def __init__(self, limit: int | None = None):
-        self._limit = SEEN_IN_MEMORY if limit is None else limit
-        self._memory: set[int] = set()
-        self._spilled: Any = None
-
-    def __contains__(self, key: int) -> bool:
-        if key in self._memory:
-            return True
-        return self._spilled is not None and self._spilled.execute(
-            "SELECT 1 FROM seen WHERE key = ?", (key,)).fetchone() is not None
-
-    def add(self, key: int) -> None:
-        self._memory.add(key)
-        if len(self._memory) >= self._limit:
-            if self._spilled is None:
-                import sqlite3
-
-                self._spilled = sqlite3.connect("", isolation_level=None)  # a private file, deleted on close
-                self._spilled.execute("CREATE TABLE seen (key INTEGER PRIMARY KEY)")
-            self._spilled.executemany("INSERT INTO seen VALUES (?)", ((k,) for k in self._memory))
-            self._memory.clear()
-
-    def clear(self) -> None:
-        self._memory.clear()
-        if self._spilled is not None:
-            self._spilled.close()
-            self._spilled = None
-
-
-SEEN_IN_MEMORY = 200_000
 KNOWN_SUBJECTS = 200_000
 """Subject ids an import keeps in memory between batches (a cache; beyond it, it starts again)."""
 
@@ -541,7 +506,7 @@ class _Run:
     parallel: bool = False
     run_id: int | None = None
     start_row: int = 0
-    seen: SeenKeys = field(default_factory=SeenKeys)
+    seen: Seen = field(default_factory=Seen)
     whole_file_duplicates: bool = True
     """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
     subjects: dict[str, int] = field(default_factory=dict)

@@ -24,8 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -703,12 +704,17 @@ _CODE_FIELDS = ("uscc", "ric", "code")
 
 
 class ImportRejected(DataError):
-    """A subjects file with problems: every one of them, each naming file, row, field and rule."""
+    """A subjects file with problems, each naming file, row, field and rule: all of them, or the first ones
+    (``problems``) and how many there are (``total``)."""
 
-    def __init__(self, problems: list[str]):
-        super().__init__(_("{count} problem(s); nothing was imported:").format(count=len(problems))
-                         + "\n" + "\n".join(problems))
+    def __init__(self, problems: list[str], total: int | None = None):
+        total = len(problems) if total is None else total
+        more = [_("... and {count} more (the first {shown} are listed)").format(
+            count=total - len(problems), shown=len(problems))] if total > len(problems) else []
+        super().__init__(_("{count} problem(s); nothing was imported:").format(count=total)
+                         + "\n" + "\n".join(problems + more))
         self.problems = problems
+        self.total = total
 
 
 def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
@@ -789,44 +795,59 @@ class ChecksumFault:
 
 @dataclass
 class SubjectsFile:
-    """The subjects of a file read by :func:`read_subjects_file`, checked as far as the file alone allows.
+    """The subjects of a file read by :func:`read_subjects_file`, every row checked.
 
-    ``checksum_faults`` are the rows (row number, fault) whose code fails only its check
-    character: each is a problem unless the code was admitted by the checksum override already,
-    which only the database can tell (:func:`import_subjects_file`). ``problems`` are the file's
-    other problems, each with its row: :func:`read_subjects_file` raises them at once unless
-    there are checksum faults too.
+    ``problems`` are the first :data:`PROBLEMS_SHOWN` problems by row, each naming file, row and
+    field; ``problem_count`` counts them all. ``admitted`` are the codes that fail only their check
+    character but were admitted by the checksum override already (code -> subject id).
     """
 
-    checksum_faults: list[tuple[int, ChecksumFault]]
-    problems: list[tuple[int, str]]
     path: str | Path
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    problem_count: int = 0
+    admitted: dict[str, int] = field(default_factory=dict)
     rows: int = 0
-    """The rows that name a subject and have no problem of their own (checksum faults included)."""
+    """The rows that name a subject and have no problem of their own."""
     persons: int = 0
     """How many of them are natural persons."""
-    kept: list[tuple[NewSubject, bool]] | None = None
+    kept: list[tuple[NewSubject, bool]] | None = field(default_factory=list)
     """Those rows' subjects, each with whether its code fails only its checksum; None if there were too many."""
 
-    def fault_problems(self, registered: Iterable[str]) -> list[tuple[int, str]]:
-        """The checksum faults of the codes not ``registered``, as (row, problem naming file, row and field)."""
-        known = set(registered)
-        return [(row, _("{file}, row {row}, field {field}: {problem}").format(
-            file=self.path, row=row, field=fault.column, problem=fault.problem))
-            for row, fault in self.checksum_faults if fault.code not in known]
+    def problem(self, row: int, field_name: str, problem: str) -> None:
+        self.problem_count += 1
+        self.problems.append((row, _("{file}, row {row}, field {field}: {problem}").format(
+            file=self.path, row=row, field=field_name, problem=problem)))
+        if len(self.problems) >= 2 * PROBLEMS_SHOWN:  # keep the first ones by row, not every one
+            self.problems = sorted(self.problems, key=itemgetter(0))[:PROBLEMS_SHOWN]
+
+    def rejected(self) -> ImportRejected:
+        shown = sorted(self.problems, key=itemgetter(0))[:PROBLEMS_SHOWN]
+        return ImportRejected([text for _row, text in shown], total=self.problem_count)
 
 
-def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: int = 0) -> SubjectsFile:
-    """Every subject of a CSV/XLSX/JSON/Parquet file, or ImportRejected listing every problem.
+PROBLEMS_SHOWN = 1000
+"""Problems of a subject file listed by the error that rejects it (the first by row; all are counted)."""
+FAULTS_AT_ONCE = 10_000
+"""Codes failing only their check character looked up in the database at once, while a subject file is read."""
+
+
+def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: int = 0,
+                       admitted: Callable[[list[str]], Mapping[str, int]] | None = None) -> SubjectsFile:
+    """Every subject of a CSV/XLSX/JSON/Parquet file, or ImportRejected listing its problems.
 
     Columns: 名称/name, one of 统一社会信用代码/uscc, 公民身份号码/ric or code, and optionally
     类型/kind. A column carrying information that Art. 12 forbids or conditions on consent,
     or any other column, is refused by name; so is a code given twice. A resident ID number's
-    date of birth must not be after ``today`` (the ``--as-of`` day; default today). The subjects of the first
-    ``keep`` rows are kept (``kept``); a file with more is only checked and counted, and
-    :func:`import_subjects_file` reads it again to register them.
+    date of birth must not be after ``today`` (the ``--as-of`` day; default today). A USCC whose only
+    fault is its check character is a problem unless ``admitted`` (given the codes, a batch at a time)
+    returns it: admitted by the checksum override already, which only the database can tell.
+    The subjects of the first ``keep`` rows are kept (``kept``); a file with more is only checked and
+    counted, and :func:`import_subjects_file` reads it again to register them. Memory does not grow
+    with the file: the codes seen go to a temporary file beyond a limit (:class:`lycredit.seen.Seen`),
+    and only the first :data:`PROBLEMS_SHOWN` problems are kept.
     """
     from lycredit.readers import map_headers, open_table
+    from lycredit.seen import Seen
 
     table = open_table(path)
     columns = map_headers(table.columns, IMPORT_FIELDS, source=path)
@@ -838,29 +859,48 @@ def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: 
                                  "or 公民身份号码)").format(file=path))
     if header_problems:
         raise ImportRejected(header_problems)
-    read = SubjectsFile([], [], path, kept=[])
-    seen: dict[str, int] = {}
-    for batch in table.batches():
-        for row in batch:
-            new, row_problems, checksum_fault = _row_subject(row.values, columns, today)
-            if new is not None and new.code in seen:
-                row_problems.append((columns.get("uscc") or columns.get("ric") or columns["code"],
-                                     _("the code appears again (first at row {row})").format(row=seen[new.code])))
-            elif checksum_fault is not None:
-                read.checksum_faults.append((row.row_number, checksum_fault))
-            read.problems.extend((row.row_number, _("{file}, row {row}, field {field}: {problem}").format(
-                file=path, row=row.row_number, field=field, problem=problem)) for field, problem in row_problems)
-            if new is not None and not row_problems:
-                seen[new.code] = row.row_number
-                read.rows += 1
-                read.persons += new.kind == SubjectKind.natural_person
-                if read.kept is not None:
-                    read.kept.append((new, checksum_fault is not None))
-                    if len(read.kept) > keep:
-                        read.kept = None  # more than memory should hold: read again when registering
-    if read.problems and not read.checksum_faults:
-        raise ImportRejected([text for _row, text in read.problems])
-    if not (read.rows or read.problems):
+    read = SubjectsFile(path)
+    seen = Seen()
+    faults: list[tuple[int, ChecksumFault]] = []
+
+    def look_up_faults() -> None:
+        known = admitted(list(dict.fromkeys(fault.code for _row, fault in faults))) if admitted else {}
+        read.admitted.update(known)
+        for row, fault in faults:
+            if fault.code not in known:
+                read.problem(row, fault.column, fault.problem)
+        faults.clear()
+
+    try:
+        for batch in table.batches():
+            rows = [(row.row_number, *_row_subject(row.values, columns, today)) for row in batch]
+            earlier = seen.found({new.code for _row, new, _problems, _fault in rows if new is not None})
+            for row_number, new, row_problems, checksum_fault in rows:
+                first = earlier.get(new.code) if new is not None else None
+                if first is not None:
+                    row_problems.append((columns.get("uscc") or columns.get("ric") or columns["code"],
+                                         _("the code appears again (first at row {row})").format(row=first)))
+                elif checksum_fault is not None:
+                    faults.append((row_number, checksum_fault))
+                for field_name, problem in row_problems:
+                    read.problem(row_number, field_name, problem)
+                if new is not None and not row_problems:
+                    seen.add(new.code, row_number)
+                    earlier[new.code] = row_number
+                    read.rows += 1
+                    read.persons += new.kind == SubjectKind.natural_person
+                    if read.kept is not None:
+                        read.kept.append((new, checksum_fault is not None))
+                        if len(read.kept) > keep:
+                            read.kept = None  # more than memory should hold: read again when registering
+            if len(faults) >= FAULTS_AT_ONCE:
+                look_up_faults()
+        look_up_faults()
+    finally:
+        seen.clear()
+    if read.problem_count:
+        raise read.rejected()
+    if not read.rows:
         raise DataError(_("{file} has no rows.").format(file=path))
     return read
 
@@ -881,13 +921,11 @@ def import_subjects_file(ctx: Any, path: str | Path, *, reason: str | None = Non
     passes, the batches before it registered. Subjects already registered are kept as they are, so running an
     interrupted import again completes it.
     """
-    read = read_subjects_file(path, today=today, keep=SUBJECTS_KEPT)
-    faults = list(dict.fromkeys(fault.code for _row, fault in read.checksum_faults))
-    with ctx.reading() as conn:
-        admitted = _existing_ids(conn, faults, {}) if faults else {}
-    problems = read.problems + read.fault_problems(admitted)
-    if problems:
-        raise ImportRejected([text for _row, text in sorted(problems, key=lambda problem: problem[0])])
+    def admitted(codes: list[str]) -> dict[str, int]:
+        with ctx.reading() as conn:
+            return _existing_ids(conn, codes, {})
+
+    read = read_subjects_file(path, today=today, keep=SUBJECTS_KEPT, admitted=admitted)
     if read.persons:  # a missing or wrong personal-data key stops the import before its first batch, not midway
         pii = protector()
         with ctx.reading() as conn:
@@ -913,7 +951,7 @@ def import_subjects_file(ctx: Any, path: str | Path, *, reason: str | None = Non
         admitted_rows = 0
 
     try:
-        for new, fault in (read.kept if read.kept is not None else _read_again(path, today, admitted)):
+        for new, fault in (read.kept if read.kept is not None else _read_again(path, today, read.admitted)):
             if fault:
                 admitted_rows += 1
             else:

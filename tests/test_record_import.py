@@ -234,16 +234,21 @@ def test_a_document_number_twice_in_one_file_is_rejected_the_second_time(platfor
 
 
 def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
-    from lycredit.record_import import SeenKeys
+    from lycredit.seen import Seen
 
-    seen = SeenKeys(limit=3)
+    seen = Seen(limit=3)
     for key in range(-5, 5):
-        assert key not in seen
-        seen.add(key)
-    assert all(key in seen for key in range(-5, 5)) and 5 not in seen and 2**62 not in seen
+        assert key not in seen and seen.get(key) is None
+        seen.add(key, key + 100)
+    for text in ("91211382MA7XENLQ7E", "甲", ""):
+        assert text not in seen
+        seen.add(text, 7)
+    assert all(seen.get(key) == key + 100 for key in range(-5, 5)) and 5 not in seen and 2**62 not in seen
+    assert all(seen.get(text) == 7 for text in ("91211382MA7XENLQ7E", "甲", "")) and "乙" not in seen
+    assert "0" not in seen and 0 in seen  # a text is not the number it spells
     assert seen._spilled is not None and len(seen._memory) < 3
     seen.clear()
-    assert 0 not in seen and seen._spilled is None
+    assert 0 not in seen and "甲" not in seen and seen._spilled is None
 
 
 # --- whole-file rejections and limits ----------------------------------------------------------------------

@@ -901,6 +901,60 @@ def test_a_bad_checksum_not_admitted_by_override_is_listed_with_the_other_proble
     assert subject_count(platform) == 1
 
 
+def test_the_checksum_faults_are_looked_up_a_batch_at_a_time_while_the_file_is_read(platform, tmp_path,
+                                                                                    monkeypatch) -> None:
+    """The codes that fail only their check character go to the database FAULTS_AT_ONCE at a time (memory does
+    not grow with them); an admitted one imports, the others are problems, in row order, as before."""
+    from lycredit import subjects
+
+    monkeypatch.setattr(subjects, "FAULTS_AT_ONCE", 1)
+    add(platform, BAD_CHECKSUM, "凌源市老字号商行", "--override-checksum", "--reason", "2015年颁发的代码")
+    other_bad = ORG2[:-1] + "A"
+    rows = [{"名称": "凌源示例食品加工有限公司", "统一社会信用代码": other_bad},
+            {"名称": "凌源市老字号商行", "统一社会信用代码": BAD_CHECKSUM},
+            {"名称": "", "统一社会信用代码": PARTNERSHIP}]
+    r = platform.run("subject", "import", str(write_rows(tmp_path / "bad.csv", rows)))
+    assert r.exit_code == 65, r.output
+    assert [line.split(":")[0] for line in r.stderr.splitlines() if ", row " in line] == [
+        f"{tmp_path / 'bad.csv'}, row 2, field 统一社会信用代码", f"{tmp_path / 'bad.csv'}, row 4, field 名称"]
+    r = platform.run("--format", "json", "subject", "import", str(write_rows(tmp_path / "ok.csv", rows[1:2] + [
+        {"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2}])))
+    assert r.exit_code == 0, r.output
+    assert (json.loads(r.stdout)["created"], json.loads(r.stdout)["existing"]) == (1, 1)
+
+
+def test_a_file_with_very_many_problems_lists_the_first_ones_and_counts_them_all(platform, tmp_path,
+                                                                                monkeypatch) -> None:
+    """Memory does not grow with a bad file's problems: the first PROBLEMS_SHOWN by row are listed, all counted
+    (a checksum fault, found later, still takes its place among them by row)."""
+    from lycredit import subjects
+
+    monkeypatch.setattr(subjects, "PROBLEMS_SHOWN", 3)
+    rows = [{"名称": "凌源示例食品加工有限公司", "统一社会信用代码": ORG2[:-1] + "A"}]
+    rows += [{"名称": "", "统一社会信用代码": ORG2}] * 9
+    r = platform.run("subject", "import", str(write_rows(tmp_path / "bad.csv", rows)))
+    assert r.exit_code == 65, r.output
+    assert "10 problem(s); nothing was imported" in r.stderr
+    assert [line.split(",")[1].strip() for line in r.stderr.splitlines() if ", row " in line] == [
+        "row 2", "row 3", "row 4"]
+    assert "... and 7 more (the first 3 are listed)" in r.stderr
+    assert subject_count(platform) == 0
+
+
+def test_a_code_given_again_after_the_codes_seen_went_to_disk_is_still_found(platform, tmp_path,
+                                                                             monkeypatch) -> None:
+    from lycredit import seen
+
+    monkeypatch.setattr(seen, "IN_MEMORY", 2)
+    lines = (SAMPLES / "subjects" / "subjects.csv").read_text(encoding="utf-8-sig").splitlines()
+    path = tmp_path / "again.csv"
+    path.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    r = platform.run("subject", "import", str(path))
+    assert r.exit_code == 65 and f"row {len(lines) + 1}" in r.stderr and "first at row 2" in r.stderr, r.output
+    assert platform.run("subject", "import", str(SAMPLES / "subjects" / "subjects.csv")).exit_code == 0
+    assert subject_count(platform) == 10
+
+
 def test_a_resident_id_number_stored_as_a_number_in_excel_is_refused_saying_why(platform, tmp_path) -> None:
     # Excel keeps 15 significant digits of a number, so the number's last three digits read as 000: the
     # check digit no longer fits, and the message says what happened instead of only that.
