@@ -490,8 +490,9 @@ Rejected = list[tuple[int, str, Rejection]]
 class SeenKeys:
     """The natural keys (hashed) of the rows met so far, for ``duplicate_in_file``: in memory up to
     :data:`SEEN_IN_MEMORY` keys, beyond that in a temporary SQLite file, so that memory does not grow
-    with the file. (A writing import needs only the current batch's: an earlier batch's row is stored
-    by the same run, which :func:`lycredit.records.assess` reports as the duplicate.)"""
+    with the file. (A writing import's reader needs only the current batch's: an earlier batch's row is
+    stored by the same run, which :func:`lycredit.records.assess` reports as the duplicate, or, when it
+    stored nothing, is among the writer's :attr:`_Run.settled`.)"""
 
     def __init__(self, limit: int | None = None):
         self._limit = SEEN_IN_MEMORY if limit is None else limit
@@ -514,6 +515,9 @@ class SeenKeys:
                 self._spilled.execute("CREATE TABLE seen (key INTEGER PRIMARY KEY)")
             self._spilled.executemany("INSERT INTO seen VALUES (?)", ((k,) for k in self._memory))
             self._memory.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._memory) or self._spilled is not None
 
     def clear(self) -> None:
         self._memory.clear()
@@ -544,6 +548,10 @@ class _Run:
     seen: SeenKeys = field(default_factory=SeenKeys)
     whole_file_duplicates: bool = True
     """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
+    settled: SeenKeys = field(default_factory=SeenKeys)
+    """A writing pass's keys of the rows it stored nothing for (unchanged, or rejected by :func:`assess`): a
+    later batch's row with one of them repeats it (``duplicate_in_file``), as a dry run finds in ``seen``;
+    no record of this run holds the key for :func:`assess` to find."""
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     parts: RowParts | None = None
@@ -822,11 +830,7 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
             continue
         key = hash((result.entry.item.code, result.document_no))
         if key in seen:
-            rejected.append((row.row_number, row.raw, Rejection(result.document_field, "duplicate_in_file",
-                                                                _("the document number {number} of item {item} is "
-                                                                  "already in this file").format(
-                                                                    number=result.document_no,
-                                                                    item=result.entry.item.code))))
+            rejected.append((row.row_number, row.raw, _duplicate(result)))
             continue
         seen.add(key)
         checked.append(result)
@@ -1050,9 +1054,15 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
             uow.conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
         if run.run_id is None and not run.dry_run:
             run.run_id = run.summary.run_id = _start_run(uow, run, digest)
-        found = assess(uow.conn, batch.checked, provider=run.provider, run_id=run.run_id,
+        checked = _not_settled(run, batch.checked, rejected) if run.settled else batch.checked
+        found = assess(uow.conn, checked, provider=run.provider, run_id=run.run_id,
                        known_subjects=run.subjects if not run.dry_run else dict(run.subjects))
         rejected += found.rejected
+        if (found.unchanged or found.rejected) and not run.whole_file_duplicates:
+            stored = {id(row) for row in found.new} | {id(row) for row, _existing in found.corrections}
+            for row in checked:
+                if id(row) not in stored:
+                    run.settled.add(hash((row.entry.item.code, row.document_no)))
         started = run.clock("assess", started)
         counts = _apply(run, uow, found)
         counts["rejected"] = len({row for row, _raw, _problem in rejected})
@@ -1067,6 +1077,23 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
         uow.close()
         started = run.clock("log", started)
     run.clock("commit", started)
+
+
+def _not_settled(run: _Run, checked: list[Checked], rejected: list[tuple[int, str, Rejection]]) -> list[Checked]:
+    """The rows whose key no earlier batch of this run left unchanged or rejected; the others are duplicates."""
+    out = []
+    for row in checked:
+        if hash((row.entry.item.code, row.document_no)) in run.settled:
+            rejected.append((row.row, row.raw, _duplicate(row)))
+        else:
+            out.append(row)
+    return out
+
+
+def _duplicate(row: Checked) -> Rejection:
+    return Rejection(row.document_field, "duplicate_in_file", _(
+        "the document number {number} of item {item} is already in this file").format(
+        number=row.document_no, item=row.entry.item.code))
 
 
 def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:
