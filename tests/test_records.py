@@ -534,6 +534,28 @@ def test_a_malformed_provider_code_is_named_as_the_provider_option(records_platf
     assert scalar(records_platform, "SELECT status FROM record") == "active"
 
 
+def test_show_and_list_read_the_provider_code_as_typed_like_the_commands_that_change_records(records_platform) -> None:
+    """record correct, withdraw and import read --provider as a code is read everywhere (lower case, full-width
+    characters, spaces do not matter) and refuse a malformed one naming --provider; record show and list compared
+    the text as given: `record list --provider 11211382013786428k` listed nothing and `record show ITEM:NO` with it
+    found no record, both silently, and a malformed code listed nothing (exit 0). Named as ITEM_CODE:DOCUMENT_NO
+    without --provider, show said to name the record as ITEM_CODE:DOCUMENT_NO, which it was."""
+    platform = records_platform
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    name = "GEN-001:凌市监查〔2026〕7号"
+    typed = " ".join(MARKET.lower()[i:i + 6] for i in range(0, 18, 6))  # '112113 820137 86428k'
+    for provider in (MARKET, typed, "１１２１１３８２０１３７８６４２８Ｋ"):
+        listed = platform.run("--format", "json", "record", "list", "--provider", provider, key=None)
+        assert listed.exit_code == 0 and [r["id"] for r in json.loads(listed.stdout)] == [record_id], provider
+        shown = platform.run("--format", "json", "record", "show", name, "--provider", provider, key=None)
+        assert shown.exit_code == 0 and json.loads(shown.stdout)["id"] == record_id, (provider, shown.output)
+    for args in (("record", "list"), ("record", "show", name), ("record", "show", str(record_id))):
+        r = platform.run(*args, "--provider", "abc", key=None)
+        assert r.exit_code == 65 and "--provider abc: " in r.stderr, (args, r.output)
+    r = platform.run("record", "show", name, key=None)
+    assert r.exit_code == 2 and "--provider" in r.stderr, r.output
+
+
 def test_a_value_longer_than_an_import_takes_is_refused_by_submit_and_correct_too(records_platform, tmp_path) -> None:
     """An import refuses a cell of more than 10 000 characters; record submit (--field or a --json of any size:
     50 MB went through) and record correct stored it. All three refuse it now (65), naming the field; 10 000
