@@ -633,6 +633,8 @@ class RowChecker:
                 for key, text in stored.items():
                     if text == name:
                         stored[key] = mask_name(text)
+                    elif code in text.upper():  # the person's number, in a text (a final x as typed)
+                        stored[key] = re.sub(re.escape(code), mask_ric(code), text, flags=re.IGNORECASE)
         if self._category_column:
             self._category(get(self._category_column), kind, problems)
         if self._source_column:

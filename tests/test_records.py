@@ -654,6 +654,40 @@ def test_market_information_about_a_person_needs_the_persons_consent(records_pla
     assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr
 
 
+def test_a_persons_number_in_a_text_field_is_stored_and_shown_masked(records_platform, tmp_path) -> None:
+    """A person's name in another field was stored masked, the person's number in clear: 违约事由 holding the
+    number (or a text with it) was kept as sent, and record show printed it, in every format, after a
+    correction too. Every output shows a person's number masked (README, Subjects)."""
+    platform = records_platform
+    assert platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    assert platform.run("authorization", "add", PERSON, "--grantee", ASSOC, "--scope", "consent:market", "--from",
+                        "2026-01-01", "--until", "2026-12-31", "--document-ref", "授权书-2",
+                        "--document", str(document)).exit_code == 0
+    masked = PERSON[:6] + "*" * 8 + PERSON[-4:]
+    args = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕4号",
+            "--decision-date", "2026-11-20", "--field", f"违约事由={PERSON}")
+    r = submit(platform, *args, key="assoc")
+    assert r.exit_code == 0, r.output
+    record_id = str(json.loads(r.stdout)["id"])
+    for value, stored in ((None, masked), (f"会员（身份证号{PERSON.lower()}）拖欠会费", f"会员（身份证号{masked}）拖欠会费")):
+        if value is not None:
+            r = platform.run("--as-of", "2026-11-27", "record", "correct", record_id, "--field", f"违约事由={value}",
+                             "--reason", "补充说明", key="assoc")
+            assert r.exit_code == 0, r.output
+        assert json.loads(scalar(platform, "SELECT fields FROM record"))["违约事由"] == stored
+        for fmt in ("json", "table", "csv"):
+            shown = platform.run("--format", fmt, "record", "show", record_id, key=None)
+            assert shown.exit_code == 0 and PERSON not in shown.stdout.upper() and masked in shown.stdout, fmt
+    with platform.engine().connect() as conn:
+        assert all(PERSON not in text.upper() for text in conn.execute(sa.text(
+            "SELECT fields FROM record_history")).scalars())
+    assert json.loads(submit(platform, *args, key="assoc").stdout)["action"] == "corrected"
+    assert json.loads(submit(platform, *args, key="assoc").stdout)["action"] == "unchanged"
+    verify(platform)
+
+
 @given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=8))
 def test_the_fields_encoder_writes_what_the_json_module_writes(fields) -> None:
     from lycredit.records import _FIELDS_JSON
