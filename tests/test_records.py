@@ -654,6 +654,25 @@ def test_market_information_about_a_person_needs_the_persons_consent(records_pla
     assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr
 
 
+def test_record_show_as_csv_for_excel_starts_with_one_bom_and_has_none_inside(records_platform) -> None:
+    """record show writes three tables (the record, its fields, its history); with --bom each began with a BOM,
+    so the second and third sat inside the file and Excel showed them as part of the cells 'field' and
+    'revision'. --bom starts the CSV with one; the formula guard still holds for every table."""
+    record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field",
+                             "检查结果=不合格", "--reason", "=HYPERLINK(1)", key="market")
+    assert r.exit_code == 0, r.output
+    out = records_platform.run("--format", "csv", "--bom", "record", "show", str(record_id), key=None)
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith("\ufeff") and out.stdout.count("\ufeff") == 1
+    lines = out.stdout[1:].splitlines()
+    assert lines.count("field,value") == 2 and "revision,change,reason,changed_at,changed_by" in lines
+    assert "检查结果,不合格" in lines and any(line.startswith("2,correct,'=HYPERLINK(1),") for line in lines)
+    plain = records_platform.run("--format", "csv", "record", "show", str(record_id), key=None)
+    assert "\ufeff" not in plain.stdout and any(line.startswith("2,correct,=HYPERLINK(1),")
+                                                for line in plain.stdout.splitlines())
+
+
 def test_a_persons_number_in_a_text_field_is_stored_and_shown_masked(records_platform, tmp_path) -> None:
     """A person's name in another field was stored masked, the person's number in clear: 违约事由 holding the
     number (or a text with it) was kept as sent, and record show printed it, in every format, after a
