@@ -1300,9 +1300,15 @@ def _checker(conn: sa.Connection, layout: Layout, columns: Sequence[str], provid
              assume_weekends: bool) -> RowChecker:
     from lycredit.calendar_store import load_calendar
 
-    return RowChecker(layout, columns, provider=provider, as_of=as_of,
-                      calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
-                      source=_("the record"))
+    try:
+        return RowChecker(layout, columns, provider=provider, as_of=as_of,
+                          calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
+                          source=_("the record"))
+    except ForbiddenColumn as forbidden:  # the import's message speaks of its file: one record is rejected
+        rule = field_rule(forbidden.column)
+        raise RecordRejected([Rejection(forbidden.column, "forbidden_field", _(
+            "the field carries {topic} ({topic_zh}), which Art. 12 forbids collecting").format(
+            topic=rule.topic, topic_zh=rule.topic_zh))]) from None
 
 
 def _refuse_non_text(values: Mapping[str, str | None]) -> None:

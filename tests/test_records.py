@@ -654,6 +654,24 @@ def test_market_information_about_a_person_needs_the_persons_consent(records_pla
     assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr
 
 
+def test_a_forbidden_field_given_to_submit_or_correct_rejects_the_record_naming_it_not_a_file(records_platform) -> None:
+    """A field Art. 12 forbids, given to record submit or record correct, was refused (65) with the import's
+    message 'the record: column 血型 carries ... ; the whole file is rejected', about a file there is none of. It
+    rejects the record now, naming the field and the rule like every other rule; nothing is stored."""
+    platform = records_platform
+    r = submit(platform, *GEN, "--field", "宗教信仰=佛教")
+    assert r.exit_code == 65 and "file" not in r.stderr, r.output
+    assert "The record is rejected:" in r.stderr and "宗教信仰" in r.stderr and "[forbidden_field]" in r.stderr
+    assert scalar(platform, "SELECT count(*) FROM record") == 0
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    r = platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "血型=A",
+                     "--reason", "x", key="market")
+    assert r.exit_code == 65 and "file" not in r.stderr, r.output
+    assert "血型" in r.stderr and "Art. 12" in r.stderr and "[forbidden_field]" in r.stderr
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    verify(platform)
+
+
 def test_record_show_as_csv_for_excel_starts_with_one_bom_and_has_none_inside(records_platform) -> None:
     """record show writes three tables (the record, its fields, its history); with --bom each began with a BOM,
     so the second and third sat inside the file and Excel showed them as part of the cells 'field' and
