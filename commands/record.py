@@ -227,11 +227,11 @@ def show(key: str, provider: str | None) -> None:
         render_object(view, obj.fmt)
         return
     render_object({k: v for k, v in view.items() if k not in ("fields", "history")}, obj.fmt, bom=obj.bom)
-    click.echo()
-    render_rows([{"field": k, "value": v} for k, v in view["fields"].items()], obj.fmt, bom=obj.bom)
+    click.echo()  # the tables below follow in the same file: its BOM is at its start, not before each of them
+    render_rows([{"field": k, "value": v} for k, v in view["fields"].items()], obj.fmt, excel=obj.bom)
     click.echo()
     render_rows(view["history"], obj.fmt, columns=["revision", "change", "reason", "changed_at", "changed_by"],
-                bom=obj.bom)
+                excel=obj.bom)
 
 
 @command(cli, "list", N_("List records, newest first; a person's code and name masked."))

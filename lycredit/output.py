@@ -95,8 +95,12 @@ def render_rows(
     headers: Mapping[str, str] | None = None,
     stream: IO[str] | None = None,
     bom: bool = False,
+    excel: bool | None = None,
 ) -> None:
-    """Write rows in ``fmt``. ``columns`` fixes the order; ``headers`` gives table/csv labels."""
+    """Write rows in ``fmt``. ``columns`` fixes the order; ``headers`` gives table/csv labels.
+
+    ``bom`` starts a CSV with a UTF-8 BOM and makes it a CSV for Excel; ``excel`` (default: ``bom``) makes it one
+    without the BOM, for a table that follows another in the same output, which has its BOM already."""
     stream = stream or sys.stdout
     rows = [dict(r) for r in rows]
     if columns is None:
@@ -115,7 +119,7 @@ def render_rows(
         writer = csv.writer(stream, lineterminator="\r\n")
         # with a BOM the file is for Excel: a text that starts like a formula gets an apostrophe (a number,
         # such as -1.5, is no formula and stays a number)
-        cell = _excel_cell if bom else _cell
+        cell = _excel_cell if (bom if excel is None else excel) else _cell
         writer.writerow([cell((headers or {}).get(c, c)) for c in columns])
         for r in rows:
             writer.writerow([cell(r.get(c)) for c in columns])

@@ -509,6 +509,10 @@ class _Run:
     seen: Seen = field(default_factory=Seen)
     whole_file_duplicates: bool = True
     """Whether ``seen`` spans the file (validation pass, dry run) or only the batch (a writing pass)."""
+    settled: Seen = field(default_factory=Seen)
+    """A writing pass's keys of the rows it stored nothing for (unchanged, or rejected by :func:`assess`): a
+    later batch's row with one of them repeats it (``duplicate_in_file``), as a dry run finds in ``seen``;
+    no record of this run holds the key for :func:`assess` to find."""
     subjects: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     parts: RowParts | None = None
@@ -787,11 +791,7 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
             continue
         key = hash((result.entry.item.code, result.document_no))
         if key in seen:
-            rejected.append((row.row_number, row.raw, Rejection(result.document_field, "duplicate_in_file",
-                                                                _("the document number {number} of item {item} is "
-                                                                  "already in this file").format(
-                                                                    number=result.document_no,
-                                                                    item=result.entry.item.code))))
+            rejected.append((row.row_number, row.raw, _duplicate(result)))
             continue
         seen.add(key)
         checked.append(result)
@@ -1015,9 +1015,15 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
             uow.conn.exec_driver_sql(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
         if run.run_id is None and not run.dry_run:
             run.run_id = run.summary.run_id = _start_run(uow, run, digest)
-        found = assess(uow.conn, batch.checked, provider=run.provider, run_id=run.run_id,
+        checked = _not_settled(run, batch.checked, rejected) if run.settled else batch.checked
+        found = assess(uow.conn, checked, provider=run.provider, run_id=run.run_id,
                        known_subjects=run.subjects if not run.dry_run else dict(run.subjects))
         rejected += found.rejected
+        if (found.unchanged or found.rejected) and not run.whole_file_duplicates:
+            stored = {id(row) for row in found.new} | {id(row) for row, _existing in found.corrections}
+            for row in checked:
+                if id(row) not in stored:
+                    run.settled.add(hash((row.entry.item.code, row.document_no)))
         started = run.clock("assess", started)
         counts = _apply(run, uow, found)
         counts["rejected"] = len({row for row, _raw, _problem in rejected})
@@ -1032,6 +1038,23 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
         uow.close()
         started = run.clock("log", started)
     run.clock("commit", started)
+
+
+def _not_settled(run: _Run, checked: list[Checked], rejected: list[tuple[int, str, Rejection]]) -> list[Checked]:
+    """The rows whose key no earlier batch of this run left unchanged or rejected; the others are duplicates."""
+    out = []
+    for row in checked:
+        if hash((row.entry.item.code, row.document_no)) in run.settled:
+            rejected.append((row.row, row.raw, _duplicate(row)))
+        else:
+            out.append(row)
+    return out
+
+
+def _duplicate(row: Checked) -> Rejection:
+    return Rejection(row.document_field, "duplicate_in_file", _(
+        "the document number {number} of item {item} is already in this file").format(
+        number=row.document_no, item=row.entry.item.code))
 
 
 def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:

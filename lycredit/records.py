@@ -633,6 +633,8 @@ class RowChecker:
                 for key, text in stored.items():
                     if text == name:
                         stored[key] = mask_name(text)
+                    elif code in text.upper():  # the person's number, in a text (a final x as typed)
+                        stored[key] = re.sub(re.escape(code), mask_ric(code), text, flags=re.IGNORECASE)
         if self._category_column:
             self._category(get(self._category_column), kind, problems)
         if self._source_column:
@@ -979,15 +981,21 @@ def provider_for(conn: sa.Connection, signer: Any, requested: str | None) -> str
     own = operator_unit(conn, signer.operator_id)
     if not requested:
         return own
-    try:
-        wanted = validate_uscc(requested)
-    except DataError as bad:  # the code alone would not say which value it is about (a file's row, or this)
-        raise DataError(_("--provider {value}: {problem}").format(value=requested, problem=bad)) from None
+    wanted = provider_code(requested)
     if wanted != own and signer.role not in (ADMIN, OPERATOR):
         raise PermissionDenied(_("Operator {operator} ({role}) submits for its own unit {own} only, not for "
                                  "{provider}").format(operator=signer.name, role=signer.role, own=own,
                                                       provider=wanted))
     return wanted
+
+
+def provider_code(requested: str) -> str:
+    """``--provider`` as a code is read (lower case, full-width, spaces do not matter), compacted; DataError (65)
+    naming the option for one that is not a unified social credit code."""
+    try:
+        return validate_uscc(requested)
+    except DataError as bad:  # the code alone would not say which value it is about (a file's row, or this)
+        raise DataError(_("--provider {value}: {problem}").format(value=requested, problem=bad)) from None
 
 
 def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
@@ -1292,9 +1300,15 @@ def _checker(conn: sa.Connection, layout: Layout, columns: Sequence[str], provid
              assume_weekends: bool) -> RowChecker:
     from lycredit.calendar_store import load_calendar
 
-    return RowChecker(layout, columns, provider=provider, as_of=as_of,
-                      calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
-                      source=_("the record"))
+    try:
+        return RowChecker(layout, columns, provider=provider, as_of=as_of,
+                          calendar=load_calendar(conn, assume_weekends), catalog=CatalogIndex(conn),
+                          source=_("the record"))
+    except ForbiddenColumn as forbidden:  # the import's message speaks of its file: one record is rejected
+        rule = field_rule(forbidden.column)
+        raise RecordRejected([Rejection(forbidden.column, "forbidden_field", _(
+            "the field carries {topic} ({topic_zh}), which Art. 12 forbids collecting").format(
+            topic=rule.topic, topic_zh=rule.topic_zh))]) from None
 
 
 def _refuse_non_text(values: Mapping[str, str | None]) -> None:
@@ -1351,8 +1365,11 @@ def get_record(conn: sa.Connection, key: str | int, provider: str | None = None)
         where = [T_RECORD.c.id == number]
     else:
         item, sep, document = text.partition(":")
-        if not sep or provider is None:
+        if not sep:
             raise UsageError(_("Name a record by its id or as ITEM_CODE:DOCUMENT_NO, not {key}").format(key=text))
+        if provider is None:
+            raise UsageError(_("Record {key} is named by its item and document number: give its provider with "
+                               "--provider USCC").format(key=text))
         where = [T_RECORD.c.provider_uscc == provider, T_RECORD.c.item_code == item, T_RECORD.c.document_no == document]
     row = conn.execute(sa.select(T_RECORD).where(*where)).mappings().first()
     if row is None:
@@ -1446,7 +1463,7 @@ def show(conn: sa.Connection, key: str | int, provider: str | None = None) -> di
     """A record with its fields, its subject (a person's code and name masked) and its history."""
     from lycredit.subjects import subject_by_id, subject_view
 
-    record = get_record(conn, key, provider)
+    record = get_record(conn, key, provider_code(provider) if provider else None)
     subject = subject_view(conn, subject_by_id(conn, record["subject_id"]))
     history = conn.execute(sa.select(T_HISTORY).where(T_HISTORY.c.record_id == record["id"])
                            .order_by(T_HISTORY.c.revision, T_HISTORY.c.id)).mappings().all()
@@ -1466,7 +1483,7 @@ def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None 
 
     query = sa.select(T_RECORD).order_by(T_RECORD.c.id.desc()).limit(limit)
     if provider:
-        query = query.where(T_RECORD.c.provider_uscc == provider)
+        query = query.where(T_RECORD.c.provider_uscc == provider_code(provider))
     if item:
         query = query.where(T_RECORD.c.item_code == item)
     if status:

@@ -89,6 +89,9 @@ class Seen:
         self._spilled.execute("COMMIT")
         self._memory.clear()
 
+    def __bool__(self) -> bool:
+        return bool(self._memory) or self._spilled is not None
+
     def clear(self) -> None:
         """Forget every key, and delete the temporary file."""
         self._memory.clear()

@@ -233,6 +233,30 @@ def test_a_document_number_twice_in_one_file_is_rejected_the_second_time(platfor
             ("4", "行政处罚决定书文号", "duplicate_in_file")]
 
 
+def test_a_document_number_repeated_in_a_later_batch_of_a_reimport_is_a_duplicate_not_a_correction(
+        platform_with_catalog, tmp_path) -> None:
+    """A re-import of a file whose batch 2 repeated batch 1's document number with other content corrected the
+    record to the repeat (batch 1's row came out unchanged, so no record of this run held the number), and the
+    next re-import corrected it back: the same file flip-flopped the record, where the first import and a dry run
+    reject the repeat as duplicate_in_file."""
+    platform = platform_with_catalog
+    lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
+    repeat = lines[1].replace("警告,警告,", "警告,警告一次,")
+    assert repeat != lines[1]
+    path = tmp_path / "repeat.csv"
+    path.write_text("\n".join([*lines[:3], repeat]) + "\n", encoding="utf-8")
+    first = summary(run_import(platform, path, "--batch-size", "2", "--rejects", str(tmp_path / "r.csv")))
+    assert counts(first) == (3, 2, 0, 0, 1, 0)
+    records = (change_leaves(platform, "record"), change_leaves(platform, "record_history"))
+    for extra in ([], ["--dry-run"], [], ["--max-rejects", "5"]):
+        again = summary(run_import(platform, path, "--batch-size", "2", "--rejects", str(tmp_path / "r.csv"), *extra))
+        assert counts(again) == (3, 0, 0, 2, 1, 0), extra
+        assert [(r["row"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [("4", "duplicate_in_file")], extra
+    assert (change_leaves(platform, "record"), change_leaves(platform, "record_history")) == records
+    assert scalar(platform, "SELECT max(revision) FROM record") == 1
+    verify(platform)
+
+
 def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
     from lycredit.seen import Seen
 

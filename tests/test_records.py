@@ -534,6 +534,28 @@ def test_a_malformed_provider_code_is_named_as_the_provider_option(records_platf
     assert scalar(records_platform, "SELECT status FROM record") == "active"
 
 
+def test_show_and_list_read_the_provider_code_as_typed_like_the_commands_that_change_records(records_platform) -> None:
+    """record correct, withdraw and import read --provider as a code is read everywhere (lower case, full-width
+    characters, spaces do not matter) and refuse a malformed one naming --provider; record show and list compared
+    the text as given: `record list --provider 11211382013786428k` listed nothing and `record show ITEM:NO` with it
+    found no record, both silently, and a malformed code listed nothing (exit 0). Named as ITEM_CODE:DOCUMENT_NO
+    without --provider, show said to name the record as ITEM_CODE:DOCUMENT_NO, which it was."""
+    platform = records_platform
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    name = "GEN-001:凌市监查〔2026〕7号"
+    typed = " ".join(MARKET.lower()[i:i + 6] for i in range(0, 18, 6))  # '112113 820137 86428k'
+    for provider in (MARKET, typed, "１１２１１３８２０１３７８６４２８Ｋ"):
+        listed = platform.run("--format", "json", "record", "list", "--provider", provider, key=None)
+        assert listed.exit_code == 0 and [r["id"] for r in json.loads(listed.stdout)] == [record_id], provider
+        shown = platform.run("--format", "json", "record", "show", name, "--provider", provider, key=None)
+        assert shown.exit_code == 0 and json.loads(shown.stdout)["id"] == record_id, (provider, shown.output)
+    for args in (("record", "list"), ("record", "show", name), ("record", "show", str(record_id))):
+        r = platform.run(*args, "--provider", "abc", key=None)
+        assert r.exit_code == 65 and "--provider abc: " in r.stderr, (args, r.output)
+    r = platform.run("record", "show", name, key=None)
+    assert r.exit_code == 2 and "--provider" in r.stderr, r.output
+
+
 def test_a_value_longer_than_an_import_takes_is_refused_by_submit_and_correct_too(records_platform, tmp_path) -> None:
     """An import refuses a cell of more than 10 000 characters; record submit (--field or a --json of any size:
     50 MB went through) and record correct stored it. All three refuse it now (65), naming the field; 10 000
@@ -630,6 +652,77 @@ def test_market_information_about_a_person_needs_the_persons_consent(records_pla
             "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
     r = submit(records_platform, *args, key="assoc")
     assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr
+
+
+def test_a_forbidden_field_given_to_submit_or_correct_rejects_the_record_naming_it_not_a_file(records_platform) -> None:
+    """A field Art. 12 forbids, given to record submit or record correct, was refused (65) with the import's
+    message 'the record: column 血型 carries ... ; the whole file is rejected', about a file there is none of. It
+    rejects the record now, naming the field and the rule like every other rule; nothing is stored."""
+    platform = records_platform
+    r = submit(platform, *GEN, "--field", "宗教信仰=佛教")
+    assert r.exit_code == 65 and "file" not in r.stderr, r.output
+    assert "The record is rejected:" in r.stderr and "宗教信仰" in r.stderr and "[forbidden_field]" in r.stderr
+    assert scalar(platform, "SELECT count(*) FROM record") == 0
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    r = platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "血型=A",
+                     "--reason", "x", key="market")
+    assert r.exit_code == 65 and "file" not in r.stderr, r.output
+    assert "血型" in r.stderr and "Art. 12" in r.stderr and "[forbidden_field]" in r.stderr
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    verify(platform)
+
+
+def test_record_show_as_csv_for_excel_starts_with_one_bom_and_has_none_inside(records_platform) -> None:
+    """record show writes three tables (the record, its fields, its history); with --bom each began with a BOM,
+    so the second and third sat inside the file and Excel showed them as part of the cells 'field' and
+    'revision'. --bom starts the CSV with one; the formula guard still holds for every table."""
+    record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
+    r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field",
+                             "检查结果=不合格", "--reason", "=HYPERLINK(1)", key="market")
+    assert r.exit_code == 0, r.output
+    out = records_platform.run("--format", "csv", "--bom", "record", "show", str(record_id), key=None)
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith("\ufeff") and out.stdout.count("\ufeff") == 1
+    lines = out.stdout[1:].splitlines()
+    assert lines.count("field,value") == 2 and "revision,change,reason,changed_at,changed_by" in lines
+    assert "检查结果,不合格" in lines and any(line.startswith("2,correct,'=HYPERLINK(1),") for line in lines)
+    plain = records_platform.run("--format", "csv", "record", "show", str(record_id), key=None)
+    assert "\ufeff" not in plain.stdout and any(line.startswith("2,correct,=HYPERLINK(1),")
+                                                for line in plain.stdout.splitlines())
+
+
+def test_a_persons_number_in_a_text_field_is_stored_and_shown_masked(records_platform, tmp_path) -> None:
+    """A person's name in another field was stored masked, the person's number in clear: 违约事由 holding the
+    number (or a text with it) was kept as sent, and record show printed it, in every format, after a
+    correction too. Every output shows a person's number masked (README, Subjects)."""
+    platform = records_platform
+    assert platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    assert platform.run("authorization", "add", PERSON, "--grantee", ASSOC, "--scope", "consent:market", "--from",
+                        "2026-01-01", "--until", "2026-12-31", "--document-ref", "授权书-2",
+                        "--document", str(document)).exit_code == 0
+    masked = PERSON[:6] + "*" * 8 + PERSON[-4:]
+    args = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕4号",
+            "--decision-date", "2026-11-20", "--field", f"违约事由={PERSON}")
+    r = submit(platform, *args, key="assoc")
+    assert r.exit_code == 0, r.output
+    record_id = str(json.loads(r.stdout)["id"])
+    for value, stored in ((None, masked), (f"会员（身份证号{PERSON.lower()}）拖欠会费", f"会员（身份证号{masked}）拖欠会费")):
+        if value is not None:
+            r = platform.run("--as-of", "2026-11-27", "record", "correct", record_id, "--field", f"违约事由={value}",
+                             "--reason", "补充说明", key="assoc")
+            assert r.exit_code == 0, r.output
+        assert json.loads(scalar(platform, "SELECT fields FROM record"))["违约事由"] == stored
+        for fmt in ("json", "table", "csv"):
+            shown = platform.run("--format", fmt, "record", "show", record_id, key=None)
+            assert shown.exit_code == 0 and PERSON not in shown.stdout.upper() and masked in shown.stdout, fmt
+    with platform.engine().connect() as conn:
+        assert all(PERSON not in text.upper() for text in conn.execute(sa.text(
+            "SELECT fields FROM record_history")).scalars())
+    assert json.loads(submit(platform, *args, key="assoc").stdout)["action"] == "corrected"
+    assert json.loads(submit(platform, *args, key="assoc").stdout)["action"] == "unchanged"
+    verify(platform)
 
 
 @given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=8))
