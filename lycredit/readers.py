@@ -14,8 +14,9 @@ Formats and their limits:
   a sheet at 1,048,576 rows); cells become Python objects one row at a time. A formula cell with
   no saved value (written by a program that does not calculate formulas) or a cell holding an
   error value (``#DIV/0!``, ``#N/A``) refuses the file: calamine would read it as empty
-  (:func:`_bad_cell`; XLSX and XLSM only, an XLS workbook is not searched). So does a sheet whose rectangle
-  of values calamine could not hold (:func:`_far_cell`: a stray value in XFD1048576).
+  (:func:`_scan_sheet`; XLSX and XLSM only, an XLS workbook is not searched). So does a sheet whose rectangle
+  of values calamine could not hold (:func:`_far_cell`: a stray value in XFD1048576). Both are looked for in
+  one pass over the sheet's XML (:func:`_sheet_problems`).
 * JSON (a top-level array of flat objects) and NDJSON (one object per line) are streamed, but
   read twice: a first pass collects the columns (the union of the keys, in order of first
   appearance), so a key that only later objects carry is never silently dropped.
@@ -43,7 +44,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeVar
+from typing import Any, BinaryIO, NamedTuple
 
 from lycredit.errors import DataError
 from lycredit.i18n import _
@@ -613,13 +614,15 @@ class _XlsxTable(Table):
             raise DataError(_("{file}: its part {part} inflates from {packed} to {size} bytes ({ratio} times), far "
                               "more than a workbook Excel writes (a zip bomb?); the file is refused").format(
                 file=path, part=part, packed=f"{packed:,}", size=f"{size:,}", ratio=f"{size // max(packed, 1):,}"))
+        problems = None  # the sheet's far cell and bad cell, searched for before calamine reads the sheet
         try:
             with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
                 names = workbook.sheet_names
                 name = names[0] if sheet is None and names else sheet
-                far = _far_cell(path, name) if name in names else None
-                if far is not None:  # calamine would abort the process (see _far_cell), not raise
-                    raise self._far_cell_error(name, far)
+                if name in names:
+                    problems = _sheet_problems(path, name)
+                    if problems.far is not None:  # calamine would abort the process (see _far_cell), not raise
+                        raise self._far_cell_error(name, problems.far)
                 self._sheet = (workbook.get_sheet_by_index(0) if sheet is None
                                else workbook.get_sheet_by_name(sheet))
         except python_calamine.WorksheetNotFound:
@@ -628,7 +631,9 @@ class _XlsxTable(Table):
         except python_calamine.CalamineError as exc:
             # calamine refuses a whole sheet for an error value it does not know (#SPILL!, #CALC!): say which cell
             self.sheet = sheet if sheet is not None else names[0] if names else ""
-            bad = _bad_cell(path, self.sheet) if self.sheet else None
+            if problems is None and self.sheet:  # calamine failed before the sheet was searched
+                problems = _sheet_problems(path, self.sheet)
+            bad = problems.bad if problems is not None else None
             if bad is not None and bad.error is not None:
                 raise self._bad_cell_error(bad, None) from None
             raise DataError(_("{file} cannot be read as an Excel workbook ({detail})").format(
@@ -637,7 +642,7 @@ class _XlsxTable(Table):
         self._first_column = self._sheet.start[1] if self._sheet.start else 0
         self._last_row = self._sheet.end[0] + 1 if self._sheet.end else 0
         header = next(self._cell_rows(), None)
-        bad = _bad_cell(path, self.sheet)
+        bad = (problems if problems is not None else _sheet_problems(path, self.sheet)).bad
         if bad is not None:
             raise self._bad_cell_error(bad, header)
         if header is None:
@@ -751,37 +756,40 @@ class _BadCell(NamedTuple):
     error: str | None
 
 
-def _bad_cell(path: Path, sheet: str) -> _BadCell | None:
-    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) that holds a formula with no saved value or an error
-    value, or None when there is none or the file is not a zip package (an XLS workbook saves every formula's
-    value; its error values are not looked for).
+class _SheetProblems(NamedTuple):
+    """What calamine cannot be trusted with in a sheet: a cell whose value makes it too large to hold
+    (:func:`_far_cell`), which calamine would abort the process for, and the first cell it would read as empty
+    though it is not (:func:`_scan_sheet`); None where there is none."""
 
-    Cheap: the sheet's XML is searched as bytes, in blocks, for formula elements and for ``#``; only the cell
-    around a hit is looked at, and the search stops at the first bad cell."""
-
-    def look(package: Any, part: str) -> _BadCell | None:
-        with package.open(part) as stream:
-            return _scan_sheet(stream)
-
-    return _in_sheet(path, sheet, look)
+    far: _FarCell | None
+    bad: _BadCell | None
 
 
-_T = TypeVar("_T")
+def _sheet_problems(path: Path, sheet: str) -> _SheetProblems:
+    """The far cell and the bad cell of ``sheet`` (an XLSX/XLSM workbook's), found in one pass over its XML: the
+    search for bad cells reads it through a :class:`_FarSearch`, which searches the same blocks for far cells,
+    and the rest of the XML, after the first bad cell, is read for the far cells alone.
 
-
-def _in_sheet(path: Path, sheet: str, look: Callable[[Any, str], _T]) -> _T | None:
-    """``look(package, part)``: what a search of ``sheet``'s XML (the zip member ``part`` of the workbook
-    ``package``) finds; None when the file is not a zip package (XLS), has no such sheet, or a part calamine
-    did without cannot be read: nothing to say, calamine says what it finds."""
+    Neither is found when the file is not a zip package (an XLS workbook holds at most 65,536 rows of 256 columns
+    and saves every formula's value; its error values are not looked for) or has no such sheet; no far cell when
+    the sheet's XML cannot be read to its end, and no bad cell when it cannot be read as far as the first one:
+    calamine says what it finds."""
     import zipfile
     import zlib
 
+    bad = None
     try:
         with zipfile.ZipFile(path) as package:
             part = _sheet_part(package, sheet)
-            return None if part is None else look(package, part)
+            if part is None:
+                return _SheetProblems(None, None)
+            with package.open(part) as stream:
+                xml = _FarSearch(stream)
+                bad = _scan_sheet(xml)
+                xml.read_rest()
+            return _SheetProblems(_far_cell(package, part, xml.far), bad)
     except (zipfile.BadZipFile, zlib.error, KeyError, OSError, SyntaxError, ValueError):
-        return None
+        return _SheetProblems(None, bad)
 
 
 # calamine reads a workbook's parts (a sheet's XML, the shared strings) whole into memory: a part that inflates
@@ -844,31 +852,25 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _far_cell(path: Path, sheet: str) -> _FarCell | None:
-    """The first cell of ``sheet`` (an XLSX/XLSM workbook's) whose value makes the sheet span more than
-    :data:`_MAX_SHEET_CELLS` cells or more than :data:`_MAX_SHEET_ROWS` rows, or None.
+def _far_cell(package: Any, part: str, far: list[tuple[str, int, int]]) -> _FarCell | None:
+    """The first of the cells ``far`` (:func:`_far_references`) of the sheet ``part`` of ``package`` whose value
+    makes the sheet span more than :data:`_MAX_SHEET_CELLS` cells or more than :data:`_MAX_SHEET_ROWS` rows, or
+    None.
 
-    Cheap for a usual sheet: the XML is searched as bytes for references past column BL or row 999,999; only
-    when one holds a value is the sheet's last row looked for (a second pass), to size its rectangle. An XLS
-    workbook is not searched: it holds at most 65,536 rows of 256 columns."""
-
-    def look(package: Any, part: str) -> _FarCell | None:
-        with package.open(part) as stream:
-            far = _far_references(stream)
-        if not far:
-            return None
-        columns = max(_NEAR_COLUMNS, *(column for _cell, _row, column in far))
-        for cell, row, _column in far:
-            if row > _MAX_SHEET_ROWS:
-                return _FarCell(cell, row, columns)
-        with package.open(part) as stream:
-            rows = _last_row(stream)
-        for cell, row, column in far:
-            if max(rows, row) * column > _MAX_SHEET_CELLS:
-                return _FarCell(cell, max(rows, row), column)
+    Cheap for a usual sheet, which has no such cell; only when one holds a value within Excel's rows is the
+    sheet's last row looked for (a second pass over its XML), to size its rectangle."""
+    if not far:
         return None
-
-    return _in_sheet(path, sheet, look)
+    columns = max(_NEAR_COLUMNS, *(column for _cell, _row, column in far))
+    for cell, row, _column in far:
+        if row > _MAX_SHEET_ROWS:
+            return _FarCell(cell, row, columns)
+    with package.open(part) as stream:
+        rows = _last_row(stream)
+    for cell, row, column in far:
+        if max(rows, row) * column > _MAX_SHEET_CELLS:
+            return _FarCell(cell, max(rows, row), column)
+    return None
 
 
 def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
@@ -882,29 +884,54 @@ def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, bool]]:
         tail, block = buffer[-_SCAN_TAIL:], following
 
 
-def _far_references(stream: BinaryIO) -> list[tuple[str, int, int]]:
-    """(reference, row, column) of each cell with a value past column BL or row 999,999 (one may come twice); a
-    reference of more than 12 digits (no Excel writes one, and it may not end in this block) whether or not the
-    cell holds a value."""
+class _FarSearch:
+    """A sheet's XML stream that searches what is read from it for far cells, as :func:`_blocks` gives it to
+    :func:`_far_references`: the search for bad cells (:func:`_scan_sheet`) reads it, :meth:`read_rest` reads what
+    that search did not need, and the XML is inflated and read once for both. ``far``: the far cells found."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.far: list[tuple[str, int, int]] = []
+        self._tail = self._block = b""
+
+    def read(self, size: int) -> bytes:
+        """The next ``size`` bytes (b"" at the end). The block read before is searched now, when it is known
+        whether it was the last."""
+        block = self.stream.read(size)
+        if self._block:
+            buffer = self._tail + self._block
+            self.far += _far_references(buffer, not block)
+            self._tail = buffer[-_SCAN_TAIL:]
+        self._block = block
+        return block
+
+    def read_rest(self) -> None:
+        while self.read(_SCAN_BYTES):
+            pass
+
+
+def _far_references(buffer: bytes, last: bool) -> list[tuple[str, int, int]]:
+    """(reference, row, column) of each cell with a value past column BL or row 999,999 in a block of
+    :func:`_blocks` (one may come twice, in the tail of the next); a reference of more than 12 digits (no Excel
+    writes one, and it may not end in this block) whether or not the cell holds a value."""
     found = []
-    for buffer, last in _blocks(stream):
-        for hit in _FAR_REFERENCE.finditer(buffer):
-            if not buffer[hit.start() - 1:hit.start()].isspace():
-                continue  # xr="...": another attribute
-            tag = buffer.rfind(b"<", 0, hit.start())
-            if tag < 0 or not _CELL_TAG.match(buffer, tag):
-                continue  # a row's or another element's r attribute
-            long = _LONG_REFERENCE.match(buffer, hit.start())
-            if long is not None:
-                found.append(((long[1] + long[2]).decode("ascii") + "...", 10**12, _column_number(long[1])))
-                continue
-            reference = _REFERENCE.match(buffer, hit.start())
-            end = buffer.find(b">", hit.end())
-            if reference is None or end < 0 or end + 64 > len(buffer) and not last:
-                continue  # cut by the block's end: whole in the next block
-            if buffer[end - 1:end] == b"/" or _NO_VALUE.match(buffer, end):
-                continue  # an empty cell (a format only): calamine leaves it out
-            found.append((reference[0][3:-1].decode("ascii"), _row_number(reference[2]), _column_number(reference[1])))
+    for hit in _FAR_REFERENCE.finditer(buffer):
+        if not buffer[hit.start() - 1:hit.start()].isspace():
+            continue  # xr="...": another attribute
+        tag = buffer.rfind(b"<", 0, hit.start())
+        if tag < 0 or not _CELL_TAG.match(buffer, tag):
+            continue  # a row's or another element's r attribute
+        long = _LONG_REFERENCE.match(buffer, hit.start())
+        if long is not None:
+            found.append(((long[1] + long[2]).decode("ascii") + "...", 10**12, _column_number(long[1])))
+            continue
+        reference = _REFERENCE.match(buffer, hit.start())
+        end = buffer.find(b">", hit.end())
+        if reference is None or end < 0 or end + 64 > len(buffer) and not last:
+            continue  # cut by the block's end: whole in the next block
+        if buffer[end - 1:end] == b"/" or _NO_VALUE.match(buffer, end):
+            continue  # an empty cell (a format only): calamine leaves it out
+        found.append((reference[0][3:-1].decode("ascii"), _row_number(reference[2]), _column_number(reference[1])))
     return found
 
 
@@ -950,8 +977,12 @@ def _attributes(tag: bytes) -> dict[bytes, bytes]:
     return {name.rpartition(b":")[2]: double or single for name, double, single in _XML_ATTRIBUTE.findall(tag)}
 
 
-def _scan_sheet(stream: BinaryIO) -> _BadCell | None:
-    """See :func:`_bad_cell`: the sheet XML read from ``stream``.
+def _scan_sheet(stream: BinaryIO | _FarSearch) -> _BadCell | None:
+    """The first cell of a sheet (its XML read from ``stream``) that holds a formula with no saved value or an
+    error value, or None.
+
+    Cheap: the XML is searched as bytes, in blocks, for formula elements and for ``#``; only the cell around a
+    hit is looked at, and the search stops at the first bad cell.
 
     Formula cells are found by their ``<f`` element; error values by their ``#`` (every error value starts with
     it; a single byte is found at memchr speed, where a search for ``t="e"`` would cost as much as the formula

@@ -721,6 +721,41 @@ def test_xlsx_value_far_out_is_refused_before_calamine_reads_the_sheet_at_every_
         assert [row.values for row in open_and_read(formatted)] == [{"名称": "甲", "金额": "1"}]
 
 
+def test_xlsx_value_far_out_is_refused_before_a_bad_cell_whichever_comes_first_at_every_scan_block(
+        tmp_path, monkeypatch):
+    """One pass over the sheet's XML looks for both; the far cell is named even when the search for bad cells stops
+    at one long before it (the rest is read for far cells alone), or when sizing the sheet needs its last row (an
+    empty cell in row 5,000); a far cell with a format only is not a value, and the bad cell is named."""
+    from openpyxl.styles import Font
+
+    def book(name: str, cells: dict[str, object]) -> Path:
+        workbook = openpyxl.Workbook()
+        workbook.active.append(["名称", "金额"])
+        workbook.active.append(["甲", 1])
+        workbook.active["B3"].value, workbook.active["B3"].data_type = "#N/A", "e"  # an error value
+        for number in range(4, 200):  # the search for bad cells stops at B3, long before the sheet's end
+            workbook.active.append([f"乙{number}", number])
+        for ref, value in cells.items():
+            if value is None:
+                workbook.active[ref].font = Font(bold=True)  # a format, no value
+            else:
+                workbook.active[ref] = value
+        workbook.save(tmp_path / name)
+        return tmp_path / name
+
+    after = book("after.xlsx", {"XFD1048576": 7})
+    before = book("before.xlsx", {"XFD1": 7, "A5000": None})
+    formatted = book("formatted.xlsx", {"XFD1048576": None})
+    for block in (1, 7, 64, 4096, 1 << 20):
+        monkeypatch.setattr(readers, "_SCAN_BYTES", block)
+        data_error(r"after\.xlsx, sheet Sheet, cell XFD1048576: with a value this far out the sheet spans "
+                   r"1,048,576 rows by 16,384 columns", after)
+        data_error(r"before\.xlsx, sheet Sheet, cell XFD1: with a value this far out the sheet spans 5,000 rows by "
+                   r"16,384 columns", before)
+        data_error(rf"formatted\.xlsx, sheet Sheet, cell B3, column 金额: {ERROR_VALUE.format(error='#N/A')}",
+                   formatted)
+
+
 def _formula_book(path: Path, rows: list[list], *, origin: str = "A1", title: str = "处罚") -> Path:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
