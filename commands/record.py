@@ -1,4 +1,5 @@
-"""``lycredit record``: submit, import, show, list, correct and withdraw credit records (Art. 10-12, 15, 30, 46)."""
+"""``lycredit record``: submit, import, show, list, correct and withdraw credit records (Art. 10-12, 15, 30, 46);
+list import runs and abandon an interrupted one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import click
 
+from lycredit.dbapi import MAX_ID
 from lycredit.i18n import N_, _
 
 from ._cli import (
@@ -24,7 +26,8 @@ from ._cli import (
     say,
 )
 
-cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw."))
+cli = group("record", N_("Credit records (Art. 10-12): submit, import, show, list, correct, withdraw; import "
+                         "runs, abandon."))
 
 RESULT_COLUMNS = ["id", "action", "item_code", "document_no", "revision", "status", "due_date", "late_days",
                   "disclosure_until"]
@@ -290,3 +293,37 @@ def withdraw(key: str, reason: str, provider: str | None, dry_run: bool) -> None
         unit = records.provider_for(uow.conn, uow.signer, provider)
         outcome = records.withdraw(uow, key, reason=reason, provider=unit)
     _render_result(outcome, dry_run)
+
+
+@command(cli, "runs", N_("List record imports, newest first: file, provider, status (running: interrupted, "
+                         "or importing now; done; abandoned), the last committed row and the counts."))
+@option("--status", type=click.Choice(["running", "done", "abandoned"]), help=N_("Only runs in this status."))
+@_provider_option
+@option("--limit", type=click.IntRange(1, MAX_COUNT), default=100, show_default=True, help=N_("At most this many."))
+def runs(status: str | None, provider: str | None, limit: int) -> None:
+    from lycredit.output import render_rows
+    from lycredit.record_import import RUN_COLUMNS, list_runs
+
+    obj = app()
+    with obj.reading() as conn:
+        rows = list_runs(conn, status=status, provider=provider, limit=limit)
+    render_rows(rows, obj.fmt, columns=RUN_COLUMNS, bom=obj.bom)
+
+
+@command(cli, "abandon", N_(
+    "Give up an interrupted import, so that its file can be imported afresh without --resume. The batches it "
+    "committed stay (importing the file again finds their rows unchanged); the run stays listed as abandoned. "
+    "RUN_ID is the run's id (record runs)."))
+@click.argument("run_id", type=click.IntRange(1, MAX_ID))  # a larger number is no run's id (lycredit.dbapi)
+@reason_option(required=True)
+@dry_run_option
+def abandon(run_id: int, reason: str, dry_run: bool) -> None:
+    from lycredit.output import render_object
+    from lycredit.record_import import abandon_run
+
+    obj = app()
+    view = abandon_run(obj, run_id, reason=reason, dry_run=dry_run)
+    render_object(view, obj.fmt, bom=obj.bom)
+    say((_("Dry run: would abandon import run {id} of {file} after row {row}") if dry_run else
+         _("Abandoned import run {id} of {file} after row {row}")).format(
+        id=run_id, file=view["file_name"], row=view["rows_done"]))

@@ -15,7 +15,7 @@ from lycredit.i18n import N_, _
 
 from ._cli import INPUT_FILE, MAX_COUNT, app, command, dry_run_option, group, option, reason_option, say
 
-cli = group("subject", N_("Credit subjects (Art. 3, 8): add, import, show, link."))
+cli = group("subject", N_("Credit subjects (Art. 3, 8): add, import, show, link, unlink."))
 
 RELATION_CHOICES = ["legal_representative", "principal", "actual_controller", "financial_officer"]
 SHOW_FIELDS = ["id", "kind", "kind_zh", "code", "name", "checksum_override", "created_at"]

@@ -37,7 +37,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,8 @@ import msgspec
 import sqlalchemy as sa
 
 from lycredit import forked, roles
-from lycredit.dbapi import sqlite_timestamp
-from lycredit.errors import ConfigError, DataError, UsageError
+from lycredit.dbapi import MAX_ID, sqlite_timestamp
+from lycredit.errors import ConfigError, DataError, NotFound, UsageError
 from lycredit.i18n import _
 from lycredit.models import ImportRun
 from lycredit.models.base import copy_types, hashed_columns, utcnow
@@ -80,6 +80,7 @@ if TYPE_CHECKING:
 
 T_RUN: sa.Table = ImportRun.__table__
 ACTION = "record.import"
+ABANDON_ACTION = "record.abandon"
 LOCK_NAME = "record-import"
 KIND = "record"
 REJECTS_COLUMNS = ("file", "row", "field", "rule", "message", "raw")
@@ -618,7 +619,8 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
             previous = _running(conn, digest, chosen.name)
             if previous is not None and not resume:
                 raise UsageError(_("An import of {file} was interrupted after row {row} (run {id}); rerun with "
-                                   "--resume to continue it").format(file=path, row=previous["rows_done"],
+                                   "--resume to continue it, or give it up with 'lycredit record abandon {id} "
+                                   "--reason TEXT' to import the file afresh").format(file=path, row=previous["rows_done"],
                                                                      id=previous["id"]))
             counts = json.loads(previous["counts"]) if previous is not None else {}
             if previous is not None and counts.get("provider") != unit:
@@ -705,7 +707,8 @@ def _nothing_to_resume(conn: sa.Connection, source: str, provider: str) -> list[
             .order_by(T_RUN.c.id)).mappings():
         if json.loads(run["counts"]).get("provider") == provider:
             notes.append(_("Run {id} of a file of this name was interrupted after row {row}, but its content was "
-                           "other (the file has changed since): it is left as it is, and rows it committed that "
+                           "other (the file has changed since): it is left as it is ('lycredit record abandon {id}' closes "
+                           "it), and rows it committed that "
                            "this file repeats come out unchanged").format(id=run["id"], row=run["rows_done"]))
     return notes
 
@@ -1112,3 +1115,63 @@ def _finish(run: _Run, digest: str) -> None:
         uow.update(T_RUN, {"id": run.run_id}, {"status": "done", "finished_at": utcnow(),
                                                "counts": _counts_json(run, run.rejects.offset)})
         uow.summary.update(total=run.summary.counts(), provider=run.provider, run=run.run_id)
+
+
+# --- the runs ------------------------------------------------------------------------------------------
+
+RUN_COLUMNS = ["id", "file_name", "layout", "provider", "operator", "status", "rows_done", "read", "accepted",
+               "corrected", "unchanged", "rejected", "late", "started_at", "finished_at"]
+RUN_STATUSES = ("running", "done", "abandoned")
+"""An import run is ``running`` while it imports and after it was interrupted (``--resume`` continues it),
+``done`` once its file's last batch committed, ``abandoned`` when an operator gave up on it."""
+
+
+def _run_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    counts = json.loads(row["counts"] or "{}")
+    return {"id": row["id"], "file_name": row["file_name"], "layout": row["layout"],
+            "provider": counts.get("provider"), "operator": row["operator"], "status": row["status"],
+            "rows_done": row["rows_done"], **{name: counts.get(name, 0) for name in ImportSummary.COUNTS},
+            "started_at": row["started_at"], "finished_at": row["finished_at"],
+            "rejects_file": counts.get("rejects_file"), "file_sha256": row["file_sha256"]}
+
+
+def list_runs(conn: sa.Connection, *, status: str | None = None, provider: str | None = None,
+              limit: int = 100) -> list[dict[str, Any]]:
+    """Record imports, newest first: where each stands (``rows_done``, the last committed row) and its counts."""
+    from lycredit.records import provider_code
+
+    query = sa.select(T_RUN).where(T_RUN.c.kind == KIND).order_by(T_RUN.c.id.desc())
+    if status:
+        query = query.where(T_RUN.c.status == status)
+    wanted = provider_code(provider) if provider else None
+    views = []
+    for chunk in conn.execute(query).mappings().partitions(500):
+        views += [view for view in map(_run_view, chunk) if wanted is None or view["provider"] == wanted]
+        if len(views) >= limit:
+            break
+    return views[:limit]
+
+
+def abandon_run(ctx: AppContext, run_id: int, *, reason: str, dry_run: bool = False) -> dict[str, Any]:
+    """Give up an interrupted import (its status ``abandoned``), so that its file can be imported afresh without
+    ``--resume``. The batches it committed stay: importing the file again finds their rows unchanged.
+
+    Holds the import's run lock, so a run still importing (in another process) cannot be abandoned (75). Only
+    a ``running`` run can be (65 otherwise); a provider abandons only its own unit's imports (77).
+    """
+    if not (reason or "").strip():
+        raise UsageError(_("Abandoning an import needs a reason (--reason): it is kept in the log."))
+    engine = ctx.checked_engine
+    with run_lock(engine, LOCK_NAME), ctx.operation(ABANDON_ACTION, reason=reason, dry_run=dry_run) as uow:
+        row = uow.conn.execute(sa.select(T_RUN).where(T_RUN.c.id == run_id, T_RUN.c.kind == KIND)).mappings().first() \
+            if run_id <= MAX_ID else None
+        if row is None:
+            raise NotFound(_("No record import run {id}; 'lycredit record runs' lists them").format(id=run_id))
+        if row["status"] != "running":
+            raise DataError(_("Import run {id} is {status}; only an interrupted one (running) can be abandoned").format(
+                id=run_id, status=row["status"]))
+        provider_for(uow.conn, uow.signer, json.loads(row["counts"] or "{}").get("provider"))  # 77: another unit's
+        uow.update(T_RUN, {"id": run_id}, {"status": "abandoned", "finished_at": utcnow()})
+        uow.summary.update(run=run_id, file=row["file_name"], rows_done=row["rows_done"])
+        stored = uow.conn.execute(sa.select(T_RUN).where(T_RUN.c.id == run_id)).mappings().one()
+    return _run_view(stored)

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record.import": _STAFF | {PROVIDER},
     "record.correct": _STAFF | {PROVIDER},
     "record.withdraw": _STAFF | {PROVIDER},
+    "record.abandon": _STAFF | {PROVIDER},
     # disclosure (Art. 13-15, 30)
     "query": frozenset({ADMIN, OPERATOR, PROVIDER, AGENCY, AUDITOR}),
     "query.gov_share": frozenset({ADMIN, OPERATOR, PROVIDER}),

@@ -48,6 +48,7 @@ lycredit --key scjg.key --as-of 2026-11-27 record import "$samples/records/penal
     --layout penalty --rejects rejects.csv
 cat rejects.csv >&2
 lycredit record list --late
+lycredit record runs          # the import's run: done, its last row and its counts (an interrupted one: running)
 
 step "8. Disclosure (Art. 13, 14): a public query, and government sharing (logged)"
 lycredit --as-of 2026-11-27 query $COMPANY --purpose "信用核查示例"

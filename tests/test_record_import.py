@@ -940,6 +940,94 @@ def test_resume_with_nothing_to_resume_says_so_and_names_an_interrupted_run_of_o
     verify(platform_with_catalog)
 
 
+def _interrupted_run(platform, path: Path, monkeypatch, after_row: int = 6) -> int:
+    """An import of ``path`` in batches of 5 that fails after ``after_row``: its run stays ``running``; its id."""
+    from lycredit import record_import
+
+    real_assess = _disk_gone_after(monkeypatch, after_row)
+    with pytest.raises(OSError, match="disk gone"):
+        run_import(platform, path, "--batch-size", "5")
+    monkeypatch.setattr(record_import, "assess", real_assess)
+    return scalar(platform, "SELECT id FROM import_run WHERE status = 'running'")
+
+
+def runs(platform, *args: str, key: str | None = "admin") -> list[dict]:
+    r = platform.run("--format", "json", "record", "runs", *args, key=key)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_an_interrupted_import_is_listed_and_abandoned_and_its_file_then_imports_afresh(
+        platform_with_catalog, tmp_path, monkeypatch) -> None:
+    """Without --resume an interrupted file cannot be imported again (2); abandoning the run (logged, with its
+    reason) lets it start afresh, the batches it committed found unchanged, nothing stored twice."""
+    path = tmp_path / "p.csv"
+    path.write_text(PENALTY_SAMPLE.read_text(encoding="utf-8-sig"), encoding="utf-8")
+    run_id = _interrupted_run(platform_with_catalog, path, monkeypatch)
+    [listed] = runs(platform_with_catalog)
+    assert (listed["id"], listed["status"], listed["rows_done"], listed["provider"], listed["file_name"]) == (
+        run_id, "running", 6, MARKET, str(path))
+    assert listed["read"] == 5 and listed["finished_at"] is None
+    assert runs(platform_with_catalog, "--status", "done") == []
+    assert runs(platform_with_catalog, "--provider", APPROVAL) == []
+    assert [r["id"] for r in runs(platform_with_catalog, "--provider", MARKET.lower())] == [run_id]
+    refused = run_import(platform_with_catalog, path)
+    assert refused.exit_code == 2 and f"lycredit record abandon {run_id}" in refused.stderr, refused.output
+
+    abandon = ("record", "abandon", str(run_id))
+    assert platform_with_catalog.run(*abandon, key="market").exit_code == 2  # --reason is required
+    dry = platform_with_catalog.run(*abandon, "--reason", "文件已更正，重新导入", "--dry-run", key="market")
+    assert dry.exit_code == 0 and "Dry run" in dry.stderr, dry.output
+    assert scalar(platform_with_catalog, f"SELECT status FROM import_run WHERE id = {run_id}") == "running"
+    done = platform_with_catalog.run("--format", "json", *abandon, "--reason", "文件已更正，重新导入", key="market")
+    assert done.exit_code == 0, done.output
+    view = json.loads(done.stdout)
+    assert (view["status"], view["rows_done"]) == ("abandoned", 6) and view["finished_at"] is not None
+    with platform_with_catalog.engine().connect() as conn:
+        op = conn.execute(sa.text("SELECT action, reason, summary FROM oplog_operation ORDER BY seq DESC")).first()
+    assert (op.action, op.reason) == ("record.abandon", "文件已更正，重新导入")
+    assert json.loads(op.summary)["run"] == run_id
+
+    again = summary(run_import(platform_with_catalog, path, "--batch-size", "5"))
+    assert again["run"] != run_id and again["unchanged"] > 0
+    assert again["accepted"] + again["unchanged"] + again["rejected"] == again["read"]
+    assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == again["accepted"] + again["unchanged"]
+    assert [(r["id"], r["status"]) for r in runs(platform_with_catalog)] == [
+        (again["run"], "done"), (run_id, "abandoned")]
+    twice = platform_with_catalog.run(*abandon, "--reason", "again", key="market")
+    assert twice.exit_code == 65 and "abandoned" in twice.stderr, twice.output
+    finished = platform_with_catalog.run(*abandon[:2], str(again["run"]), "--reason", "x", key="market")
+    assert finished.exit_code == 65 and "is done" in finished.stderr, finished.output
+    verify(platform_with_catalog)
+
+
+def test_abandon_refuses_another_units_run_a_run_importing_now_and_no_such_run(
+        platform_with_catalog, tmp_path, monkeypatch) -> None:
+    from lycredit.record_import import LOCK_NAME
+    from lycredit.runlock import run_lock
+
+    path = tmp_path / "p.csv"
+    path.write_text(PENALTY_SAMPLE.read_text(encoding="utf-8-sig"), encoding="utf-8")
+    run_id = _interrupted_run(platform_with_catalog, path, monkeypatch)
+    platform_with_catalog.add_operator("hrss", "provider", unit=HRSS, unit_name="凌源市人力资源和社会保障局")
+    other = platform_with_catalog.run("record", "abandon", str(run_id), "--reason", "x", key="hrss")
+    assert other.exit_code == 77 and MARKET in other.stderr, other.output
+    auditor = platform_with_catalog.add_operator("aud", "auditor")
+    assert platform_with_catalog.run("record", "abandon", str(run_id), "--reason", "x", key=str(auditor)).exit_code == 77
+    assert [r["id"] for r in runs(platform_with_catalog, key="aud")] == [run_id]  # reading needs no role
+    engine = platform_with_catalog.engine()
+    with run_lock(engine, LOCK_NAME):  # an import of it running now, in another process
+        busy = platform_with_catalog.run("record", "abandon", str(run_id), "--reason", "x")
+    engine.dispose()
+    assert busy.exit_code == 75, busy.output
+    for missing, code in (("999", 65), (str(2**31), 2), ("0", 2), ("x", 2)):
+        r = platform_with_catalog.run("record", "abandon", missing, "--reason", "x")
+        assert r.exit_code == code, (missing, r.output)
+    assert scalar(platform_with_catalog, f"SELECT status FROM import_run WHERE id = {run_id}") == "running"
+    assert platform_with_catalog.run("record", "abandon", str(run_id), "--reason", "人工终止").exit_code == 0  # staff
+    verify(platform_with_catalog)
+
+
 def _killed_import(platform, path: Path, report: Path, pipeline: str, after_rows: int = 1) -> int:
     """Start an import of ``path`` in a process of its own and kill it once its committed batches cover
     ``after_rows`` rows; the rows done."""
