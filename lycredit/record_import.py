@@ -1144,9 +1144,11 @@ def list_runs(conn: sa.Connection, *, status: str | None = None, provider: str |
     if status:
         query = query.where(T_RUN.c.status == status)
     wanted = provider_code(provider) if provider else None
-    views = []
+    if wanted is None:
+        return [_run_view(row) for row in conn.execute(query.limit(limit)).mappings()]
+    views = []  # the provider is in the run's counts (JSON): filtered here, newest first, until there are enough
     for chunk in conn.execute(query).mappings().partitions(500):
-        views += [view for view in map(_run_view, chunk) if wanted is None or view["provider"] == wanted]
+        views += [view for view in map(_run_view, chunk) if view["provider"] == wanted]
         if len(views) >= limit:
             break
     return views[:limit]

@@ -994,6 +994,10 @@ def test_an_interrupted_import_is_listed_and_abandoned_and_its_file_then_imports
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == again["accepted"] + again["unchanged"]
     assert [(r["id"], r["status"]) for r in runs(platform_with_catalog)] == [
         (again["run"], "done"), (run_id, "abandoned")]
+    assert [r["id"] for r in runs(platform_with_catalog, "--limit", "1")] == [again["run"]]
+    assert [r["id"] for r in runs(platform_with_catalog, "--limit", "1", "--provider", MARKET)] == [again["run"]]
+    assert [r["id"] for r in runs(platform_with_catalog, "--status", "abandoned", "--limit", str(2**63 - 1))] == [
+        run_id]
     twice = platform_with_catalog.run(*abandon, "--reason", "again", key="market")
     assert twice.exit_code == 65 and "abandoned" in twice.stderr, twice.output
     finished = platform_with_catalog.run(*abandon[:2], str(again["run"]), "--reason", "x", key="market")
