@@ -137,7 +137,8 @@ def submit(item: str | None, subject: str | None, name: str | None, document_no:
         _require_options(values)
     with obj.operation("record.submit", reason=reason, dry_run=dry_run) as uow:
         unit = records.provider_for(uow.conn, uow.signer, provider)
-        outcome = records.submit(uow, values, provider=unit, as_of=obj.as_of, assume_weekends=assume_weekends)
+        outcome = records.submit(uow, values, provider=unit, as_of=obj.as_of, assume_weekends=assume_weekends,
+                                 dry_run=dry_run)
     _render_result(outcome, dry_run)
 
 
@@ -276,7 +277,7 @@ def correct(key: str, fields: tuple[str, ...], reason: str, provider: str | None
     with obj.operation("record.correct", reason=reason, dry_run=dry_run) as uow:
         unit = records.provider_for(uow.conn, uow.signer, provider)
         outcome = records.correct(uow, key, changes, reason=reason, as_of=obj.as_of, provider=unit,
-                                  assume_weekends=assume_weekends)
+                                  assume_weekends=assume_weekends, dry_run=dry_run)
     _render_result(outcome, dry_run)
 
 

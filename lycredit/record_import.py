@@ -67,6 +67,7 @@ from lycredit.records import (
     assess,
     checked_columns,
     checked_rows,
+    intake_day,
     layout_of,
     next_id,
     provider_for,
@@ -603,6 +604,7 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
 
     begun = time.perf_counter()
     chosen = layout_of(layout)
+    intake_day(ctx.as_of, dry_run=dry_run)
     if max_rejects is not None and max_rejects < 0:
         raise UsageError(_("--max-rejects must be 0 or more"))
     path = Path(path)

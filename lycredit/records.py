@@ -60,7 +60,7 @@ from lycredit.inputs import NOT_ONE_LINE, SURROGATE, escaped
 from lycredit.models import CatalogItem, Operator, Record, RecordHistory, Unit
 from lycredit.models.base import utcnow
 from lycredit.oplog.log import UnitOfWork
-from lycredit.periods import add_months, in_shanghai
+from lycredit.periods import add_months, in_shanghai, shanghai_today
 from lycredit.periods import disclosure_until as art15_until
 from lycredit.readers import check_value_lengths, map_headers, normalize_header
 from lycredit.roles import ADMIN, OPERATOR
@@ -1325,12 +1325,14 @@ def _refuse_non_text(values: Mapping[str, str | None]) -> None:
 
 
 def submit(uow: UnitOfWork, values: Mapping[str, str | None], *, provider: str, as_of: dt.date,
-           assume_weekends: bool = False) -> Outcome:
+           assume_weekends: bool = False, dry_run: bool = False) -> Outcome:
     """Submit one record given in the generic layout's names (事项编码, 主体代码, 主体名称, 文书号, 决定日期 ...).
 
     The same rules as a bulk import; a record with the same natural key and the same content
-    changes nothing, with other content it is a correction (the old revision kept).
+    changes nothing, with other content it is a correction (the old revision kept). ``as_of`` may not be
+    after today unless ``dry_run`` (:func:`intake_day`).
     """
+    intake_day(as_of, dry_run=dry_run)
     cleaned = {k.strip(): (v.strip() if isinstance(v, str) else v) or None for k, v in values.items()}
     _refuse_non_text(cleaned)
     check_value_lengths(cleaned, _("the record"))
@@ -1339,6 +1341,17 @@ def submit(uow: UnitOfWork, values: Mapping[str, str | None], *, provider: str, 
     if isinstance(result, list):
         raise RecordRejected(result)
     return _store(uow, result, provider, reason=uow.reason or "resubmitted")
+
+
+def intake_day(as_of: dt.date, *, dry_run: bool, today: dt.date | None = None) -> None:
+    """Records are checked as of ``as_of`` (``--as-of``): an earlier day replays an intake that was missed, but a
+    later one would let a decision dated after today pass and count a deadline from a day to come, marking a
+    record late that is not: UsageError (2), unless it is a dry run (a preview), as the sweep refuses it."""
+    today = shanghai_today() if today is None else today
+    if as_of > today and not dry_run:
+        raise UsageError(_("Cannot take in records as of {as_of}, after today ({today}): a decision dated after "
+                           "today would pass and deadlines would be counted from a day to come. Use --dry-run to "
+                           "preview").format(as_of=as_of, today=today))
 
 
 def _store(uow: UnitOfWork, row: Checked, provider: str, reason: str) -> Outcome:
@@ -1403,12 +1416,14 @@ def _row_of(conn: sa.Connection, record: Mapping[str, Any]) -> tuple[Layout, dic
 
 
 def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], *, reason: str, as_of: dt.date,
-            provider: str | None = None, assume_weekends: bool = False) -> Outcome:
+            provider: str | None = None, assume_weekends: bool = False, dry_run: bool = False) -> Outcome:
     """Correct a record's fields (``changes`` by field name; an empty value removes a field).
 
     The corrected record is checked by every rule again; its natural key (item, document
-    number) cannot change: withdraw it and submit a new one instead.
+    number) cannot change: withdraw it and submit a new one instead. ``as_of`` may not be after today
+    unless ``dry_run`` (:func:`intake_day`).
     """
+    intake_day(as_of, dry_run=dry_run)
     if not (reason or "").strip():
         raise UsageError(_("A correction needs a reason (--reason): it is kept in the record's history."))
     record = get_record(uow.conn, key, provider)

@@ -435,6 +435,39 @@ def test_a_correction_keeps_every_revision_with_its_reason(records_platform) -> 
     verify(records_platform)
 
 
+def test_a_day_after_today_is_refused_for_intake_except_in_a_dry_run(records_platform, tmp_path) -> None:
+    """A later --as-of would let a decision dated after today pass and count the deadline from a day to come
+    (marking the record late): submit, import and correct refuse it (2) and write nothing; a dry run previews."""
+    from lycredit.periods import shanghai_today
+
+    platform = records_platform
+    later = str(shanghai_today() + dt.timedelta(days=1))
+    future = (*GEN[:-6], "--decision-date", later, *GEN[-4:])
+    r = submit(platform, *future, as_of=later)
+    assert r.exit_code == 2 and "after today" in r.stderr and "--dry-run" in r.stderr, r.output
+    assert scalar(platform, "SELECT count(*) FROM record") == 0
+    preview = submit(platform, *future, "--dry-run", as_of=later)
+    assert preview.exit_code == 0 and json.loads(preview.stdout)["action"] == "submitted", preview.output
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    correct = ("record", "correct", str(record_id), "--field", "检查结果=不合格", "--reason", "录入错误")
+    r = platform.run("--as-of", later, *correct, key="market")
+    assert r.exit_code == 2 and "after today" in r.stderr, r.output
+    assert platform.run("--as-of", later, *correct, "--dry-run", key="market").exit_code == 0
+    sample = Path(__file__).resolve().parents[1] / "samples" / "records" / "penalty-2026.csv"
+    r = platform.run("--as-of", later, "record", "import", str(sample), "--layout", "penalty", "--rejects",
+                     str(tmp_path / "r.csv"), key="market")
+    assert r.exit_code == 2 and "after today" in r.stderr, r.output
+    assert not (tmp_path / "r.csv").exists()
+    dry = platform.run("--as-of", later, "record", "import", str(sample), "--layout", "penalty", "--rejects",
+                       str(tmp_path / "r.csv"), "--dry-run", key="market")
+    assert dry.exit_code == 0, dry.output
+    assert scalar(platform, "SELECT count(*) FROM record") == 1
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    today = str(shanghai_today())  # today itself is no later day
+    assert platform.run("--as-of", today, *correct, key="market").exit_code == 0
+    verify(platform)
+
+
 def test_a_correction_is_checked_by_every_rule_again(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "检查结果=良好",
