@@ -964,6 +964,25 @@ class ForbiddenColumn(DataError):
         self.column = column
 
 
+def subject_option(requested: str, conn: sa.Connection | None = None) -> str:
+    """``--subject`` as a code is read (lower case, full-width, spaces do not matter), compacted; DataError (65)
+    naming the option for one that is not a subject's code, the value masked as a person's number may be.
+
+    A unified social credit code that fails only its check character may have been admitted through the
+    checksum override: it is looked up as given, and refused like any malformed code only when no subject has
+    it (a mistyped character is the likelier cause of a wrong check character)."""
+    from lycredit.identity import ChecksumMismatch
+    from lycredit.subjects import display_code, find_subject, validate_subject_code
+
+    try:
+        return validate_subject_code(requested)[1]
+    except DataError as bad:
+        if isinstance(bad, ChecksumMismatch) and conn is not None and find_subject(conn, requested) is not None:
+            return requested
+        raise DataError(_("--subject {value}: {problem}").format(value=display_code(requested),
+                                                                 problem=bad.message)) from None
+
+
 # --- database lookups shared by single and bulk submission ------------------------------------------
 
 def operator_unit(conn: sa.Connection, operator_id: int) -> str:
@@ -1553,7 +1572,7 @@ def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None 
     if late_only:
         query = query.where(T_RECORD.c.late_days > 0)
     if subject:
-        found = find_subject(conn, subject)
+        found = find_subject(conn, subject_option(subject, conn))
         if found is None:
             return []
         query = query.where(T_RECORD.c.subject_id == found["id"])

@@ -883,6 +883,35 @@ def test_a_correction_that_moves_market_information_to_another_person_needs_that
     verify(platform)
 
 
+def test_record_list_refuses_a_malformed_subject_code_naming_the_option(records_platform) -> None:
+    """record list --subject with a code that is no code (a typo) listed nothing with exit 0, as if the subject
+    had no records. It exits 65 naming --subject now, as --provider does, and masks a value that may be a
+    person's number; a valid code of a subject that is not registered still lists nothing. The code is read
+    as everywhere: lower case, full-width characters and spaces do not matter."""
+    platform = records_platform
+    company_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    person = [value if value not in (COMPANY, COMPANY_NAME, "凌市监查〔2026〕7号") else
+              {COMPANY: PERSON, COMPANY_NAME: PERSON_NAME}.get(value, "凌市监查〔2026〕9号") for value in GEN]
+    person_id = json.loads(submit(platform, *person).stdout)["id"]
+    bad_check_digit = PERSON[:-1] + ("0" if PERSON[-1] != "0" else "1")
+    for code in ("abc", COMPANY[:-1], COMPANY[:-1] + "9", PERSON[:17], bad_check_digit, PERSON[:6] + "19900230" + "4477"):
+        r = platform.run("--format", "json", "record", "list", "--subject", code, key=None)
+        assert r.exit_code == 65 and "--subject " in r.stderr and r.stdout == "", (code, r.output)
+        assert PERSON[:17] not in r.output and "Traceback" not in r.output, (code, r.output)
+    admitted = OTHER[:-1] + "9"  # fails only its check character, admitted through the checksum override
+    assert platform.run("subject", "add", admitted, "--name", OTHER_NAME, "--override-checksum", "--reason",
+                        "2016年前发放").exit_code == 0
+    for code in (OTHER, PERSON_C, admitted.lower()):  # valid (or admitted), no records
+        r = platform.run("--format", "json", "record", "list", "--subject", code, key=None)
+        assert r.exit_code == 0 and json.loads(r.stdout) == [], r.output
+    full_width = COMPANY.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    for code, wanted in ((COMPANY.lower(), company_id), (f" {COMPANY[:9]} {COMPANY[9:]} ", company_id),
+                         (full_width, company_id), (f"{PERSON[:6]} {PERSON[6:14]} {PERSON[14:]}", person_id)):
+        r = platform.run("--format", "json", "record", "list", "--subject", code, key=None)
+        assert r.exit_code == 0 and [row["id"] for row in json.loads(r.stdout)] == [wanted], (code, r.output)
+        assert PERSON not in r.stdout
+
+
 @given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=8))
 def test_the_fields_encoder_writes_what_the_json_module_writes(fields) -> None:
     from lycredit.records import _FIELDS_JSON
