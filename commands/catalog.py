@@ -101,9 +101,9 @@ def show(code: str, version: str | None) -> None:
         render_object({**data, "data_standard": fields}, obj.fmt)
         return
     render_object({k: v for k, v in data.items() if k != "data_standard"}, obj.fmt, bom=obj.bom)
-    click.echo()
+    click.echo()  # the data standard follows in the same file: its BOM is at its start, not before each table
     render_rows([{**f, "values": "|".join(f.get("values", []))} for f in fields], obj.fmt,
-                columns=FIELD_COLUMNS, bom=obj.bom)
+                columns=FIELD_COLUMNS, excel=obj.bom)
 
 
 @command(cli, "diff", N_("Show the items added, removed and changed (field by field) from version V1 to V2."))

@@ -65,8 +65,8 @@ def show(name: str) -> None:
         render_object({**data, "keys": view.keys}, obj.fmt)
         return
     render_object(data, obj.fmt, bom=obj.bom)
-    click.echo()
-    render_rows(view.keys, obj.fmt, columns=["key_id", "public_key", "valid_from", "valid_until"], bom=obj.bom)
+    click.echo()  # the keys follow in the same file: its BOM is at its start, not before each table
+    render_rows(view.keys, obj.fmt, columns=["key_id", "public_key", "valid_from", "valid_until"], excel=obj.bom)
 
 
 @command(cli, "revoke", N_("Revoke an operator: all its keys stop being valid now."))

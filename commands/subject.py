@@ -92,8 +92,8 @@ def show(code: str, reveal: bool, reason: str | None) -> None:
         return
     render_object(data, obj.fmt, bom=obj.bom)
     if view["links"]:
-        click.echo()
-        render_rows(view["links"], obj.fmt, columns=LINK_COLUMNS, bom=obj.bom)
+        click.echo()  # the links follow in the same file: its BOM is at its start, not before each table
+        render_rows(view["links"], obj.fmt, columns=LINK_COLUMNS, excel=obj.bom)
 
 
 @command(cli, "link", N_(

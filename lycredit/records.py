@@ -32,6 +32,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -963,6 +964,25 @@ class ForbiddenColumn(DataError):
         self.column = column
 
 
+def subject_option(requested: str, conn: sa.Connection | None = None) -> str:
+    """``--subject`` as a code is read (lower case, full-width, spaces do not matter), compacted; DataError (65)
+    naming the option for one that is not a subject's code, the value masked as a person's number may be.
+
+    A unified social credit code that fails only its check character may have been admitted through the
+    checksum override: it is looked up as given, and refused like any malformed code only when no subject has
+    it (a mistyped character is the likelier cause of a wrong check character)."""
+    from lycredit.identity import ChecksumMismatch
+    from lycredit.subjects import display_code, find_subject, validate_subject_code
+
+    try:
+        return validate_subject_code(requested)[1]
+    except DataError as bad:
+        if isinstance(bad, ChecksumMismatch) and conn is not None and find_subject(conn, requested) is not None:
+            return requested
+        raise DataError(_("--subject {value}: {problem}").format(value=display_code(requested),
+                                                                 problem=bad.message)) from None
+
+
 # --- database lookups shared by single and bulk submission ------------------------------------------
 
 def operator_unit(conn: sa.Connection, operator_id: int) -> str:
@@ -1415,6 +1435,66 @@ def _row_of(conn: sa.Connection, record: Mapping[str, Any]) -> tuple[Layout, dic
     return layout, {**values, **fields}
 
 
+def _corrected_subject(conn: sa.Connection, record: Mapping[str, Any], layout: Layout,
+                       values: dict[str, str | None], named: Mapping[str, str], as_of: dt.date) -> None:
+    """The subject a correction names, and its name, in ``values`` (the record's row, the changes applied).
+
+    A subject's name belongs to the subject, not to the record: a registered subject keeps the name it
+    was registered under, so the row takes that name. A correction that names a code not registered yet
+    must give the new subject's name (the present subject's name would otherwise be registered under the
+    new code). A name that differs from the registered one is refused: a correction cannot rename a
+    subject, and saying nothing would report the record unchanged or drop the name. A person's number and
+    name appear masked in every message. A code or name that breaks a rule is left to the row's check.
+    """
+    from lycredit.subjects import find_subject, subject_by_id, subject_view, validate_subject_code
+
+    roles = {target: layout.by_name[target].role for target in named if target in layout.by_name}
+    code_fields = [target for target, role in roles.items() if role in _CODE_ROLES]
+    if code_fields:  # the correction says who the subject is: the stored code is not a second opinion
+        for role in _CODE_ROLES:
+            column = layout.by_role.get(role)
+            if column is not None and column not in code_fields:
+                values.pop(column, None)
+    name_field = layout.by_role[SUBJECT_NAME]
+    name_given = name_field in named
+    code = next((values[f] for f in code_fields if values.get(f)), None)
+    if code is None:
+        if code_fields:  # emptied: the check says the code is required
+            return
+        subject = subject_by_id(conn, record["subject_id"])
+    else:
+        try:
+            validate_subject_code(code, today=as_of)
+        except DataError:
+            return
+        subject = find_subject(conn, code)
+    if subject is None:
+        if not name_given:
+            from lycredit.subjects import display_code
+
+            raise DataError(_("Record {id}: subject {code} is not registered; give its name with --field "
+                              "{field}=NAME to register it (the name of the record's present subject is not "
+                              "taken for another subject)").format(id=record["id"], code=display_code(code),
+                                                                   field=name_field))
+        return
+    registered = subject_view(conn, subject, reveal=True)["name"]
+    given = values.get(name_field) if name_given else None
+    if name_given and not given:  # emptied: the check says the name is required
+        return
+    if given is not None and strip_invisible(unicodedata.normalize("NFC", given)) != registered:
+        shown = subject_view(conn, subject)
+        if subject["id"] == record["subject_id"]:
+            raise DataError(_("Record {id}: {field} is the name of the record's subject {code}, registered as "
+                              "{name}; a name is kept with the subject, not with the record, and a correction "
+                              "cannot change it. To name another subject, correct the subject's code").format(
+                id=record["id"], field=named[name_field], code=shown["code"], name=shown["name"]))
+        raise DataError(_("Record {id}: subject {code} is registered as {name}; a name is kept with the subject, "
+                          "not with the record, and a correction cannot change it: leave {field} out or give "
+                          "it as registered").format(id=record["id"], code=shown["code"], name=shown["name"],
+                                                     field=named[name_field]))
+    values[name_field] = registered
+
+
 def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], *, reason: str, as_of: dt.date,
             provider: str | None = None, assume_weekends: bool = False, dry_run: bool = False) -> Outcome:
     """Correct a record's fields (``changes`` by field name; an empty value removes a field).
@@ -1443,6 +1523,7 @@ def correct(uow: UnitOfWork, key: str | int, changes: Mapping[str, str | None], 
         values[target] = (value or "").strip() or None
     _refuse_non_text(values)
     check_value_lengths(values, _("the record"))
+    _corrected_subject(uow.conn, record, layout, values, named, as_of)
     checker = _checker(uow.conn, layout, list(values), record["provider_uscc"], as_of, assume_weekends)
     result = checker.check(1, values)
     if isinstance(result, list):
@@ -1506,7 +1587,7 @@ def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None 
     if late_only:
         query = query.where(T_RECORD.c.late_days > 0)
     if subject:
-        found = find_subject(conn, subject)
+        found = find_subject(conn, subject_option(subject, conn))
         if found is None:
             return []
         query = query.where(T_RECORD.c.subject_id == found["id"])

@@ -559,3 +559,17 @@ def test_a_data_standard_too_long_to_be_exported_and_read_back_is_rejected(platf
     out = tmp_path / "export.csv"
     assert platform.run("catalog", "export", "--version", "2026", "--out", str(out), key=None).exit_code == 0
     assert _import(platform, out, "2026.2", "2026-02-01").exit_code == 0
+
+
+def test_show_as_csv_for_excel_starts_with_one_bom_and_has_none_inside(platform) -> None:
+    """catalog show writes two tables (the item, its data standard); with --bom each began with a BOM, so the
+    second sat inside the file and Excel showed it as part of the cell 'name'. --bom starts the CSV with one."""
+    assert _import(platform, CSV_2026, "2026", "2026-01-01").exit_code == 0
+    r = platform.run("--format", "csv", "--bom", "catalog", "show", "XZCF-001", "--version", "2026", key=None)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("\ufeff") and r.stdout.count("\ufeff") == 1
+    lines = r.stdout[1:].splitlines()
+    assert lines[0] == "field,value" and "name,type,required,values" in lines
+    assert any(line.startswith("罚款金额（万元）,decimal,") for line in lines)
+    plain = platform.run("--format", "csv", "catalog", "show", "XZCF-001", "--version", "2026", key=None)
+    assert "\ufeff" not in plain.stdout and plain.stdout.splitlines()[1:] == lines[1:]

@@ -158,3 +158,16 @@ def test_an_operation_is_refused_if_the_key_expires_before_it_is_signed(platform
     assert r.exit_code == 77 and "not valid now" in r.stderr
     with platform.engine().connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM calendar_day")).scalar() == 0
+
+
+def test_operator_show_as_csv_for_excel_starts_with_one_bom_and_has_none_inside(platform) -> None:
+    """operator show writes two tables (the operator, its keys); with --bom each began with a BOM, so the
+    second sat inside the file and Excel showed it as part of the cell 'key_id'. --bom starts the CSV with one."""
+    platform.add_operator("scjg-01", "provider")
+    r = platform.run("--format", "csv", "--bom", "operator", "show", "scjg-01", key=None)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("\ufeff") and r.stdout.count("\ufeff") == 1
+    lines = r.stdout[1:].splitlines()
+    assert lines[0] == "field,value" and "key_id,public_key,valid_from,valid_until" in lines
+    plain = platform.run("--format", "csv", "operator", "show", "scjg-01", key=None)
+    assert "\ufeff" not in plain.stdout

@@ -758,6 +758,193 @@ def test_a_persons_number_in_a_text_field_is_stored_and_shown_masked(records_pla
     verify(platform)
 
 
+OTHER, OTHER_NAME = "91211382MA0Y8C1K08", "凌源市示例建材有限公司"
+PERSON_B, PERSON_B_NAME = "211382198001010014", "李四"
+PERSON_C = "110101198505121232"
+
+
+def mask(number: str) -> str:
+    return number[:6] + "*" * 8 + number[-4:]
+
+
+def correct(platform, record_id, *fields: str, key: str = "market", fmt: str = "json"):
+    pairs = [arg for pair in fields for arg in ("--field", pair)]
+    return platform.run("--as-of", "2026-11-27", "--format", fmt, "record", "correct", str(record_id), *pairs,
+                        "--reason", "主体有误", key=key)
+
+
+def subject_of(platform, record_id) -> tuple:
+    with platform.engine().connect() as conn:
+        return tuple(conn.execute(sa.text("SELECT s.uscc, s.name, s.kind FROM record r JOIN subject s "
+                                          "ON s.id = r.subject_id WHERE r.id = :id"), {"id": record_id}).one())
+
+
+def test_a_correction_to_a_code_not_yet_registered_needs_that_subjects_name(records_platform) -> None:
+    """record correct --field 主体代码=CODE registered CODE's subject under the name of the record's present
+    subject. A code that is not registered now needs its name with it (65, naming the name field, nothing
+    registered or changed); with the name, the new subject is registered under that name. A code that is
+    registered takes its registered name; a different name for it is refused, as a correction cannot rename
+    a subject."""
+    platform = records_platform
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    for field in ("主体代码", "统一社会信用代码", "subject_code", "uscc"):
+        r = correct(platform, record_id, f"{field}={OTHER.lower()}")
+        assert r.exit_code == 65, (field, r.output)
+        assert "is not registered" in r.stderr and "--field 主体名称=" in r.stderr and OTHER in r.stderr
+    assert scalar(platform, "SELECT count(*) FROM subject WHERE uscc = :c", c=OTHER) == 0
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    r = correct(platform, record_id, f"统一社会信用代码={OTHER}", f"主体名称={OTHER_NAME}")
+    assert r.exit_code == 0 and json.loads(r.stdout)["action"] == "corrected", r.output
+    assert subject_of(platform, record_id) == (OTHER, OTHER_NAME, "legal_person")
+    assert scalar(platform, "SELECT name FROM subject WHERE uscc = :c", c=COMPANY) == COMPANY_NAME
+    r = correct(platform, record_id, f"主体代码={COMPANY}")  # registered: its own name, none needed
+    assert r.exit_code == 0 and json.loads(r.stdout)["revision"] == 3, r.output
+    assert subject_of(platform, record_id) == (COMPANY, COMPANY_NAME, "legal_person")
+    r = correct(platform, record_id, f"主体代码={OTHER}", "主体名称=凌源市另一家公司")
+    assert r.exit_code == 65 and f"registered as {OTHER_NAME}" in r.stderr, r.output
+    assert subject_of(platform, record_id) == (COMPANY, COMPANY_NAME, "legal_person")
+    shown = json.loads(platform.run("--format", "json", "record", "show", str(record_id), key=None).stdout)
+    assert [h["change"] for h in shown["history"]] == ["submit", "correct", "correct"]
+    verify(platform)
+
+
+def test_a_correction_of_only_the_subjects_name_is_refused_not_reported_unchanged(records_platform) -> None:
+    """record correct --field 主体名称=NEW said 'Record 1 is unchanged': the name is the subject's, not the
+    record's, so nothing changed and nothing said why. It is refused now (65) saying so; the name as registered
+    is no change and goes with a correction of other fields."""
+    platform = records_platform
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    for field in ("主体名称", "subject_name", "名称"):
+        r = correct(platform, record_id, f"{field}=凌源市鑫源商贸有限责任公司")
+        assert r.exit_code == 65, (field, r.output)
+        assert "unchanged" not in r.output and "kept with the subject" in r.stderr and COMPANY_NAME in r.stderr
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    assert scalar(platform, "SELECT name FROM subject") == COMPANY_NAME
+    r = correct(platform, record_id, f"主体名称={COMPANY_NAME}", "检查结果=不合格")
+    assert r.exit_code == 0 and json.loads(r.stdout)["action"] == "corrected", r.output
+    verify(platform)
+
+
+def test_a_penalty_records_subject_is_corrected_by_its_own_columns(records_platform, tmp_path) -> None:
+    """The same through the 双公示 columns of an imported penalty record: 统一社会信用代码 alone to a code not
+    registered is refused asking for 行政相对人名称; 行政相对人名称 alone is refused as the subject's; both
+    together register the new subject under the name given."""
+    platform = records_platform
+    sample = (ROOT / "samples" / "records" / "penalty-2026.csv").read_text(encoding="utf-8-sig").splitlines()
+    path = tmp_path / "penalty.csv"
+    path.write_text("\n".join(sample[:2]) + "\n", encoding="utf-8")
+    r = platform.run("--as-of", "2026-11-27", "record", "import", str(path), "--layout", "penalty", key="market")
+    assert r.exit_code == 0 and scalar(platform, "SELECT count(*) FROM record") == 1, r.output
+    record_id = scalar(platform, "SELECT id FROM record")
+    before = subject_of(platform, record_id)
+    r = correct(platform, record_id, f"统一社会信用代码={OTHER}")
+    assert r.exit_code == 65 and "--field 行政相对人名称=" in r.stderr, r.output
+    r = correct(platform, record_id, "行政相对人名称=凌源市宏达建材有限公司")
+    assert r.exit_code == 65 and "kept with the subject" in r.stderr, r.output
+    assert subject_of(platform, record_id) == before and scalar(platform, "SELECT revision FROM record") == 1
+    r = correct(platform, record_id, f"uscc={OTHER}", f"行政相对人名称={OTHER_NAME}")
+    assert r.exit_code == 0, r.output
+    assert subject_of(platform, record_id) == (OTHER, OTHER_NAME, "legal_person")
+    verify(platform)
+
+
+def test_a_correction_to_a_persons_number_registers_the_person_under_the_name_given_and_shows_both_masked(
+        records_platform) -> None:
+    """A person's number given alone was registered under the organisation's name (stored as the person's name,
+    encrypted). It needs the person's name now, and the message masks the number; with the name, the person is
+    registered under it, and every output shows number and name masked."""
+    platform = records_platform
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    r = correct(platform, record_id, f"主体代码={PERSON}")
+    assert r.exit_code == 65 and "is not registered" in r.stderr and mask(PERSON) in r.stderr, r.output
+    assert PERSON not in r.output
+    assert scalar(platform, "SELECT count(*) FROM subject WHERE kind = 'natural_person'") == 0
+    r = correct(platform, record_id, f"公民身份号码={PERSON}", f"姓名={PERSON_NAME}")
+    assert r.exit_code == 0 and json.loads(r.stdout)["action"] == "corrected", r.output
+    for fmt in ("json", "table", "csv"):
+        shown = platform.run("--format", fmt, "record", "show", str(record_id), key=None)
+        assert shown.exit_code == 0 and PERSON not in shown.stdout and PERSON_NAME not in shown.stdout, fmt
+        assert mask(PERSON) in shown.stdout and "张*" in shown.stdout, fmt
+    revealed = json.loads(platform.run("--format", "json", "subject", "show", PERSON, "--reveal", "--reason",
+                                       "核对身份").stdout)
+    assert revealed["name"] == PERSON_NAME
+    r = correct(platform, record_id, "姓名=张叁")
+    assert r.exit_code == 65 and "kept with the subject" in r.stderr and "张*" in r.stderr, r.output
+    assert PERSON_NAME not in r.output and PERSON not in r.output and "张叁" not in r.output
+    def text(value) -> str:
+        return bytes(value).decode("utf-8", "replace") if isinstance(value, bytes | memoryview) else str(value)
+
+    with platform.engine().connect() as conn:
+        logged = " ".join(text(v) for table in ("oplog_entry", "oplog_operation", "record_history", "record")
+                          for row in conn.execute(sa.text(f"SELECT * FROM {table}")) for v in row)
+    assert PERSON not in logged and PERSON_NAME not in logged
+    verify(platform)
+
+
+def test_a_correction_that_moves_market_information_to_another_person_needs_that_persons_consent(
+        records_platform, tmp_path) -> None:
+    """Art. 11: market credit information about a person needs the person's consent, given to the provider. A
+    correction to another person is checked for that person's consent: a registered person without it, or a
+    person not registered (named with the correction), is refused (consent_missing) and nothing is registered."""
+    platform = records_platform
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+
+    def consent(number: str, ref: str) -> None:
+        r = platform.run("authorization", "add", number, "--grantee", ASSOC, "--scope", "consent:market", "--from",
+                         "2026-01-01", "--until", "2026-12-31", "--document-ref", ref, "--document", str(document))
+        assert r.exit_code == 0, r.output
+
+    assert platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    assert platform.run("subject", "add", PERSON_B, "--name", PERSON_B_NAME).exit_code == 0
+    consent(PERSON, "授权书-1")
+    r = submit(platform, "--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no",
+               "凌建协〔2026〕5号", "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费", key="assoc")
+    assert r.exit_code == 0, r.output
+    record_id = json.loads(r.stdout)["id"]
+    r = correct(platform, record_id, f"主体代码={PERSON_B}", key="assoc")
+    assert r.exit_code == 65 and "consent_missing" in r.stderr and "Art. 11" in r.stderr, r.output
+    assert PERSON_B not in r.output
+    r = correct(platform, record_id, f"主体代码={PERSON_C}", "主体名称=王五", key="assoc")
+    assert r.exit_code == 65 and "consent_missing" in r.stderr and PERSON_C not in r.output, r.output
+    assert scalar(platform, "SELECT count(*) FROM subject") == 2 and scalar(platform, "SELECT revision FROM record") == 1
+    consent(PERSON_B, "授权书-2")
+    r = correct(platform, record_id, f"主体代码={PERSON_B}", key="assoc")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(platform.run("--format", "json", "record", "show", str(record_id), key=None).stdout)
+    assert shown["subject"] == mask(PERSON_B) and shown["subject_name"] == "李*"
+    verify(platform)
+
+
+def test_record_list_refuses_a_malformed_subject_code_naming_the_option(records_platform) -> None:
+    """record list --subject with a code that is no code (a typo) listed nothing with exit 0, as if the subject
+    had no records. It exits 65 naming --subject now, as --provider does, and masks a value that may be a
+    person's number; a valid code of a subject that is not registered still lists nothing. The code is read
+    as everywhere: lower case, full-width characters and spaces do not matter."""
+    platform = records_platform
+    company_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    person = [value if value not in (COMPANY, COMPANY_NAME, "凌市监查〔2026〕7号") else
+              {COMPANY: PERSON, COMPANY_NAME: PERSON_NAME}.get(value, "凌市监查〔2026〕9号") for value in GEN]
+    person_id = json.loads(submit(platform, *person).stdout)["id"]
+    bad_check_digit = PERSON[:-1] + ("0" if PERSON[-1] != "0" else "1")
+    for code in ("abc", COMPANY[:-1], COMPANY[:-1] + "9", PERSON[:17], bad_check_digit, PERSON[:6] + "19900230" + "4477"):
+        r = platform.run("--format", "json", "record", "list", "--subject", code, key=None)
+        assert r.exit_code == 65 and "--subject " in r.stderr and r.stdout == "", (code, r.output)
+        assert PERSON[:17] not in r.output and "Traceback" not in r.output, (code, r.output)
+    admitted = OTHER[:-1] + "9"  # fails only its check character, admitted through the checksum override
+    assert platform.run("subject", "add", admitted, "--name", OTHER_NAME, "--override-checksum", "--reason",
+                        "2016年前发放").exit_code == 0
+    for code in (OTHER, PERSON_C, admitted.lower()):  # valid (or admitted), no records
+        r = platform.run("--format", "json", "record", "list", "--subject", code, key=None)
+        assert r.exit_code == 0 and json.loads(r.stdout) == [], r.output
+    full_width = COMPANY.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    for code, wanted in ((COMPANY.lower(), company_id), (f" {COMPANY[:9]} {COMPANY[9:]} ", company_id),
+                         (full_width, company_id), (f"{PERSON[:6]} {PERSON[6:14]} {PERSON[14:]}", person_id)):
+        r = platform.run("--format", "json", "record", "list", "--subject", code, key=None)
+        assert r.exit_code == 0 and [row["id"] for row in json.loads(r.stdout)] == [wanted], (code, r.output)
+        assert PERSON not in r.stdout
+
+
 @given(st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=8))
 def test_the_fields_encoder_writes_what_the_json_module_writes(fields) -> None:
     from lycredit.records import _FIELDS_JSON

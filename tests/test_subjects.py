@@ -1182,3 +1182,21 @@ def test_bulk_subject_hashes_are_the_generic_row_hashes(rows) -> None:
 
     assert insert_hashes(T_SUBJECT, rows) == [
         (row_key(T_SUBJECT, row), row_hash("subject", row_values(T_SUBJECT, row))) for row in rows]
+
+
+def test_show_as_csv_for_excel_starts_with_one_bom_and_guards_formulas_in_the_links_too(platform) -> None:
+    """subject show writes two tables (the subject, its links); with --bom each began with a BOM, so the second
+    sat inside the file and Excel showed it as part of the cell 'link_id'. --bom starts the CSV with one, and a
+    linked organisation's name that starts like a formula is still shown, not run."""
+    assert add(platform, ORG, "=HYPERLINK(1)凌源").exit_code == 0
+    assert add(platform, PERSON, PERSON_NAME).exit_code == 0
+    assert platform.run("subject", "link", ORG, PERSON, "--as", "legal_representative").exit_code == 0
+    for code in (ORG, PERSON):
+        r = platform.run("--format", "csv", "--bom", "subject", "show", code, key=None)
+        assert r.exit_code == 0, r.output
+        assert r.stdout.startswith("\ufeff") and r.stdout.count("\ufeff") == 1, code
+        lines = r.stdout[1:].splitlines()
+        assert lines[0] == "field,value" and "link_id,relation,relation_zh,party,code,name,ended_at" in lines
+        assert "'=HYPERLINK(1)凌源" in r.stdout and ",=HYPERLINK" not in r.stdout and PERSON not in r.stdout
+    plain = platform.run("--format", "csv", "subject", "show", PERSON, key=None)
+    assert "\ufeff" not in plain.stdout and ",=HYPERLINK(1)凌源," in plain.stdout
