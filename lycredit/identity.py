@@ -669,9 +669,15 @@ def _alias_matches(alias: str, words: tuple[str, ...], squeezed: str) -> bool:
     )
 
 
+_SIMPLIFIED = str.maketrans("紋歷曆資儲證債業險單動產納稅數額繳", "纹历历资储证债业险单动产纳税数额缴")
+"""The traditional forms of the characters in the Chinese aliases above, to their simplified ones: a header
+written in traditional characters (指紋, 病歷, 不動產, 納稅額, 商業保險) carries the same information."""
+
+
 def field_rule(name: str) -> FieldRule | None:
-    """The Art. 12 rule a column name falls under (forbidden ones first), or None."""
-    folded = unicodedata.normalize("NFKC", name)
+    """The Art. 12 rule a column name falls under (forbidden ones first), or None. Traditional characters
+    count as their simplified forms."""
+    folded = unicodedata.normalize("NFKC", name).translate(_SIMPLIFIED)
     words = _words(folded)
     squeezed = re.sub(r"[\W_]+", "", folded.casefold())
     for rule in FORBIDDEN_FIELDS + CONSENT_FIELDS:

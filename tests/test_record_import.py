@@ -277,13 +277,15 @@ def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
 
 # --- whole-file rejections and limits ----------------------------------------------------------------------
 
-def test_a_forbidden_column_rejects_the_whole_file_naming_it(platform_with_catalog, tmp_path) -> None:
+@pytest.mark.parametrize("column", ["血型", "指紋"])  # traditional characters too (指紋 is 指纹)
+def test_a_forbidden_column_rejects_the_whole_file_naming_it(platform_with_catalog, tmp_path, column) -> None:
     lines = PENALTY_SAMPLE.read_text(encoding="utf-8-sig").splitlines()
     path = tmp_path / "blood.csv"
-    path.write_text("\n".join([lines[0] + ",血型"] + [line + ",A" for line in lines[1:]]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([lines[0] + "," + column] + [line + ",A" for line in lines[1:]]) + "\n",
+                    encoding="utf-8")
     r = run_import(platform_with_catalog, path, "--rejects", str(tmp_path / "r.csv"))
-    assert r.exit_code == 65 and "血型" in r.stderr and "Art. 12" in r.stderr
-    assert [(x["field"], x["rule"]) for x in rejects(tmp_path / "r.csv")] == [("血型", "forbidden_field")]
+    assert r.exit_code == 65 and column in r.stderr and "Art. 12" in r.stderr
+    assert [(x["field"], x["rule"]) for x in rejects(tmp_path / "r.csv")] == [(column, "forbidden_field")]
     assert scalar(platform_with_catalog, "SELECT count(*) FROM record") == 0
 
 
