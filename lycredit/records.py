@@ -1137,20 +1137,28 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
 
     A row whose key a stored record of this same import run already holds repeats an earlier
     row of the file (``duplicate_in_file``); one that differs from a withdrawn or archived
-    record is rejected (``record_not_active``).
+    record is rejected (``record_not_active``). A row equal to its stored record collects
+    nothing and is unchanged whatever the consent is now (it may have been revoked since);
+    every other row needs the consent its fields and item call for.
     """
     out = Assessment()
     known = known_subjects if known_subjects is not None else {}
     wanted = {c.code: c.kind for c in checked if c.code not in known}
     known.update(subject_ids(conn, wanted))
+    stored = existing_records(conn, provider, ((c.entry.item.code, c.document_no) for c in checked))
     ok: list[Checked] = []
     for row in checked:
-        problems = consent_problems(conn, row, known.get(row.code), provider) if row.consent else None
-        if problems:
-            out.rejected.extend((row.row, row.raw, p) for p in problems)
-        else:
-            ok.append(row)
-    stored = existing_records(conn, provider, ((c.entry.item.code, c.document_no) for c in ok))
+        if row.consent:
+            existing = stored.get((row.entry.item.code, row.document_no))
+            if existing is not None and (run_id is None or existing["import_run_id"] != run_id) \
+                    and row.content(known.get(row.code)) == stored_content(existing):
+                out.unchanged.append((row, existing))
+                continue
+            problems = consent_problems(conn, row, known.get(row.code), provider)
+            if problems:
+                out.rejected.extend((row.row, row.raw, p) for p in problems)
+                continue
+        ok.append(row)
     for row in ok:
         existing = stored.get((row.entry.item.code, row.document_no))
         if existing is None:

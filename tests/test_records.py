@@ -647,6 +647,40 @@ def test_a_persons_income_is_accepted_only_with_consent_in_force(records_platfor
     verify(records_platform)
 
 
+def test_resubmitting_a_stored_record_after_the_consent_was_revoked_is_unchanged_not_rejected(
+        records_platform, tmp_path) -> None:
+    """A person's income record, stored under consent, submitted again unchanged after the consent was revoked
+    (on its decision day) was refused (65, consent_missing) although the record stayed stored and active: nothing
+    is collected by an unchanged record. record correct with no change likewise; a change still needs consent."""
+    from lycredit.periods import shanghai_today
+
+    platform, today = records_platform, str(shanghai_today())
+    assert platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    r = platform.run("authorization", "add", PERSON, "--grantee", MARKET, "--scope", "consent:income", "--from",
+                     "2026-01-01", "--until", "2099-12-31", "--document-ref", "授权书-1", "--document", str(document))
+    assert r.exit_code == 0, r.output
+    authorization = r.stdout.strip()
+    args = ("--item", "GEN-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监查〔2026〕8号",
+            "--decision-date", today, "--field", "检查结果=合格", "--field", f"检查日期={today}", "--field", "月收入=0.8",
+            "--assume-weekends")
+    r = submit(platform, *args, as_of=today)
+    assert r.exit_code == 0, r.output
+    record_id = str(json.loads(r.stdout)["id"])
+    assert platform.run("authorization", "revoke", authorization, "--reason", "本人书面撤回").exit_code == 0
+    again = submit(platform, *args, as_of=today)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["action"] == "unchanged"
+    same = platform.run("--as-of", today, "--format", "json", "record", "correct", record_id, "--field", "月收入=0.8",
+                        "--reason", "核对", "--assume-weekends", key="market")
+    assert same.exit_code == 0 and json.loads(same.stdout)["action"] == "unchanged", same.output
+    changed = submit(platform, *args[:-3], "--field", "月收入=0.9", "--assume-weekends", as_of=today)
+    assert changed.exit_code == 65 and "consent_missing" in changed.stderr
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    verify(platform)
+
+
 def test_market_information_about_a_person_needs_the_persons_consent(records_platform) -> None:
     args = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕3号",
             "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
