@@ -646,7 +646,7 @@ class RowChecker:
         due, guessed, late = self._deadline(concluded, problems)
         if problems:
             return problems
-        consent = self._consent(get, entry) if kind == SubjectKind.natural_person else ()
+        consent = self._consent(get, entry, code_field) if kind == SubjectKind.natural_person else ()
         key = (entry.id, act_ended or decision, publicity)
         disclosure = self._disclosures.get(key, False)
         if disclosure is False:
@@ -914,11 +914,12 @@ class RowChecker:
     def _column(self, name: str) -> str:
         return self.columns.get(name, name)
 
-    def _consent(self, get: Any, entry: Entry) -> tuple[tuple[str, str], ...]:
-        """The (column, topic) pairs that need the person's consent (Art. 11, 12)."""
+    def _consent(self, get: Any, entry: Entry, code_field: str) -> tuple[tuple[str, str], ...]:
+        """The (column, topic) pairs that need the person's consent (Art. 11, 12); market information is
+        named by the column the person's number was read from."""
         needed = tuple((column, topic) for column, topic in self.consent_columns if get(column))
         if entry.item.category == "market":
-            needed += ((self._code_columns[0][1] if self._code_columns else self.label(SUBJECT_USCC), "market"),)
+            needed += ((code_field, "market"),)
         return needed
 
     def _deadline(self, concluded: dt.date, problems: list[Rejection]) -> tuple[dt.date | None, bool, int]:

@@ -308,6 +308,23 @@ def test_a_reimport_after_the_consent_was_revoked_leaves_unchanged_rows_unchange
     verify(platform)
 
 
+def test_a_missing_market_consent_names_the_column_the_persons_number_is_in(platform_with_catalog, tmp_path) -> None:
+    """A person's market credit information (Art. 11) without consent was rejected naming the file's first code
+    column, 统一社会信用代码, which is empty in that row, instead of 公民身份号码, where the person's number is."""
+    from tests.test_records import ASSOC
+
+    platform = platform_with_catalog
+    platform.add_operator("assoc", "provider", unit=ASSOC, unit_name="凌源市建筑业协会")
+    path = tmp_path / "market.csv"
+    path.write_text("事项编码,统一社会信用代码,公民身份号码,主体名称,文书号,决定日期,违约事由\n"
+                    "MKT-001,,11010119850615102x,李四,凌建协〔2026〕3号,2026-11-20,拖欠会费\n", encoding="utf-8")
+    for extra in (["--dry-run"], []):
+        out = summary(run_import(platform, path, "--rejects", str(tmp_path / "r.csv"), *extra, key="assoc",
+                                 layout="generic"))
+        assert counts(out)[:5] == (1, 0, 0, 0, 1), extra
+        assert [(r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [("公民身份号码", "consent_missing")]
+
+
 def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
     from lycredit.seen import Seen
 
