@@ -49,6 +49,7 @@ from lycredit.identity import (
     INVISIBLE_CHARACTERS,
     SubjectKind,
     consent_fields_in,
+    consent_rules,
     field_rule,
     mask_name,
     mask_ric,
@@ -588,7 +589,7 @@ class RowChecker:
         header = map_headers(columns, layout.aliases, source=source)
         self.columns = dict(header)
         self.extra = {normalize_header(c): c for c in header.unknown}
-        self.consent_columns = tuple((c, field_rule(c).topic) for c in consent_fields_in(columns))
+        self.consent_columns = tuple((c, rule.topic) for c in consent_fields_in(columns) for rule in consent_rules(c))
         column = {role: self.columns.get(name) for role, name in layout.by_role.items()}
         self._labels = {role: column[role] or name for role, name in layout.by_role.items()}
         self._code_columns = tuple((role, column[role]) for role in _CODE_ROLES if column.get(role))
