@@ -46,6 +46,7 @@ from lycredit.dbapi import MAX_ID
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
+    CONSENT_FIELDS,
     INVISIBLE_CHARACTERS,
     SubjectKind,
     consent_fields_in,
@@ -1183,17 +1184,21 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
 
 def consent_problems(conn: sa.Connection, row: Checked, subject_id: int | None, provider: str) -> list[Rejection]:
     """A consent the row needs and that is not in force on its decision date, given to the provider."""
-    from lycredit.authorizations import consent_in_force
+    from lycredit.authorizations import consent_in_force, consent_scope
 
     problems = []
     for column, topic in row.consent:
         if subject_id is None or not consent_in_force(conn, subject_id, topic, row.decision, grantee=provider):
             what = (_("market credit information about a natural person (Art. 11)") if topic == "market"
-                    else _("{topic} of a natural person (Art. 12)").format(topic=topic))
+                    else _("{topic} ({topic_zh}) of a natural person (Art. 12)").format(
+                        topic=topic, topic_zh=_CONSENT_TOPICS_ZH[topic]))
             problems.append(Rejection(column, "consent_missing", _(
-                "{what} needs the person's consent: no consent for {topic} given to {provider} is in force on "
-                "{day}").format(what=what, topic=topic, provider=provider, day=row.decision)))
+                "{what} needs the person's consent: no {scope} authorisation given to {provider} is in force on "
+                "{day}").format(what=what, scope=consent_scope(topic), provider=provider, day=row.decision)))
     return problems
+
+
+_CONSENT_TOPICS_ZH = {rule.topic: rule.topic_zh for rule in CONSENT_FIELDS}
 
 
 # --- writing one record ------------------------------------------------------------------------------

@@ -696,17 +696,39 @@ def test_a_field_that_carries_two_consent_topics_needs_both_consents(platform, t
     document.write_bytes(b"%PDF signed consent")
     args = ("--item", "GEN-002", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监税〔2026〕1号",
             "--decision-date", "2026-11-20", "--field", "房产税纳税额=0.12")
-    for scope, missing in (("consent:real_estate", "tax amount"), ("consent:tax", None)):
+    for scope, missing in (("consent:real_estate", "consent:tax"), ("consent:tax", None)):
         r = platform.run("authorization", "add", PERSON, "--grantee", MARKET, "--scope", scope, "--from", "2026-01-01",
                          "--until", "2026-12-31", "--document-ref", scope, "--document", str(document))
         assert r.exit_code == 0, r.output
         r = submit(platform, *args)
         if missing:
-            assert r.exit_code == 65 and "[consent_missing]" in r.stderr and f"no consent for {missing}" in r.stderr
-            assert "no consent for real estate" not in r.stderr, r.stderr
+            assert r.exit_code == 65 and "[consent_missing]" in r.stderr and f"no {missing} authorisation" in r.stderr
+            assert "no consent:real_estate" not in r.stderr, r.stderr
         else:
             assert r.exit_code == 0, r.output
     assert scalar(platform, "SELECT count(*) FROM record") == 1
+
+
+def test_a_missing_consent_is_named_in_chinese_with_the_scope_to_record(records_platform) -> None:
+    """In Chinese the consent_missing message named the topic in English only (自然人的income信息 ... 的 income 授权,
+    and 'market' for Art. 11); it names the information in Chinese now (the English term beside it, as the
+    forbidden-field messages do), and in both languages the scope the missing authorisation needs
+    (consent:income), which is what authorization add takes."""
+    income = ("--item", "GEN-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监查〔2026〕8号",
+              "--decision-date", "2026-11-20", "--field", "检查结果=合格", "--field", "检查日期=2026-11-19",
+              "--field", "月收入=0.8")
+    market = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕3号",
+              "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
+    for args, key, zh, scope in ((income, "market", "自然人的收入", "consent:income"),
+                                 (market, "assoc", "自然人的市场信用信息", "consent:market")):
+        r = records_platform.run("--lang", "zh", "--as-of", "2026-11-27", "record", "submit", *args, key=key)
+        assert r.exit_code == 65 and "[consent_missing]" in r.stderr, r.output
+        message = r.stderr.split("[consent_missing]")[0]
+        assert zh in message and f"的 {scope} 授权" in message, message
+        assert "income信息" not in message and "的 income 授权" not in message and "market" not in message.replace(
+            scope, ""), message
+        r = submit(records_platform, *args, key=key)
+        assert r.exit_code == 65 and scope in r.stderr, r.output
 
 
 def test_market_information_about_a_person_needs_the_persons_consent(records_platform) -> None:
