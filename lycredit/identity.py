@@ -686,6 +686,18 @@ def field_rule(name: str) -> FieldRule | None:
     return None
 
 
+def consent_rules(name: str) -> tuple[FieldRule, ...]:
+    """Every Art. 12 para. 2 rule a column name falls under (``房产税纳税额``: real estate and tax amount), each
+    needing its own consent; none for a name that a forbidden rule claims, or that no rule does."""
+    rule = field_rule(name)
+    if rule is None or rule.category != "consent":
+        return ()
+    folded = unicodedata.normalize("NFKC", name)
+    words = _words(folded)
+    squeezed = re.sub(r"[\W_]+", "", folded.casefold())
+    return tuple(rule for rule in CONSENT_FIELDS if any(_alias_matches(alias, words, squeezed) for alias in rule.aliases))
+
+
 def classify_field(name: str) -> FieldClass | None:
     """``"forbidden"`` (Art. 12 para. 1), ``"consent"`` (para. 2) or None for a column name."""
     rule = field_rule(name)

@@ -47,9 +47,11 @@ from lycredit.dbapi import MAX_ID
 from lycredit.errors import DataError, NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.identity import (
+    CONSENT_FIELDS,
     INVISIBLE_CHARACTERS,
     SubjectKind,
     consent_fields_in,
+    consent_rules,
     field_rule,
     mask_name,
     mask_ric,
@@ -589,7 +591,7 @@ class RowChecker:
         header = map_headers(columns, layout.aliases, source=source)
         self.columns = dict(header)
         self.extra = {normalize_header(c): c for c in header.unknown}
-        self.consent_columns = tuple((c, field_rule(c).topic) for c in consent_fields_in(columns))
+        self.consent_columns = tuple((c, rule.topic) for c in consent_fields_in(columns) for rule in consent_rules(c))
         column = {role: self.columns.get(name) for role, name in layout.by_role.items()}
         self._labels = {role: column[role] or name for role, name in layout.by_role.items()}
         self._code_columns = tuple((role, column[role]) for role in _CODE_ROLES if column.get(role))
@@ -647,7 +649,7 @@ class RowChecker:
         due, guessed, late = self._deadline(concluded, problems)
         if problems:
             return problems
-        consent = self._consent(get, entry) if kind == SubjectKind.natural_person else ()
+        consent = self._consent(get, entry, code_field) if kind == SubjectKind.natural_person else ()
         key = (entry.id, act_ended or decision, publicity)
         disclosure = self._disclosures.get(key, False)
         if disclosure is False:
@@ -915,11 +917,12 @@ class RowChecker:
     def _column(self, name: str) -> str:
         return self.columns.get(name, name)
 
-    def _consent(self, get: Any, entry: Entry) -> tuple[tuple[str, str], ...]:
-        """The (column, topic) pairs that need the person's consent (Art. 11, 12)."""
+    def _consent(self, get: Any, entry: Entry, code_field: str) -> tuple[tuple[str, str], ...]:
+        """The (column, topic) pairs that need the person's consent (Art. 11, 12); market information is
+        named by the column the person's number was read from."""
         needed = tuple((column, topic) for column, topic in self.consent_columns if get(column))
         if entry.item.category == "market":
-            needed += ((self._code_columns[0][1] if self._code_columns else self.label(SUBJECT_USCC), "market"),)
+            needed += ((code_field, "market"),)
         return needed
 
     def _deadline(self, concluded: dt.date, problems: list[Rejection]) -> tuple[dt.date | None, bool, int]:
@@ -1157,20 +1160,28 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
 
     A row whose key a stored record of this same import run already holds repeats an earlier
     row of the file (``duplicate_in_file``); one that differs from a withdrawn or archived
-    record is rejected (``record_not_active``).
+    record is rejected (``record_not_active``). A row equal to its stored record collects
+    nothing and is unchanged whatever the consent is now (it may have been revoked since);
+    every other row needs the consent its fields and item call for.
     """
     out = Assessment()
     known = known_subjects if known_subjects is not None else {}
     wanted = {c.code: c.kind for c in checked if c.code not in known}
     known.update(subject_ids(conn, wanted))
+    stored = existing_records(conn, provider, ((c.entry.item.code, c.document_no) for c in checked))
     ok: list[Checked] = []
     for row in checked:
-        problems = consent_problems(conn, row, known.get(row.code), provider) if row.consent else None
-        if problems:
-            out.rejected.extend((row.row, row.raw, p) for p in problems)
-        else:
-            ok.append(row)
-    stored = existing_records(conn, provider, ((c.entry.item.code, c.document_no) for c in ok))
+        if row.consent:
+            existing = stored.get((row.entry.item.code, row.document_no))
+            if existing is not None and (run_id is None or existing["import_run_id"] != run_id) \
+                    and row.content(known.get(row.code)) == stored_content(existing):
+                out.unchanged.append((row, existing))
+                continue
+            problems = consent_problems(conn, row, known.get(row.code), provider)
+            if problems:
+                out.rejected.extend((row.row, row.raw, p) for p in problems)
+                continue
+        ok.append(row)
     for row in ok:
         existing = stored.get((row.entry.item.code, row.document_no))
         if existing is None:
@@ -1193,17 +1204,21 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
 
 def consent_problems(conn: sa.Connection, row: Checked, subject_id: int | None, provider: str) -> list[Rejection]:
     """A consent the row needs and that is not in force on its decision date, given to the provider."""
-    from lycredit.authorizations import consent_in_force
+    from lycredit.authorizations import consent_in_force, consent_scope
 
     problems = []
     for column, topic in row.consent:
         if subject_id is None or not consent_in_force(conn, subject_id, topic, row.decision, grantee=provider):
             what = (_("market credit information about a natural person (Art. 11)") if topic == "market"
-                    else _("{topic} of a natural person (Art. 12)").format(topic=topic))
+                    else _("{topic} ({topic_zh}) of a natural person (Art. 12)").format(
+                        topic=topic, topic_zh=_CONSENT_TOPICS_ZH[topic]))
             problems.append(Rejection(column, "consent_missing", _(
-                "{what} needs the person's consent: no consent for {topic} given to {provider} is in force on "
-                "{day}").format(what=what, topic=topic, provider=provider, day=row.decision)))
+                "{what} needs the person's consent: no {scope} authorisation given to {provider} is in force on "
+                "{day}").format(what=what, scope=consent_scope(topic), provider=provider, day=row.decision)))
     return problems
+
+
+_CONSENT_TOPICS_ZH = {rule.topic: rule.topic_zh for rule in CONSENT_FIELDS}
 
 
 # --- writing one record ------------------------------------------------------------------------------

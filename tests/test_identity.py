@@ -784,6 +784,15 @@ def test_forbidden_wins_over_consent():
     assert classify_field("disease_insurance_income") == "forbidden"
 
 
+def test_a_name_carrying_several_consent_topics_names_each():
+    from lycredit.identity import consent_rules
+
+    assert [rule.topic for rule in consent_rules("房产税纳税额")] == ["real estate", "tax amount"]
+    assert [rule.topic for rule in consent_rules("deposit_interest_income")] == ["income", "deposits"]
+    assert [rule.topic for rule in consent_rules("年收入")] == ["income"]
+    assert consent_rules("disease_insurance_income") == () and consent_rules("姓名") == ()
+
+
 def test_rules_name_the_article_12_topics():
     assert [rule.topic_zh for rule in FORBIDDEN_FIELDS] == [
         "宗教信仰",

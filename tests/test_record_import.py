@@ -257,6 +257,74 @@ def test_a_document_number_repeated_in_a_later_batch_of_a_reimport_is_a_duplicat
     verify(platform)
 
 
+def _consented_person(platform, tmp_path, person: str, start: str, until: str) -> str:
+    """Register ``person`` and record their consent:income given to MARKET; the authorisation's id."""
+    assert platform.run("subject", "add", person, "--name", "李四").exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    r = platform.run("authorization", "add", person, "--grantee", MARKET, "--scope", "consent:income", "--from", start,
+                     "--until", until, "--document-ref", "授权书-1", "--document", str(document))
+    assert r.exit_code == 0, r.output
+    return r.stdout.strip()
+
+
+def test_a_reimport_after_the_consent_was_revoked_leaves_unchanged_rows_unchanged(platform_with_catalog, tmp_path) -> None:
+    """After a person's consent:income was revoked (on the records' own decision day), re-importing the file that
+    stored their income reported every unchanged row rejected as consent_missing, while the records stayed active
+    and disclosed: the summary and the rejects file said the platform lacked what it held. A row equal to its stored
+    record collects nothing; it is unchanged. A row that would store something (a correction, a new record) still
+    needs the consent, the same in a dry run, a --max-rejects check and the import."""
+    from lycredit.periods import shanghai_today
+
+    platform, today = platform_with_catalog, shanghai_today()
+    person = "11010119850615102X"  # given with a lower-case x in the file
+    authorization = _consented_person(platform, tmp_path, person, str(today - dt.timedelta(days=10)),
+                                      str(today + dt.timedelta(days=10)))
+    header = "事项编码,主体代码,主体名称,文书号,决定日期,检查结果,检查日期,月收入"
+    rows = [f"GEN-001,{person.lower()},李四,凌市监查〔2026〕{n}号,{today},合格,{today},0.{n}" for n in (1, 2)]
+    path = tmp_path / "income.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+    def run(file: Path, *extra: str):
+        return platform.run("--as-of", str(today), "--format", "json", "record", "import", str(file), "--layout",
+                            "generic", "--assume-weekends", "--rejects", str(tmp_path / "r.csv"), *extra, key="market")
+
+    assert counts(summary(run(path)))[:5] == (2, 2, 0, 0, 0)
+    r = platform.run("authorization", "revoke", authorization, "--reason", "本人书面撤回")
+    assert r.exit_code == 0, r.output
+    for extra in ([], ["--dry-run"], ["--max-rejects", "0"]):
+        out = summary(run(path, *extra))
+        assert counts(out)[:5] == (2, 0, 0, 2, 0), extra
+        assert rejects(tmp_path / "r.csv") == [], extra
+    changed = tmp_path / "changed.csv"
+    changed.write_text("\n".join([header, rows[0].replace(",0.1", ",0.3"), rows[1],
+                                   rows[1].replace("2号", "3号")]) + "\n", encoding="utf-8")
+    for extra in (["--dry-run"], []):
+        out = summary(run(changed, *extra))
+        assert counts(out)[:5] == (3, 0, 0, 1, 2), extra
+        assert [(r["row"], r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [
+            ("2", "月收入", "consent_missing"), ("4", "月收入", "consent_missing")], extra
+    assert scalar(platform, "SELECT count(*) FROM record WHERE status = 'active' AND revision = 1") == 2
+    verify(platform)
+
+
+def test_a_missing_market_consent_names_the_column_the_persons_number_is_in(platform_with_catalog, tmp_path) -> None:
+    """A person's market credit information (Art. 11) without consent was rejected naming the file's first code
+    column, 统一社会信用代码, which is empty in that row, instead of 公民身份号码, where the person's number is."""
+    from tests.test_records import ASSOC
+
+    platform = platform_with_catalog
+    platform.add_operator("assoc", "provider", unit=ASSOC, unit_name="凌源市建筑业协会")
+    path = tmp_path / "market.csv"
+    path.write_text("事项编码,统一社会信用代码,公民身份号码,主体名称,文书号,决定日期,违约事由\n"
+                    "MKT-001,,11010119850615102x,李四,凌建协〔2026〕3号,2026-11-20,拖欠会费\n", encoding="utf-8")
+    for extra in (["--dry-run"], []):
+        out = summary(run_import(platform, path, "--rejects", str(tmp_path / "r.csv"), *extra, key="assoc",
+                                 layout="generic"))
+        assert counts(out)[:5] == (1, 0, 0, 0, 1), extra
+        assert [(r["field"], r["rule"]) for r in rejects(tmp_path / "r.csv")] == [("公民身份号码", "consent_missing")]
+
+
 def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
     from lycredit.seen import Seen
 

@@ -680,6 +680,90 @@ def test_a_persons_income_is_accepted_only_with_consent_in_force(records_platfor
     verify(records_platform)
 
 
+def test_resubmitting_a_stored_record_after_the_consent_was_revoked_is_unchanged_not_rejected(
+        records_platform, tmp_path) -> None:
+    """A person's income record, stored under consent, submitted again unchanged after the consent was revoked
+    (on its decision day) was refused (65, consent_missing) although the record stayed stored and active: nothing
+    is collected by an unchanged record. record correct with no change likewise; a change still needs consent."""
+    from lycredit.periods import shanghai_today
+
+    platform, today = records_platform, str(shanghai_today())
+    assert platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    r = platform.run("authorization", "add", PERSON, "--grantee", MARKET, "--scope", "consent:income", "--from",
+                     "2026-01-01", "--until", "2099-12-31", "--document-ref", "授权书-1", "--document", str(document))
+    assert r.exit_code == 0, r.output
+    authorization = r.stdout.strip()
+    args = ("--item", "GEN-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监查〔2026〕8号",
+            "--decision-date", today, "--field", "检查结果=合格", "--field", f"检查日期={today}", "--field", "月收入=0.8",
+            "--assume-weekends")
+    r = submit(platform, *args, as_of=today)
+    assert r.exit_code == 0, r.output
+    record_id = str(json.loads(r.stdout)["id"])
+    assert platform.run("authorization", "revoke", authorization, "--reason", "本人书面撤回").exit_code == 0
+    again = submit(platform, *args, as_of=today)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["action"] == "unchanged"
+    same = platform.run("--as-of", today, "--format", "json", "record", "correct", record_id, "--field", "月收入=0.8",
+                        "--reason", "核对", "--assume-weekends", key="market")
+    assert same.exit_code == 0 and json.loads(same.stdout)["action"] == "unchanged", same.output
+    changed = submit(platform, *args[:-3], "--field", "月收入=0.9", "--assume-weekends", as_of=today)
+    assert changed.exit_code == 65 and "consent_missing" in changed.stderr
+    assert scalar(platform, "SELECT revision FROM record") == 1
+    verify(platform)
+
+
+def test_a_field_that_carries_two_consent_topics_needs_both_consents(platform, tmp_path) -> None:
+    """A field such as 房产税纳税额 (real estate tax paid) carries both a person's real estate and a tax amount
+    (Art. 12 para. 2), but only the first topic its name matched (real estate) was asked for: with consent:real_estate
+    alone the tax amount was stored. Each topic needs its own consent."""
+    path = write_test_catalog(tmp_path / "catalog.csv")
+    with path.open("a", encoding="utf-8") as catalog:
+        catalog.write("GEN-002,房产税缴纳信息,凌源市市场监督管理局,11211382013786428K,其他,房产税纳税额:数值:必填,"
+                      "政务共享,2年,否,,自然人\n")
+    assert platform.run("catalog", "import", str(path), "--version", "2026", "--effective", "2025-01-01").exit_code == 0
+    platform.add_operator("market", "provider", unit=MARKET, unit_name="凌源市市场监督管理局")
+    assert platform.run("subject", "add", PERSON, "--name", PERSON_NAME).exit_code == 0
+    document = tmp_path / "consent.pdf"
+    document.write_bytes(b"%PDF signed consent")
+    args = ("--item", "GEN-002", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监税〔2026〕1号",
+            "--decision-date", "2026-11-20", "--field", "房产税纳税额=0.12")
+    for scope, missing in (("consent:real_estate", "consent:tax"), ("consent:tax", None)):
+        r = platform.run("authorization", "add", PERSON, "--grantee", MARKET, "--scope", scope, "--from", "2026-01-01",
+                         "--until", "2026-12-31", "--document-ref", scope, "--document", str(document))
+        assert r.exit_code == 0, r.output
+        r = submit(platform, *args)
+        if missing:
+            assert r.exit_code == 65 and "[consent_missing]" in r.stderr and f"no {missing} authorisation" in r.stderr
+            assert "no consent:real_estate" not in r.stderr, r.stderr
+        else:
+            assert r.exit_code == 0, r.output
+    assert scalar(platform, "SELECT count(*) FROM record") == 1
+
+
+def test_a_missing_consent_is_named_in_chinese_with_the_scope_to_record(records_platform) -> None:
+    """In Chinese the consent_missing message named the topic in English only (自然人的income信息 ... 的 income 授权,
+    and 'market' for Art. 11); it names the information in Chinese now (the English term beside it, as the
+    forbidden-field messages do), and in both languages the scope the missing authorisation needs
+    (consent:income), which is what authorization add takes."""
+    income = ("--item", "GEN-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监查〔2026〕8号",
+              "--decision-date", "2026-11-20", "--field", "检查结果=合格", "--field", "检查日期=2026-11-19",
+              "--field", "月收入=0.8")
+    market = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕3号",
+              "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
+    for args, key, zh, scope in ((income, "market", "自然人的收入", "consent:income"),
+                                 (market, "assoc", "自然人的市场信用信息", "consent:market")):
+        r = records_platform.run("--lang", "zh", "--as-of", "2026-11-27", "record", "submit", *args, key=key)
+        assert r.exit_code == 65 and "[consent_missing]" in r.stderr, r.output
+        message = r.stderr.split("[consent_missing]")[0]
+        assert zh in message and f"的 {scope} 授权" in message, message
+        assert "income信息" not in message and "的 income 授权" not in message and "market" not in message.replace(
+            scope, ""), message
+        r = submit(records_platform, *args, key=key)
+        assert r.exit_code == 65 and scope in r.stderr, r.output
+
+
 def test_market_information_about_a_person_needs_the_persons_consent(records_platform) -> None:
     args = ("--item", "MKT-001", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌建协〔2026〕3号",
             "--decision-date", "2026-11-20", "--field", "违约事由=拖欠会费")
