@@ -34,7 +34,7 @@ import operator
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -674,16 +674,18 @@ _SIMPLIFIED = str.maketrans("紋歷曆資儲證債業險單動產納稅數額繳
 written in traditional characters (指紋, 病歷, 不動產, 納稅額, 商業保險) carries the same information."""
 
 
-def field_rule(name: str) -> FieldRule | None:
-    """The Art. 12 rule a column name falls under (forbidden ones first), or None. Traditional characters
-    count as their simplified forms."""
+def _rules_of(name: str, rules: tuple[FieldRule, ...]) -> Iterator[FieldRule]:
+    """The rules among ``rules`` a column name falls under, in their order. Traditional characters count as
+    their simplified forms."""
     folded = unicodedata.normalize("NFKC", name).translate(_SIMPLIFIED)
     words = _words(folded)
     squeezed = re.sub(r"[\W_]+", "", folded.casefold())
-    for rule in FORBIDDEN_FIELDS + CONSENT_FIELDS:
-        if any(_alias_matches(alias, words, squeezed) for alias in rule.aliases):
-            return rule
-    return None
+    return (rule for rule in rules if any(_alias_matches(alias, words, squeezed) for alias in rule.aliases))
+
+
+def field_rule(name: str) -> FieldRule | None:
+    """The Art. 12 rule a column name falls under (forbidden ones first), or None."""
+    return next(_rules_of(name, FORBIDDEN_FIELDS + CONSENT_FIELDS), None)
 
 
 def consent_rules(name: str) -> tuple[FieldRule, ...]:
@@ -692,10 +694,7 @@ def consent_rules(name: str) -> tuple[FieldRule, ...]:
     rule = field_rule(name)
     if rule is None or rule.category != "consent":
         return ()
-    folded = unicodedata.normalize("NFKC", name)
-    words = _words(folded)
-    squeezed = re.sub(r"[\W_]+", "", folded.casefold())
-    return tuple(rule for rule in CONSENT_FIELDS if any(_alias_matches(alias, words, squeezed) for alias in rule.aliases))
+    return tuple(_rules_of(name, CONSENT_FIELDS))
 
 
 def classify_field(name: str) -> FieldClass | None:

@@ -790,6 +790,8 @@ def test_a_name_carrying_several_consent_topics_names_each():
     assert [rule.topic for rule in consent_rules("房产税纳税额")] == ["real estate", "tax amount"]
     assert [rule.topic for rule in consent_rules("deposit_interest_income")] == ["income", "deposits"]
     assert [rule.topic for rule in consent_rules("年收入")] == ["income"]
+    assert [rule.topic for rule in consent_rules("房產稅納稅額")] == ["real estate", "tax amount"]  # traditional
+    assert [rule.topic for rule in consent_rules("不動產")] == ["real estate"]
     assert consent_rules("disease_insurance_income") == () and consent_rules("姓名") == ()
 
 

@@ -714,13 +714,14 @@ def test_resubmitting_a_stored_record_after_the_consent_was_revoked_is_unchanged
     verify(platform)
 
 
-def test_a_field_that_carries_two_consent_topics_needs_both_consents(platform, tmp_path) -> None:
+@pytest.mark.parametrize("field", ["房产税纳税额", "房產稅納稅額"])  # in traditional characters too
+def test_a_field_that_carries_two_consent_topics_needs_both_consents(platform, tmp_path, field) -> None:
     """A field such as 房产税纳税额 (real estate tax paid) carries both a person's real estate and a tax amount
     (Art. 12 para. 2), but only the first topic its name matched (real estate) was asked for: with consent:real_estate
     alone the tax amount was stored. Each topic needs its own consent."""
     path = write_test_catalog(tmp_path / "catalog.csv")
     with path.open("a", encoding="utf-8") as catalog:
-        catalog.write("GEN-002,房产税缴纳信息,凌源市市场监督管理局,11211382013786428K,其他,房产税纳税额:数值:必填,"
+        catalog.write(f"GEN-002,房产税缴纳信息,凌源市市场监督管理局,11211382013786428K,其他,{field}:数值:必填,"
                       "政务共享,2年,否,,自然人\n")
     assert platform.run("catalog", "import", str(path), "--version", "2026", "--effective", "2025-01-01").exit_code == 0
     platform.add_operator("market", "provider", unit=MARKET, unit_name="凌源市市场监督管理局")
@@ -728,7 +729,7 @@ def test_a_field_that_carries_two_consent_topics_needs_both_consents(platform, t
     document = tmp_path / "consent.pdf"
     document.write_bytes(b"%PDF signed consent")
     args = ("--item", "GEN-002", "--subject", PERSON, "--name", PERSON_NAME, "--document-no", "凌市监税〔2026〕1号",
-            "--decision-date", "2026-11-20", "--field", "房产税纳税额=0.12")
+            "--decision-date", "2026-11-20", "--field", f"{field}=0.12")
     for scope, missing in (("consent:real_estate", "consent:tax"), ("consent:tax", None)):
         r = platform.run("authorization", "add", PERSON, "--grantee", MARKET, "--scope", scope, "--from", "2026-01-01",
                          "--until", "2026-12-31", "--document-ref", scope, "--document", str(document))
