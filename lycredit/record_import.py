@@ -622,8 +622,8 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
             if previous is not None and not resume:
                 raise UsageError(_("An import of {file} was interrupted after row {row} (run {id}); rerun with "
                                    "--resume to continue it, or give it up with 'lycredit record abandon {id} "
-                                   "--reason TEXT' to import the file afresh").format(file=path, row=previous["rows_done"],
-                                                                     id=previous["id"]))
+                                   "--reason TEXT' to import the file afresh").format(
+                    file=path, row=previous["rows_done"], id=previous["id"]))
             counts = json.loads(previous["counts"]) if previous is not None else {}
             if previous is not None and counts.get("provider") != unit:
                 raise UsageError(_("Run {id} imports {file} for provider {provider}, not {unit}").format(
@@ -709,9 +709,9 @@ def _nothing_to_resume(conn: sa.Connection, source: str, provider: str) -> list[
             .order_by(T_RUN.c.id)).mappings():
         if json.loads(run["counts"]).get("provider") == provider:
             notes.append(_("Run {id} of a file of this name was interrupted after row {row}, but its content was "
-                           "other (the file has changed since): it is left as it is ('lycredit record abandon {id}' closes "
-                           "it), and rows it committed that "
-                           "this file repeats come out unchanged").format(id=run["id"], row=run["rows_done"]))
+                           "other (the file has changed since): it is left as it is ('lycredit record abandon {id}' "
+                           "closes it), and rows it committed that this file repeats come out unchanged").format(
+                id=run["id"], row=run["rows_done"]))
     return notes
 
 
