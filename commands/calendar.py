@@ -89,6 +89,10 @@ def import_(file: Path, replace_package_year: bool, reason: str | None, dry_run:
                _("Imported the {year} schedule from {file}: {days} listed days ({holidays} days off, {workdays} "
                  "make-up working days), replacing {replaced} rows; {year_working_days} working days in {year}"))
     say(message.format(file=file, **counts))
+    if counts["guessed_records"]:
+        say(_("Note: {count} stored records had their Art. 10 deadline counted Monday to Friday over {year} "
+              "(--assume-weekends); their due dates and late days stand as counted at intake. 'lycredit record "
+              "list --guessed' lists them").format(count=counts["guessed_records"], year=counts["year"]))
 
 
 @command(cli, "show", N_(

@@ -245,9 +245,11 @@ def show(key: str, provider: str | None) -> None:
 @option("--status", type=click.Choice(["active", "withdrawn", "archived", "repaired"]),
         help=N_("Only records in this status."))
 @option("--late", "late_only", is_flag=True, help=N_("Only records submitted late (Art. 46)."))
+@option("--guessed", "guessed_only", is_flag=True, help=N_(
+    "Only records whose deadline was counted on a guessed calendar (--assume-weekends)."))
 @option("--limit", type=click.IntRange(1, MAX_COUNT), default=1000, show_default=True, help=N_("At most this many."))
 def list_(provider: str | None, item: str | None, subject: str | None, status: str | None, late_only: bool,
-          limit: int) -> None:
+          guessed_only: bool, limit: int) -> None:
     from lycredit.output import render_rows
     from lycredit.records import LIST_COLUMNS
     from lycredit.records import list_ as list_records
@@ -255,7 +257,7 @@ def list_(provider: str | None, item: str | None, subject: str | None, status: s
     obj = app()
     with obj.reading() as conn:
         rows = list_records(conn, provider=provider, item=item, subject=subject, status=status, late_only=late_only,
-                            limit=limit)
+                            guessed_only=guessed_only, limit=limit)
     render_rows(rows, obj.fmt, columns=LIST_COLUMNS, bom=obj.bom)
 
 

@@ -110,9 +110,24 @@ def import_schedule(
         "removed": len(removed),
         "replaced": len(changed) + len(removed),
         "year_working_days": sum(d.is_workday for d in WorkCalendar(entries).year_days(year)),
+        "guessed_records": guessed_records(uow.conn, year),
     }
     uow.summary.update(counts)
     return counts
+
+
+def guessed_records(conn: sa.Connection, year: int) -> int:
+    """Stored records whose Art. 10 deadline or late days were counted Monday to Friday (``--assume-weekends``,
+    ``due_guessed``) over days of ``year``: concluded by its end and submitted after its start (their intake
+    day, ``--as-of``, is never later than their submission). Importing the year's schedule does not recount
+    them: their due date and late days stand as counted at intake."""
+    from lycredit.deadlines import day_start
+    from lycredit.models import Record
+
+    record = Record.__table__
+    return conn.execute(sa.select(sa.func.count()).select_from(record).where(
+        record.c.due_guessed.is_(True), record.c.concluded_on <= date(year, 12, 31),
+        record.c.submitted_at >= day_start(date(year, 1, 1)))).scalar_one()
 
 
 def show_year(conn: sa.Connection, year: int, assume_weekends: bool = False, changes_only: bool = False) -> YearView:

@@ -1562,7 +1562,7 @@ def withdraw(uow: UnitOfWork, key: str | int, *, reason: str, provider: str | No
 
 
 LIST_COLUMNS = ["id", "provider_uscc", "item_code", "document_no", "subject", "subject_name", "decision_date",
-                "concluded_on", "due_date", "late_days", "disclosure_until", "status", "revision"]
+                "concluded_on", "due_date", "due_guessed", "late_days", "disclosure_until", "status", "revision"]
 
 
 def _view(record: Mapping[str, Any], subject: Mapping[str, Any]) -> dict[str, Any]:
@@ -1588,7 +1588,8 @@ def show(conn: sa.Connection, key: str | int, provider: str | None = None) -> di
 
 
 def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None = None, subject: str | None = None,
-          status: str | None = None, late_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
+          status: str | None = None, late_only: bool = False, guessed_only: bool = False,
+          limit: int = 1000) -> list[dict[str, Any]]:
     """Records, newest first, filtered; a person's code and name masked."""
     from lycredit.subjects import T_SUBJECT, find_subject, subject_view
 
@@ -1601,6 +1602,8 @@ def list_(conn: sa.Connection, *, provider: str | None = None, item: str | None 
         query = query.where(T_RECORD.c.status == status)
     if late_only:
         query = query.where(T_RECORD.c.late_days > 0)
+    if guessed_only:
+        query = query.where(T_RECORD.c.due_guessed.is_(True))
     if subject:
         found = find_subject(conn, subject_option(subject, conn))
         if found is None:

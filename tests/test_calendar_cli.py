@@ -65,7 +65,7 @@ def test_imported_2027_schedule_counts_working_days_across_the_spring_festival(p
     assert r.exit_code == 0, r.output
     counts = json.loads(r.stdout)
     assert counts == {**_sample_counts(), "year": 2027, "replaced": 0, "year_working_days": 249, "dry_run": False,
-                      "added": _sample_counts()["days"], "changed": 0, "removed": 0}
+                      "added": _sample_counts()["days"], "changed": 0, "removed": 0, "guessed_records": 0}
     assert "Imported the 2027 schedule" in r.stderr
     # Thu 02-04 → Mon 02-15: 02-05..02-12 off, make-up Saturday 02-13, Sunday 02-14 off, Monday 02-15.
     r = _workdays(platform, "2027-02-04", "2027-02-15")

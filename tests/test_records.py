@@ -468,6 +468,39 @@ def test_a_day_after_today_is_refused_for_intake_except_in_a_dry_run(records_pla
     verify(platform)
 
 
+def test_importing_a_years_schedule_names_the_records_counted_on_a_guessed_calendar_in_it(records_platform,
+                                                                                           tmp_path) -> None:
+    """A deadline counted Monday to Friday (--assume-weekends) is flagged due_guessed; when the year's official
+    schedule arrives, calendar import says how many stored records were counted over it (they are not recounted:
+    their late days stand as counted), and record list --guessed lists them."""
+    platform = records_platform
+    path = write_test_catalog(tmp_path / "catalog-2003.csv")  # chinesecalendar starts with 2004
+    r = platform.run("catalog", "import", str(path), "--version", "2003", "--effective", "2003-01-01", "--backdate",
+                     "--reason", "2003年目录")
+    assert r.exit_code == 0, r.output
+    old = ("--item", "GEN-001", "--subject", COMPANY, "--name", COMPANY_NAME, "--document-no", "凌市监查〔2003〕1号",
+           "--decision-date", "2003-06-10", "--field", "检查结果=合格", "--field", "检查日期=2003-06-09")
+    refused = submit(platform, *old)
+    assert refused.exit_code == 65 and "calendar_year_missing" in refused.stderr, refused.output
+    guessed = json.loads(submit(platform, *old, "--assume-weekends").stdout)
+    assert json.loads(submit(platform, *GEN).stdout)["action"] == "submitted"
+    listed = json.loads(platform.run("--format", "json", "record", "list", "--guessed", key=None).stdout)
+    assert [(r["id"], r["due_date"], r["due_guessed"]) for r in listed] == [(guessed["id"], "2003-06-19", True)]
+    schedule = tmp_path / "2003.csv"
+    schedule.write_text("日期,类型,说明\n2003-06-12,节假日,示例\n", encoding="utf-8")
+    r = platform.run("--format", "json", "calendar", "import", str(schedule), key="admin")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["guessed_records"] == 1
+    assert "Note: 1 stored records had their Art. 10 deadline counted Monday to Friday over 2003" in r.stderr
+    assert "record list --guessed" in r.stderr
+    schedule.write_text("日期,类型,说明\n2002-06-12,节假日,示例\n", encoding="utf-8")  # a year it did not touch
+    r = platform.run("--format", "json", "calendar", "import", str(schedule), key="admin")
+    assert r.exit_code == 0 and json.loads(r.stdout)["guessed_records"] == 0 and "Note:" not in r.stderr, r.output
+    assert scalar(platform, "SELECT due_date FROM record WHERE id = :id", id=guessed["id"]) in (
+        "2003-06-19", dt.date(2003, 6, 19))  # not recounted
+    verify(platform)
+
+
 def test_a_correction_is_checked_by_every_rule_again(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "检查结果=良好",
