@@ -118,16 +118,18 @@ def import_schedule(
 
 def guessed_records(conn: sa.Connection, year: int) -> int:
     """Stored records whose Art. 10 deadline or late days were counted Monday to Friday (``--assume-weekends``,
-    ``due_guessed``) over days of ``year``: concluded by its end and submitted after its start (their intake
-    day, ``--as-of``, is never later than their submission). Importing the year's schedule does not recount
-    them: their due date and late days stand as counted at intake."""
+    ``due_guessed``) over days of ``year``: concluded by its end, and due or submitted after its start (the days
+    counted run from the conclusion to the due date, and on to the intake day, ``--as-of``, which is never later
+    than the submission; a record taken in late in December is due in the next January). Importing the year's
+    schedule does not recount them: their due date and late days stand as counted at intake."""
     from lycredit.deadlines import day_start
     from lycredit.models import Record
 
     record = Record.__table__
     return conn.execute(sa.select(sa.func.count()).select_from(record).where(
         record.c.due_guessed.is_(True), record.c.concluded_on <= date(year, 12, 31),
-        record.c.submitted_at >= day_start(date(year, 1, 1)))).scalar_one()
+        sa.or_(record.c.due_date >= date(year, 1, 1), record.c.submitted_at >= day_start(date(year, 1, 1))))
+    ).scalar_one()
 
 
 def show_year(conn: sa.Connection, year: int, assume_weekends: bool = False, changes_only: bool = False) -> YearView:

@@ -501,6 +501,25 @@ def test_importing_a_years_schedule_names_the_records_counted_on_a_guessed_calen
     verify(platform)
 
 
+def test_a_record_submitted_before_a_year_whose_deadline_was_counted_into_it_is_named_when_it_is_imported(
+        records_platform) -> None:
+    """A record concluded in late December and taken in before the new year, whose next year had no schedule yet
+    (--assume-weekends), has its deadline counted over the new year's first days: calendar import of that year
+    counted only records submitted in the year and missed it (0), although its due date lies in the year."""
+    platform = records_platform
+    record_id = json.loads(submit(platform, *GEN).stdout)["id"]
+    with platform.engine().begin() as conn:  # as stored by an intake on 2026-12-29 (the clock cannot be moved)
+        conn.execute(sa.text("UPDATE record SET concluded_on = :concluded, due_date = :due, due_guessed = :guessed, "
+                             "submitted_at = :at WHERE id = :id"),
+                     {"concluded": dt.date(2026, 12, 28), "due": dt.date(2027, 1, 6), "guessed": True,
+                      "at": dt.datetime(2026, 12, 29, 2, 0), "id": record_id})
+    sample = Path(__file__).resolve().parents[1] / "samples" / "calendar" / "2027.csv"
+    r = platform.run("--format", "json", "calendar", "import", str(sample), "--dry-run", key="admin")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["guessed_records"] == 1, r.output
+    assert "Note: 1 stored records" in r.stderr
+
+
 def test_a_correction_is_checked_by_every_rule_again(records_platform) -> None:
     record_id = json.loads(submit(records_platform, *GEN).stdout)["id"]
     r = records_platform.run("--as-of", "2026-11-27", "record", "correct", str(record_id), "--field", "检查结果=良好",
