@@ -874,11 +874,13 @@ def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: 
     try:
         for batch in table.batches():
             rows = [(row.row_number, *_row_subject(row.values, columns, today)) for row in batch]
+            values = {row.row_number: row.values for row in batch}
             earlier = seen.found({new.code for _row, new, _problems, _fault in rows if new is not None})
             for row_number, new, row_problems, checksum_fault in rows:
                 first = earlier.get(new.code) if new is not None else None
-                if first is not None:
-                    row_problems.append((columns.get("uscc") or columns.get("ric") or columns["code"],
+                if first is not None:  # named in the column the code is in (a person's: 公民身份号码)
+                    row_problems.append((next(columns[field_name] for field_name in _CODE_FIELDS
+                                              if field_name in columns and values[row_number].get(columns[field_name])),
                                          _("the code appears again (first at row {row})").format(row=first)))
                 elif checksum_fault is not None:
                     faults.append((row_number, checksum_fault))

@@ -955,6 +955,25 @@ def test_a_code_given_again_after_the_codes_seen_went_to_disk_is_still_found(pla
     assert subject_count(platform) == 10
 
 
+def test_a_persons_number_given_again_is_named_in_the_column_it_is_in(platform, tmp_path, monkeypatch) -> None:
+    """A resident ID number given twice in a file with both code columns was reported in 统一社会信用代码, the
+    column of the organisations' codes, not in 公民身份号码, where it is; after the codes seen went to disk too."""
+    from lycredit import seen
+
+    lines = (SAMPLES / "subjects" / "subjects.csv").read_text(encoding="utf-8-sig").splitlines()
+    person = next(row for row, line in enumerate(lines[1:], start=2) if line.endswith(",自然人"))
+    path = tmp_path / "again.csv"
+    path.write_text("\n".join([*lines, lines[person - 1], lines[1]]) + "\n", encoding="utf-8")
+    for limit in (None, 2):
+        if limit is not None:
+            monkeypatch.setattr(seen, "IN_MEMORY", limit)
+        r = platform.run("subject", "import", str(path))
+        assert r.exit_code == 65, r.output
+        assert [line.split(": ")[0].split(", ", 1)[1] for line in r.stderr.splitlines() if ", row " in line] == [
+            f"row {len(lines) + 1}, field 公民身份号码", f"row {len(lines) + 2}, field 统一社会信用代码"], r.stderr
+    assert subject_count(platform) == 0
+
+
 def test_a_resident_id_number_stored_as_a_number_in_excel_is_refused_saying_why(platform, tmp_path) -> None:
     # Excel keeps 15 significant digits of a number, so the number's last three digits read as 000: the
     # check digit no longer fits, and the message says what happened instead of only that.
