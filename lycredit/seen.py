@@ -4,11 +4,15 @@ A bulk file may be as long as its writer likes, and a duplicate check must remem
 before it. :class:`Seen` keeps them in memory up to a limit and beyond it in a private temporary
 SQLite file (deleted when it is closed), so that memory does not grow with the file. A fixed
 bitmap of the moved keys' hashes (2 MiB) answers most questions about a key never met without
-asking the file: the usual case, since most keys of a file are new.
+asking the file: the usual case, since most keys of a file are new. The file holds no key as
+given (a person's ID number, say): only its BLAKE2b digest under a random key that lives in the
+process's memory alone, so what reaches the disk cannot be matched back to a number.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import sqlite3
 from collections.abc import Collection, Hashable
 
@@ -33,6 +37,12 @@ class Seen:
         self._memory: dict[Hashable, int] = {}
         self._spilled: sqlite3.Connection | None = None
         self._bitmap = bytearray()
+        self._salt = os.urandom(16)
+
+    def _digest(self, key: int | str) -> bytes:
+        """What the temporary file holds for ``key``: its keyed digest (an integer and its text are told apart)."""
+        data = b"s" + key.encode("utf-8", "surrogatepass") if key.__class__ is str else b"i%d" % key
+        return hashlib.blake2b(data, key=self._salt, digest_size=16).digest()
 
     def _maybe_spilled(self, key: Hashable) -> bool:
         """Whether ``key`` may be in the temporary file (False: it is not)."""
@@ -43,7 +53,7 @@ class Seen:
         """The integer stored with ``key``, or None if the key was not met."""
         found = self._memory.get(key)
         if found is None and self._spilled is not None and self._maybe_spilled(key):
-            row = self._spilled.execute("SELECT value FROM seen WHERE key = ?", (key,)).fetchone()
+            row = self._spilled.execute("SELECT value FROM seen WHERE key = ?", (self._digest(key),)).fetchone()
             found = row[0] if row else None
         return found
 
@@ -53,10 +63,11 @@ class Seen:
         memory = self._memory
         hits = {key: memory[key] for key in keys if key in memory}
         if self._spilled is not None:
-            rest = [key for key in keys if key not in hits and self._maybe_spilled(key)]
-            for start in range(0, len(rest), _AT_ONCE):
-                chunk = rest[start:start + _AT_ONCE]
-                hits.update(self._spilled.execute(
+            rest = {self._digest(key): key for key in keys if key not in hits and self._maybe_spilled(key)}
+            digests = list(rest)
+            for start in range(0, len(digests), _AT_ONCE):
+                chunk = digests[start:start + _AT_ONCE]
+                hits.update((rest[digest], value) for digest, value in self._spilled.execute(
                     f"SELECT key, value FROM seen WHERE key IN ({', '.join('?' * len(chunk))})", chunk))
         return hits
 
@@ -74,16 +85,14 @@ class Seen:
             self._spilled = sqlite3.connect("", isolation_level=None)  # a private file, deleted on close
             for pragma in _SCRATCH:
                 self._spilled.execute(pragma)
-            self._spilled.execute("CREATE TABLE seen (key PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")
+            self._spilled.execute("CREATE TABLE seen (key BLOB PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")
             self._bitmap = bytearray(_BITS // 8)
         bitmap = self._bitmap
         for key in self._memory:
             for bit in _bits(key):
                 bitmap[bit >> 3] |= 1 << (bit & 7)
-        try:
-            items = sorted(self._memory.items())  # in key order, each page of the tree is written once
-        except TypeError:  # numbers and texts together: any order will do
-            items = list(self._memory.items())
+        digest = self._digest
+        items = sorted((digest(key), value) for key, value in self._memory.items())  # each page written once
         self._spilled.execute("BEGIN")
         self._spilled.executemany("INSERT INTO seen VALUES (?, ?)", items)
         self._spilled.execute("COMMIT")

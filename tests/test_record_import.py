@@ -339,6 +339,9 @@ def test_the_keys_seen_spill_to_a_temporary_file_beyond_their_limit() -> None:
     assert all(seen.get(text) == 7 for text in ("91211382MA7XENLQ7E", "甲", "")) and "乙" not in seen
     assert "0" not in seen and 0 in seen  # a text is not the number it spells
     assert seen._spilled is not None and len(seen._memory) < 3
+    stored = [key for (key,) in seen._spilled.execute("SELECT key FROM seen")]
+    assert len(stored) >= 10 and all(isinstance(key, bytes) and len(key) == 16 for key in stored)
+    assert not any(b"91211382MA7XENLQ7E" in key or "甲".encode() in key for key in stored)  # no key as given on disk
     seen.clear()
     assert 0 not in seen and "甲" not in seen and seen._spilled is None
 
