@@ -625,7 +625,7 @@ CONSENT_FIELDS: tuple[FieldRule, ...] = (
         "consent",
         "commercial insurance",
         "商业保险",
-        ("商业保险", "商业险", "保单", "commercial insurance", "insurance policy", "life insurance"),
+        ("商业保险", "商业险", "保单", "保险单", "commercial insurance", "insurance policy", "life insurance"),
     ),
     FieldRule(
         "consent",
@@ -675,12 +675,17 @@ _SIMPLIFIED = str.maketrans("紋歷曆資儲證債業險單動產納稅數額繳
 written in traditional characters (指紋, 病歷, 不動產, 納稅額, 商業保險) carries the same information."""
 
 
+_NOT_ALIASES = re.compile("担保|确保")
+"""Words that hold an alias's characters without its meaning: 担保单位 (the guarantor) is no 保单 (insurance
+policy)."""
+
+
 def _rules_of(name: str, rules: tuple[FieldRule, ...]) -> Iterator[FieldRule]:
     """The rules among ``rules`` a column name falls under, in their order. Traditional characters count as
     their simplified forms."""
     folded = unicodedata.normalize("NFKC", name).translate(_SIMPLIFIED)
     words = _words(folded)
-    squeezed = re.sub(r"[\W_]+", "", folded.casefold())
+    squeezed = _NOT_ALIASES.sub("", re.sub(r"[\W_]+", "", folded.casefold()))
     return (rule for rule in rules if any(_alias_matches(alias, words, squeezed) for alias in rule.aliases))
 
 

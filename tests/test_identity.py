@@ -703,6 +703,8 @@ FORBIDDEN_NAMES = [
     "medicalHistory",
 ]
 CONSENT_NAMES = [
+    "保险单号",
+    "商业保险担保",
     "收入",
     "年收入",
     "工资",
@@ -750,6 +752,9 @@ ORDINARY_NAMES = [
     "欠税金额",
     "房地产开发资质",
     "姓名",
+    "担保单位",
+    "确保单位",
+    "担保单号",
     "name",
     "general_manager",
     "outcome",
