@@ -670,9 +670,11 @@ def _alias_matches(alias: str, words: tuple[str, ...], squeezed: str) -> bool:
     )
 
 
-_SIMPLIFIED = str.maketrans("紋歷曆資儲證債業險單動產納稅數額繳", "纹历历资储证债业险单动产纳税数额缴")
-"""The traditional forms of the characters in the Chinese aliases above, to their simplified ones: a header
-written in traditional characters (指紋, 病歷, 不動產, 納稅額, 商業保險) carries the same information."""
+_SIMPLIFIED = str.maketrans("紋歷曆資儲證債業險單動產納稅數額繳" "証険歴産収単",
+                            "纹历历资储证债业险单动产纳税数额缴" "证险历产收单")
+"""The traditional forms of the characters in the Chinese aliases above, and the Japanese forms of some, to
+their simplified ones: a header written so (指紋, 病歷, 不動產, 納稅額, 商業保險; 証券, 病歴, 不動産) carries the
+same information."""
 
 
 _NOT_ALIASES = re.compile("担保|确保")

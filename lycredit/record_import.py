@@ -604,7 +604,6 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
 
     begun = time.perf_counter()
     chosen = layout_of(layout)
-    intake_day(ctx.as_of, dry_run=dry_run)
     if max_rejects is not None and max_rejects < 0:
         raise UsageError(_("--max-rejects must be 0 or more"))
     path = Path(path)
@@ -618,6 +617,7 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
                 with ctx.operation(ACTION):  # the role table refuses, and the refusal is logged (77)
                     pass
             unit = provider_for(conn, signer, provider)
+            intake_day(ctx.as_of, dry_run=dry_run)  # after the role check: a role that may not import is logged (77)
             previous = _running(conn, digest, chosen.name)
             if previous is not None and not resume:
                 raise UsageError(_("An import of {file} was interrupted after row {row} (run {id}); rerun with "

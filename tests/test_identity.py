@@ -785,6 +785,8 @@ def test_ordinary_credit_fields_are_not_flagged(name):
     ("儲蓄存款", "deposits"), ("證券賬戶", "securities"), ("債券", "securities"), ("商業保險", "commercial insurance"),
     ("保單號", "commercial insurance"), ("不動產", "real estate"), ("納稅數額", "tax amount"), ("納稅額", "tax amount"),
     ("繳稅金額", "tax amount"), ("薪資", "income"), ("工資收入", "income"),
+    ("証券", "securities"), ("保険単", "commercial insurance"), ("病歴", "medical history"),
+    ("不動産", "real estate"), ("年収入", "income"),
 ])
 def test_a_header_in_traditional_characters_is_recognised_as_its_simplified_form(name, topic):
     assert field_rule(name).topic == topic

@@ -458,6 +458,10 @@ def test_a_day_after_today_is_refused_for_intake_except_in_a_dry_run(records_pla
                      str(tmp_path / "r.csv"), key="market")
     assert r.exit_code == 2 and "after today" in r.stderr, r.output
     assert not (tmp_path / "r.csv").exists()
+    platform.add_operator("aud", "auditor")  # a role that may not import is refused as such, and logged, first
+    r = platform.run("--as-of", later, "record", "import", str(sample), "--layout", "penalty", key="aud")
+    assert r.exit_code == 77, r.output
+    assert scalar(platform, "SELECT action FROM oplog_operation ORDER BY seq DESC") == "refused"
     dry = platform.run("--as-of", later, "record", "import", str(sample), "--layout", "penalty", "--rejects",
                        str(tmp_path / "r.csv"), "--dry-run", key="market")
     assert dry.exit_code == 0, dry.output
