@@ -121,6 +121,16 @@ def test_since_and_until_are_asia_shanghai_days_both_inclusive(around_midnight: 
     assert seqs(p, "--since", "2021-03-03", "--until", "2021-12-31") == []
 
 
+def test_the_first_and_last_days_of_the_calendar_bound_nothing_rather_than_crash(around_midnight: Platform) -> None:
+    """0001-01-01 begins, and 9999-12-31 ends, at an instant outside the calendar in UTC: no bound, not a traceback."""
+    p = around_midnight
+    assert seqs(p, "--since", "0001-01-01") == [3, 2, 1]
+    assert seqs(p, "--until", "9999-12-31") == [3, 2, 1]
+    assert seqs(p, "--since", "0001-01-01", "--until", "0001-01-01") == []
+    assert seqs(p, "--since", "9999-12-31", "--until", "9999-12-31") == []
+    assert seqs(p, "--since", "0001-01-02", "--until", "2021-03-01") == [2]
+
+
 def test_the_table_shows_times_in_asia_shanghai(around_midnight: Platform) -> None:
     r = around_midnight.run("audit", "log", "--until", "2021-03-02", key=None)
     assert r.exit_code == 0, r.output

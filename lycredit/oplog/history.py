@@ -67,9 +67,10 @@ def operations(conn: sa.Connection, flt: LogFilter) -> list[dict[str, Any]]:
     if flt.action is not None:
         # exact and case-sensitive on both dialects (SQLite's LIKE ignores case and treats "_" as a wildcard)
         query = query.where(sa.func.substr(c.action, 1, len(flt.action)) == flt.action)
-    if flt.since is not None:
+    # the calendar's first day begins, and its last ends, outside the years 1 to 9999 in UTC: they bound nothing
+    if flt.since is not None and flt.since > dt.date.min:
         query = query.where(c.at >= day_start(flt.since))
-    if flt.until is not None:
+    if flt.until is not None and flt.until < dt.date.max:
         query = query.where(c.at < day_start(flt.until + dt.timedelta(days=1)))
     rows = [dict(r) for r in conn.execute(query).mappings()]
     for row in rows:
