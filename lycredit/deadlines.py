@@ -64,6 +64,17 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=_CHINA_STANDARD_TIME)
 
 
+def submitted_from(day: date) -> sa.ColumnElement[bool]:
+    """Submitted on or after the Asia/Shanghai ``day``; the calendar's first day begins before the year 1 in UTC,
+    which no bound parameter holds, and bounds nothing."""
+    return sa.true() if day == date.min else R.c.submitted_at >= day_start(day)
+
+
+def submitted_through(day: date) -> sa.ColumnElement[bool]:
+    """Submitted on or before the Asia/Shanghai ``day``; the calendar's last day has no next day and bounds nothing."""
+    return sa.true() if day == date.max else R.c.submitted_at < day_start(day + timedelta(days=1))
+
+
 @dataclass(frozen=True)
 class Policy:
     """Policy values as dotted keys (``deadline.silent_item_days``), and where they came from."""
@@ -184,12 +195,12 @@ class LateSubmissions:
                 sa.func.max(R.c.submitted_at).label("last"),
             )
             .join(C, C.c.id == R.c.catalog_item_id)
-            .where(R.c.late_days > 0, R.c.submitted_at < day_start(as_of + timedelta(days=1)))
+            .where(R.c.late_days > 0, submitted_through(as_of))
             .group_by(R.c.provider_uscc)
             .order_by(total.desc(), R.c.provider_uscc)
         )
         if since is not None:
-            query = query.where(R.c.submitted_at >= day_start(since))
+            query = query.where(submitted_from(since))
         found = []
         for row in conn.execute(query):
             text = _("{records} records submitted late, {total} working days late in all, at most {most}").format(
@@ -215,6 +226,8 @@ class SilentItems:
 
     def findings(self, conn: sa.Connection, as_of: date, policy: Policy, since: date | None = None) -> list[Finding]:
         days = policy.days("deadline.silent_item_days", self.policy_defaults["deadline.silent_item_days"])
+        if (as_of - date.min).days < days - 1:  # the window would begin before the calendar: nothing was in force
+            return []
         window_start = as_of - timedelta(days=days - 1)
         in_force = conn.execute(
             sa.select(V.c.id).where(V.c.effective_from <= as_of).order_by(V.c.effective_from.desc()).limit(1)
@@ -238,8 +251,7 @@ class SilentItems:
             (row.provider_uscc, row.item_code): row.last
             for row in conn.execute(
                 sa.select(R.c.provider_uscc, R.c.item_code, sa.func.max(R.c.submitted_at).label("last"))
-                .where(R.c.submitted_at < day_start(as_of + timedelta(days=1)),
-                       R.c.item_code.in_({item.code for item in items}))
+                .where(submitted_through(as_of), R.c.item_code.in_({item.code for item in items}))
                 .group_by(R.c.provider_uscc, R.c.item_code)
             )
         }

@@ -101,6 +101,21 @@ def test_submissions_after_the_as_of_day_are_not_counted(seeder) -> None:
     assert check(seeder, as_of="2025-03-20").exit_code == 1
 
 
+def test_the_first_and_last_days_of_the_calendar_are_checked_not_a_crash(seeder) -> None:
+    """Their day boundaries fall outside the years 1 to 9999 in UTC: a traceback would exit 1, read as findings."""
+    keep_items_busy(seeder)
+    seeder.record("XZCF", act_ended_on=date(2025, 3, 3), late_days=3, submitted_at=submitted("2025-03-20"))
+    everything = check(seeder, "--rule", "late_submissions", "--since", "0001-01-01")
+    assert everything.exit_code == 1, everything.output
+    assert findings(everything)[0]["data"]["records"] == 1
+    last = check(seeder, as_of="9999-12-31")
+    assert last.exit_code == 1, last.output
+    assert {f["rule"] for f in findings(last)} == {"late_submissions", "silent_items"}
+    for day in ("0001-01-01", "0001-01-02"):
+        first = check(seeder, "--since", "0001-01-01", as_of=day)
+        assert (first.exit_code, findings(first)) == (0, []), first.output
+
+
 def test_a_lateness_counted_on_a_guessed_calendar_says_so(seeder) -> None:
     keep_items_busy(seeder)
     seeder.record("XZCF", act_ended_on=date(2025, 3, 3), late_days=3, due_guessed=True,
