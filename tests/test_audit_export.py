@@ -356,6 +356,19 @@ def test_re_signing_without_changes_passes(bundle: Path, admin_key) -> None:
     assert standalone(bundle).returncode == 0
 
 
+def test_control_characters_a_forged_bundle_puts_in_a_problem_are_shown_not_run_by_the_terminal(bundle: Path) -> None:
+    """A forger's operator name that erases its own line (CR, ESC [2K) or adds one (LF) must not hide the problem."""
+    data = entries(bundle)
+    header = json.loads(data[-1])
+    header["operator"] = "admin\r\x1b[2KOK: all good\n\x9b"
+    data[-1] = canonical_json(header)
+    write_entries(bundle, data)
+    found = problems(standalone(bundle))
+    line = f"operation 6 (entry {len(data) - 1}): signed by key {header['key_id']} of admin\\x0d\\x1b[2KOK: all good"
+    assert f"{line}\\x0a\\x9b, which the log never registered" in found, found
+    assert not any(c in "".join(found) for c in "\r\x1b\x9b")
+
+
 def test_a_deleted_checkpoint_is_found(bundle: Path) -> None:
     size = header_index(bundle, 3) + 1
     (bundle / "checkpoints" / f"checkpoint-{size:012d}.txt").unlink()

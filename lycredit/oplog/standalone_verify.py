@@ -600,6 +600,15 @@ def read_trusted_keys(path: Path) -> set[tuple[str, bytes]]:
     return keys
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 (line feed and tab too: one line per problem), DEL, C1
+
+
+def shown(text: str) -> str:
+    """A problem as printed: control characters a forged bundle put in it (an operator's name, an origin) written
+    as escapes (``\\x1b``), so that they cannot erase, overwrite or add lines on the auditor's terminal."""
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify a lycredit audit bundle offline.")
     parser.add_argument("bundle", type=Path, help="the bundle directory written by 'lycredit audit export'")
@@ -620,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     verifier = Verifier(args.bundle, trusted)
     manifest = verifier.verify(args.anchor)
     for line in verifier.problems:
-        print(line)
+        print(shown(line))
     if verifier.problems:
         return 1
     print(f"OK: {manifest['tree_size']} entries, {verifier.replay.operations} operations, "
