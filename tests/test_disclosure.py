@@ -146,6 +146,7 @@ def _record(
     status: str = "active",
     act_ended: dt.date = dt.date(2025, 3, 1),
     until: dt.date | None = dt.date(2028, 3, 1),
+    document_no: str | None = None,
 ) -> None:
     """A record and its history as ``lycredit.records`` keeps them.
 
@@ -168,7 +169,7 @@ def _record(
             "id": record_id,
             "provider_uscc": PROVIDER_UNIT,
             "item_code": item["code"],
-            "document_no": f"凌市监罚〔2025〕{record_id}号",
+            "document_no": document_no or f"凌市监罚〔2025〕{record_id}号",
             "catalog_item_id": item["id"],
             "subject_id": subject_id,
             "decision_date": act_ended,

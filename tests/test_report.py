@@ -296,3 +296,30 @@ def test_audit_verify_exits_0_after_reports_and_queries(world) -> None:
     assert run_report(world, PERSON).exit_code == 0
     r = world.platform.run("audit", "verify", key=None)
     assert r.exit_code == 0, r.output
+
+
+def test_a_resident_id_number_in_a_document_number_is_masked_in_the_report(world) -> None:
+    """A document number may carry the person's number (凌公（211382...）罚字): the query masks it, so must the
+    report, in every format."""
+    import sqlalchemy as sa
+
+    from tests.test_disclosure import _record, operation
+
+    with world.platform.engine().connect() as conn:
+        item = conn.execute(sa.text("SELECT id, code FROM catalog_item WHERE code = 'XZCF-001'")).mappings().one()
+    with operation(world.platform, "record.submit") as uow:
+        _record(
+            uow,
+            900,
+            dict(item),
+            world.subject_ids[PERSON],
+            name=PERSON_NAME,
+            number=PERSON,
+            document_no=f"凌公（{PERSON}）罚字〔2025〕1号",
+        )
+    for fmt in ("json", "ndjson", "table", "csv"):
+        r = run_report(world, PERSON, fmt=fmt)
+        assert r.exit_code == 0, r.output
+        assert PERSON not in r.stdout, fmt
+    records = {r["record_id"]: r for r in report_json(world, PERSON)["records"]}
+    assert records[900]["document_no"] == f"凌公（{PERSON_MASKED}）罚字〔2025〕1号"
