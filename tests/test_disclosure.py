@@ -5,7 +5,7 @@ active record per disclosure method (社会公开, 政务共享, 授权查询), 
 them, records that no query may show: archived (Art. 15), repaired (Art. 33),
 withdrawn, past their ``disclosure_until`` before the sweep ran, and dishonesty
 information past the five-year cap. Both subjects authorised the bank's unit to
-query them in 2026. Queries are made as of 2026-06-01.
+query them from 2026 to 2036. Queries are made as of 2026-06-01.
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def build_world(platform) -> World:
             "--from",
             "2026-01-01",
             "--until",
-            "2026-12-31",
+            "2036-12-31",
             "--document-ref",
             "SQ-2026-0001",
             "--document",
@@ -544,9 +544,9 @@ def test_an_authorisation_given_to_another_unit_is_refused(world) -> None:
 
 
 def test_an_expired_authorisation_is_refused_naming_its_last_day(world) -> None:
-    r = cli_query(world, PERSON, "--authorization", str(world.authorizations[PERSON]), as_of="2027-01-05")
+    r = cli_query(world, PERSON, "--authorization", str(world.authorizations[PERSON]), as_of="2037-01-05")
     assert r.exit_code == 77, r.output
-    assert f"Art. 14: Authorisation {world.authorizations[PERSON]} expired after 2026-12-31" in r.stderr
+    assert f"Art. 14: Authorisation {world.authorizations[PERSON]} expired after 2036-12-31" in r.stderr
     assert operations(world, "query")[-1]["summary"]["rule"] == "art14_expired"
 
 
@@ -727,3 +727,41 @@ def test_a_real_name_query_is_served_by_staff_only(world) -> None:
     r = cli_query(world, PERSON, "--self", key="scjg-01")
     assert r.exit_code == 77 and "query.self" in r.stderr
     assert cli_query(world, PERSON, "--self", key="bank-01").exit_code == 77
+
+
+def test_a_revoked_or_lapsed_authorisation_opens_nothing_with_an_earlier_as_of_day(world) -> None:
+    """Art. 14 para. 3: the query discloses today, so the authorisation must be in force today as well as on
+    the --as-of day. An earlier --as-of must not reopen one the subject revoked, nor one that lapsed."""
+    authorization = world.authorizations[PERSON]
+    r = world.platform.run("authorization", "revoke", str(authorization), "--reason", "本人书面撤回")
+    assert r.exit_code == 0, r.output
+    r = cli_query(world, PERSON, "--authorization", str(authorization), as_of=AS_OF_TEXT)
+    assert r.exit_code == 77, r.output
+    assert f"Authorisation {authorization} was revoked on" in r.stderr and PERSON_NAME not in r.stdout
+    assert operations(world, "query")[-1]["summary"]["rule"] == "art14_revoked"
+
+    r = world.platform.run(
+        "authorization", "add", COMPANY, "--grantee", BANK, "--scope", "query", "--from", "2020-01-01",
+        "--until", "2020-12-31", "--document-ref", "SQ-2020-0001", "--document", str(DOCUMENT),
+    )
+    assert r.exit_code == 0, r.output
+    lapsed = r.stdout.strip().splitlines()[-1]
+    r = cli_query(world, COMPANY, "--authorization", lapsed, as_of="2020-06-01")
+    assert r.exit_code == 77, r.output
+    assert f"Authorisation {lapsed} expired after 2020-12-31" in r.stderr
+
+
+def test_a_later_as_of_day_does_not_open_an_authorisation_before_it_is_in_force(world) -> None:
+    from lycredit.periods import shanghai_today
+
+    start = shanghai_today() + dt.timedelta(days=30)
+    r = world.platform.run(
+        "authorization", "add", COMPANY, "--grantee", BANK, "--scope", "query", "--from", start.isoformat(),
+        "--until", (start + dt.timedelta(days=365)).isoformat(), "--document-ref", "SQ-NEXT-0001",
+        "--document", str(DOCUMENT),
+    )
+    assert r.exit_code == 0, r.output
+    future = r.stdout.strip().splitlines()[-1]
+    r = cli_query(world, COMPANY, "--authorization", future, as_of=(start + dt.timedelta(days=1)).isoformat())
+    assert r.exit_code == 77, r.output
+    assert f"Authorisation {future} is valid only from {start.isoformat()}" in r.stderr
