@@ -121,7 +121,10 @@ QUERY_ACTIONS = (QUERY_ACTION, GOV_SHARE_ACTION, SELF_ACTION)
 PURPOSE_MAX = 200
 NATURAL_PERSON = "natural_person"
 
-_RIC_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+#: An 18-character number in a text, in ASCII or full-width characters (２１１３８２…, as Chinese input methods type).
+_RIC_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])[0-9０-９]{17}[0-9Xx０-９Ｘｘ](?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+)
 
 class QueryRefused(PermissionDenied):
     """A query a disclosure rule refuses (exit 77); ``rule`` names the rule, the message its article.
@@ -436,7 +439,7 @@ def _mask_number_in_text(match: re.Match[str]) -> str:
     from lycredit.errors import DataError
     from lycredit.identity import mask_ric, validate_uscc
 
-    number = match.group().upper()
+    number = unicodedata.normalize("NFKC", match.group()).upper()
     if _person_shaped(number):
         return mask_ric(number)
     try:

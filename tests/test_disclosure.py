@@ -765,3 +765,23 @@ def test_a_later_as_of_day_does_not_open_an_authorisation_before_it_is_in_force(
     r = cli_query(world, COMPANY, "--authorization", future, as_of=(start + dt.timedelta(days=1)).isoformat())
     assert r.exit_code == 77, r.output
     assert f"Authorisation {future} is valid only from {start.isoformat()}" in r.stderr
+
+
+def test_a_resident_id_number_written_in_full_width_digits_is_masked_too(world) -> None:
+    """Chinese input methods type full-width digits (２１１３８２…): a number so written in a record's text is
+    a resident ID number all the same, and no query or report may show it in clear."""
+    full_width = PERSON.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+    with world.platform.engine().connect() as conn:
+        item = conn.execute(sa.text("SELECT id, code FROM catalog_item WHERE code = 'XZCF-001'")).mappings().one()
+    with operation(world.platform, "record.submit") as uow:
+        _record(uow, 900, dict(item), world.subject_ids[COMPANY], name=COMPANY_NAME, number=full_width)
+    outputs = [
+        cli_query(world, COMPANY, key=None),
+        cli_query(world, COMPANY, "--authorization", str(world.authorizations[COMPANY])),
+        world.platform.run("--format", "json", "--as-of", AS_OF_TEXT, "report", COMPANY),
+    ]
+    for r in outputs:
+        assert r.exit_code == 0, r.output
+        assert full_width not in r.stdout and PERSON not in r.stdout
+    shown = {rec["record_id"]: rec for rec in json.loads(outputs[0].stdout)["records"]}
+    assert shown[900]["fields"]["处罚内容"] == f"罚款，经办人核对证件 {PERSON_MASKED}"
