@@ -28,7 +28,7 @@ mode                 who                      shows (disclosure methods)
   disclosed (:func:`self_methods`).
 * Art. 14 para. 3: nobody queries a subject's non-public information without its
   authorisation: an ``authorised`` query needs an authorisation of scope ``query``,
-  given by this subject to the querier's unit and in force on the day
+  given by this subject to the querier's unit and in force on the day and today
   (:func:`authorised_methods`, checked by
   :func:`lycredit.authorizations.query_authorization`, which names the rule).
 * Art. 13 para. 1: government sharing among departments in the course of duty
@@ -83,7 +83,7 @@ from lycredit.dbapi import BOOL, DATE, DB, UTC, wrap
 from lycredit.errors import NotFound, PermissionDenied, UsageError
 from lycredit.i18n import _
 from lycredit.inputs import NOT_ONE_LINE
-from lycredit.periods import ART15_MAX_YEARS, disclosure_until
+from lycredit.periods import ART15_MAX_YEARS, disclosure_until, shanghai_today
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -121,7 +121,10 @@ QUERY_ACTIONS = (QUERY_ACTION, GOV_SHARE_ACTION, SELF_ACTION)
 PURPOSE_MAX = 200
 NATURAL_PERSON = "natural_person"
 
-_RIC_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+#: An 18-character number in a text, in ASCII or full-width characters (２１１３８２…, as Chinese input methods type).
+_RIC_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])[0-9０-９]{17}[0-9Xx０-９Ｘｘ](?![0-9A-Za-z０-９Ａ-Ｚａ-ｚ])"
+)
 
 class QueryRefused(PermissionDenied):
     """A query a disclosure rule refuses (exit 77); ``rule`` names the rule, the message its article.
@@ -364,7 +367,12 @@ def check_authorisation(
     subject_id: int,
     as_of: dt.date,
 ) -> None:
-    """Art. 14 para. 3: an authorisation of scope ``query`` from this subject to this unit, in force."""
+    """Art. 14 para. 3: an authorisation of scope ``query`` from this subject to this unit, in force.
+
+    In force on ``as_of`` and on today (Asia/Shanghai) too: the information is disclosed today, so an
+    earlier ``as_of`` does not reopen an authorisation that was revoked or has lapsed since, and a later
+    one does not open one before its first day.
+    """
     if authorization_id is None:
         raise QueryRefused(
             "art14_no_authorisation",
@@ -378,7 +386,8 @@ def check_authorisation(
     from lycredit.authorization_check import AuthorizationRefused, query_authorization
 
     try:
-        query_authorization(conn, authorization_id, querier_unit, subject_id, as_of)
+        for day in dict.fromkeys((as_of, shanghai_today())):
+            query_authorization(conn, authorization_id, querier_unit, subject_id, day)
     except AuthorizationRefused as refusal:
         raise QueryRefused(
             "art14_" + refusal.rule, _("Art. 14: {reason}").format(reason=refusal.message)
@@ -430,7 +439,7 @@ def _mask_number_in_text(match: re.Match[str]) -> str:
     from lycredit.errors import DataError
     from lycredit.identity import mask_ric, validate_uscc
 
-    number = match.group().upper()
+    number = unicodedata.normalize("NFKC", match.group()).upper()
     if _person_shaped(number):
         return mask_ric(number)
     try:

@@ -46,6 +46,7 @@ from lycredit.disclosure import (
     STATE_LABELS_ZH,
     lookup_subject,
     mask_fields,
+    mask_text,
     record_state,
     ric_fields,
     show_subject,
@@ -163,9 +164,15 @@ def _histories(conn: sa.Connection, records: Sequence[Mapping[str, Any]]) -> dic
         return by_record
     rows: dict[int, list[Mapping[str, Any]]] = {record_id: [] for record_id in by_record}
     history = _tables()[0]
+    from lycredit.records import T_RECORD
+
+    # by the subject, not by a list of record ids: a subject may have more records than a statement
+    # takes parameters (65,535 on PostgreSQL)
+    subject_ids = {r["subject_id"] for r in records}
     for row in conn.execute(
         sa.select(history)
-        .where(history.c.record_id.in_(list(by_record)))
+        .join(T_RECORD, T_RECORD.c.id == history.c.record_id)
+        .where(T_RECORD.c.subject_id.in_(subject_ids))
         .order_by(history.c.record_id, history.c.revision)
     ).mappings():
         rows[row["record_id"]].append(row)
@@ -244,7 +251,7 @@ def report(
                 "provider_uscc": r["provider_uscc"],
                 "disclosure": r["disclosure"],
                 "disclosure_zh": DISCLOSURE_LABELS_ZH.get(r["disclosure"], ""),
-                "document_no": r["document_no"],
+                "document_no": mask_text(r["document_no"], {}),
                 "decision_date": r["decision_date"],
                 "disclosure_until": r["end"],
                 "dishonesty": r["dishonesty"],

@@ -5,7 +5,7 @@ active record per disclosure method (社会公开, 政务共享, 授权查询), 
 them, records that no query may show: archived (Art. 15), repaired (Art. 33),
 withdrawn, past their ``disclosure_until`` before the sweep ran, and dishonesty
 information past the five-year cap. Both subjects authorised the bank's unit to
-query them in 2026. Queries are made as of 2026-06-01.
+query them from 2026 to 2036. Queries are made as of 2026-06-01.
 """
 
 from __future__ import annotations
@@ -146,6 +146,7 @@ def _record(
     status: str = "active",
     act_ended: dt.date = dt.date(2025, 3, 1),
     until: dt.date | None = dt.date(2028, 3, 1),
+    document_no: str | None = None,
 ) -> None:
     """A record and its history as ``lycredit.records`` keeps them.
 
@@ -168,7 +169,7 @@ def _record(
             "id": record_id,
             "provider_uscc": PROVIDER_UNIT,
             "item_code": item["code"],
-            "document_no": f"凌市监罚〔2025〕{record_id}号",
+            "document_no": document_no or f"凌市监罚〔2025〕{record_id}号",
             "catalog_item_id": item["id"],
             "subject_id": subject_id,
             "decision_date": act_ended,
@@ -236,7 +237,7 @@ def build_world(platform) -> World:
             "--from",
             "2026-01-01",
             "--until",
-            "2026-12-31",
+            "2036-12-31",
             "--document-ref",
             "SQ-2026-0001",
             "--document",
@@ -543,9 +544,9 @@ def test_an_authorisation_given_to_another_unit_is_refused(world) -> None:
 
 
 def test_an_expired_authorisation_is_refused_naming_its_last_day(world) -> None:
-    r = cli_query(world, PERSON, "--authorization", str(world.authorizations[PERSON]), as_of="2027-01-05")
+    r = cli_query(world, PERSON, "--authorization", str(world.authorizations[PERSON]), as_of="2037-01-05")
     assert r.exit_code == 77, r.output
-    assert f"Art. 14: Authorisation {world.authorizations[PERSON]} expired after 2026-12-31" in r.stderr
+    assert f"Art. 14: Authorisation {world.authorizations[PERSON]} expired after 2036-12-31" in r.stderr
     assert operations(world, "query")[-1]["summary"]["rule"] == "art14_expired"
 
 
@@ -726,3 +727,61 @@ def test_a_real_name_query_is_served_by_staff_only(world) -> None:
     r = cli_query(world, PERSON, "--self", key="scjg-01")
     assert r.exit_code == 77 and "query.self" in r.stderr
     assert cli_query(world, PERSON, "--self", key="bank-01").exit_code == 77
+
+
+def test_a_revoked_or_lapsed_authorisation_opens_nothing_with_an_earlier_as_of_day(world) -> None:
+    """Art. 14 para. 3: the query discloses today, so the authorisation must be in force today as well as on
+    the --as-of day. An earlier --as-of must not reopen one the subject revoked, nor one that lapsed."""
+    authorization = world.authorizations[PERSON]
+    r = world.platform.run("authorization", "revoke", str(authorization), "--reason", "本人书面撤回")
+    assert r.exit_code == 0, r.output
+    r = cli_query(world, PERSON, "--authorization", str(authorization), as_of=AS_OF_TEXT)
+    assert r.exit_code == 77, r.output
+    assert f"Authorisation {authorization} was revoked on" in r.stderr and PERSON_NAME not in r.stdout
+    assert operations(world, "query")[-1]["summary"]["rule"] == "art14_revoked"
+
+    r = world.platform.run(
+        "authorization", "add", COMPANY, "--grantee", BANK, "--scope", "query", "--from", "2020-01-01",
+        "--until", "2020-12-31", "--document-ref", "SQ-2020-0001", "--document", str(DOCUMENT),
+    )
+    assert r.exit_code == 0, r.output
+    lapsed = r.stdout.strip().splitlines()[-1]
+    r = cli_query(world, COMPANY, "--authorization", lapsed, as_of="2020-06-01")
+    assert r.exit_code == 77, r.output
+    assert f"Authorisation {lapsed} expired after 2020-12-31" in r.stderr
+
+
+def test_a_later_as_of_day_does_not_open_an_authorisation_before_it_is_in_force(world) -> None:
+    from lycredit.periods import shanghai_today
+
+    start = shanghai_today() + dt.timedelta(days=30)
+    r = world.platform.run(
+        "authorization", "add", COMPANY, "--grantee", BANK, "--scope", "query", "--from", start.isoformat(),
+        "--until", (start + dt.timedelta(days=365)).isoformat(), "--document-ref", "SQ-NEXT-0001",
+        "--document", str(DOCUMENT),
+    )
+    assert r.exit_code == 0, r.output
+    future = r.stdout.strip().splitlines()[-1]
+    r = cli_query(world, COMPANY, "--authorization", future, as_of=(start + dt.timedelta(days=1)).isoformat())
+    assert r.exit_code == 77, r.output
+    assert f"Authorisation {future} is valid only from {start.isoformat()}" in r.stderr
+
+
+def test_a_resident_id_number_written_in_full_width_digits_is_masked_too(world) -> None:
+    """Chinese input methods type full-width digits (２１１３８２…): a number so written in a record's text is
+    a resident ID number all the same, and no query or report may show it in clear."""
+    full_width = PERSON.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+    with world.platform.engine().connect() as conn:
+        item = conn.execute(sa.text("SELECT id, code FROM catalog_item WHERE code = 'XZCF-001'")).mappings().one()
+    with operation(world.platform, "record.submit") as uow:
+        _record(uow, 900, dict(item), world.subject_ids[COMPANY], name=COMPANY_NAME, number=full_width)
+    outputs = [
+        cli_query(world, COMPANY, key=None),
+        cli_query(world, COMPANY, "--authorization", str(world.authorizations[COMPANY])),
+        world.platform.run("--format", "json", "--as-of", AS_OF_TEXT, "report", COMPANY),
+    ]
+    for r in outputs:
+        assert r.exit_code == 0, r.output
+        assert full_width not in r.stdout and PERSON not in r.stdout
+    shown = {rec["record_id"]: rec for rec in json.loads(outputs[0].stdout)["records"]}
+    assert shown[900]["fields"]["处罚内容"] == f"罚款，经办人核对证件 {PERSON_MASKED}"

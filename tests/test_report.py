@@ -296,3 +296,97 @@ def test_audit_verify_exits_0_after_reports_and_queries(world) -> None:
     assert run_report(world, PERSON).exit_code == 0
     r = world.platform.run("audit", "verify", key=None)
     assert r.exit_code == 0, r.output
+
+
+def test_a_resident_id_number_in_a_document_number_is_masked_in_the_report(world) -> None:
+    """A document number may carry the person's number (凌公（211382...）罚字): the query masks it, so must the
+    report, in every format."""
+    import sqlalchemy as sa
+
+    from tests.test_disclosure import _record, operation
+
+    with world.platform.engine().connect() as conn:
+        item = conn.execute(sa.text("SELECT id, code FROM catalog_item WHERE code = 'XZCF-001'")).mappings().one()
+    with operation(world.platform, "record.submit") as uow:
+        _record(
+            uow,
+            900,
+            dict(item),
+            world.subject_ids[PERSON],
+            name=PERSON_NAME,
+            number=PERSON,
+            document_no=f"凌公（{PERSON}）罚字〔2025〕1号",
+        )
+    for fmt in ("json", "ndjson", "table", "csv"):
+        r = run_report(world, PERSON, fmt=fmt)
+        assert r.exit_code == 0, r.output
+        assert PERSON not in r.stdout, fmt
+    records = {r["record_id"]: r for r in report_json(world, PERSON)["records"]}
+    assert records[900]["document_no"] == f"凌公（{PERSON_MASKED}）罚字〔2025〕1号"
+
+
+def test_the_report_of_a_subject_with_more_records_than_a_statement_takes_parameters(world) -> None:
+    """A large organisation may have tens of thousands of records (licences, inspections): more than
+    PostgreSQL takes bound parameters in one statement (65,535). The report must still list them all with
+    their histories, not exit 69 as if the database were unavailable."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from lycredit.models import Record, RecordHistory
+
+    many = 66_000
+    first = 10_000
+    subject_id = world.subject_ids[COMPANY]
+    at = dt.datetime(2025, 3, 5, 2, 0, tzinfo=dt.UTC)
+    day = dt.date(2025, 3, 1)
+    with world.platform.engine().begin() as conn:
+        item = conn.execute(sa.text("SELECT id, code FROM catalog_item WHERE code = 'XZCF-001'")).mappings().one()
+        conn.execute(
+            sa.insert(Record.__table__),
+            [
+                {
+                    "id": first + n,
+                    "provider_uscc": "11211382013786428K",
+                    "item_code": item["code"],
+                    "document_no": f"凌市监许〔2025〕{n}号",
+                    "catalog_item_id": item["id"],
+                    "subject_id": subject_id,
+                    "decision_date": day,
+                    "concluded_on": day,
+                    "act_ended_on": day,
+                    "publicity_until": None,
+                    "disclosure_until": dt.date(2028, 3, 1),
+                    "fields": "{}",
+                    "status": "active",
+                    "revision": 1,
+                    "due_date": None,
+                    "due_guessed": False,
+                    "late_days": 0,
+                    "submitted_at": at,
+                    "submitted_by": "admin",
+                    "import_run_id": None,
+                    "archived_on": None,
+                }
+                for n in range(many)
+            ],
+        )
+        conn.execute(
+            sa.insert(RecordHistory.__table__),
+            [
+                {
+                    "id": first + n,
+                    "record_id": first + n,
+                    "revision": 1,
+                    "change": "submit",
+                    "fields": "{}",
+                    "reason": None,
+                    "changed_at": at,
+                    "changed_by": "admin",
+                }
+                for n in range(many)
+            ],
+        )
+    records = report_json(world, COMPANY)["records"]
+    assert len(records) == many + len(METHODS + HIDDEN)
+    assert all(r["history"][0]["change"] == "submit" for r in records)
