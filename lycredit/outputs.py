@@ -20,7 +20,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +75,9 @@ def output_file(path: str | os.PathLike[str]) -> Iterator[Path]:
         except OSError as exc:
             raise cannot_write(named, exc) from None
         return
+    import tempfile  # here, not at the top: a logged query imports this module (via lycredit.keys) and writes
+    # no file, and tempfile brings shutil, random, bz2 and lzma (about 4 ms of its start-up)
+
     temp: Path | None = None
     try:
         handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
