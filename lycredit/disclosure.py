@@ -258,8 +258,9 @@ def validate_mode(mode: str) -> str:
 
 
 def validate_purpose(purpose: str | None) -> str:
-    """Art. 14 and 28: a query names its purpose, one line of 1 to 200 characters."""
-    text = unicodedata.normalize("NFC", purpose or "").strip()
+    """Art. 14 and 28: a query names its purpose, one line of 1 to 200 characters. A resident ID number typed
+    into it is masked (the purpose goes into the log, which carries no person's number)."""
+    text = _RIC_IN_TEXT.sub(_mask_number_in_text, unicodedata.normalize("NFC", purpose or "")).strip()
     if not text:
         raise UsageError(_("A query must name its purpose (Art. 28): the purpose is empty."))
     if NOT_ONE_LINE.search(text):

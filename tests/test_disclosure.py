@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from lycredit import disclosure
 from lycredit.disclosure import AUTHORISED, GOV_SHARE, MODES, PUBLIC, SELF
+from lycredit.identity import mask_ric
 from tests.conftest import PROVIDER_UNIT, valid_uscc
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -584,6 +585,21 @@ def test_an_authorised_query_is_logged_with_querier_purpose_mode_and_authorisati
     assert PERSON not in json.dumps(event, ensure_ascii=False) and PERSON_NAME not in json.dumps(
         event, ensure_ascii=False
     )
+
+
+@pytest.mark.parametrize("number", [PERSON, PERSON.translate(str.maketrans("0123456789", "０１２３４５６７８９"))])
+def test_a_resident_id_number_typed_into_the_purpose_is_logged_masked(world, number) -> None:
+    """The purpose is the operation's reason and is in its summary: a person's number in it is masked there, so
+    that the log carries no resident ID number; a unified social credit code stays as typed."""
+    r = cli_query(world, PERSON, "--authorization", str(world.authorizations[PERSON]),
+                  purpose=f"核查{number}的贷款申请（{BANK}）")
+    assert r.exit_code == 0, r.output
+    logged = operations(world, "query")[-1]
+    assert logged["reason"] == logged["summary"]["purpose"] == f"核查{mask_ric(PERSON)}的贷款申请（{BANK}）"
+    with world.platform.engine().connect() as conn:
+        entries = b"".join(conn.execute(sa.text("SELECT entry FROM oplog_entry")).scalars())
+    assert PERSON.encode() not in entries and number.encode() not in entries
+    assert world.platform.run("audit", "verify", key=None).exit_code == 0
 
 
 def test_government_sharing_is_logged_under_its_own_action(world) -> None:
