@@ -553,6 +553,21 @@ def test_an_anchor_of_another_log_forged_or_signed_by_no_known_key_is_reported(h
     assert problems_at(report, f"anchor {path.name}") == []
 
 
+def test_an_anchor_whose_name_is_not_its_size_is_reported(history, tmp_path) -> None:
+    """An anchored checkpoint copied over another's name (the later one removed, say, to hide a cut-back log) is
+    tampering with the anchors: audit verify names it, as the bundle's verify.py does."""
+    anchors = tmp_path / "anchors"
+    first = Path(anchor(history, anchors).stdout.strip())
+    history.add_operator("late-1", "operator")
+    later = Path(anchor(history, anchors).stdout.strip())
+    assert_clean(history, "--anchor", str(anchors))
+    later.write_bytes(first.read_bytes())
+    code, report = verify(history, "--anchor", str(anchors))
+    assert code == 1 and report["anchors"] == 2
+    [problem] = report["problems"]
+    assert problem["where"] == f"anchor {later.name}" and "not the one its name says" in problem["what"]
+
+
 def test_anchor_writes_one_file_per_checkpoint_and_never_overwrites(history, tmp_path) -> None:
     anchors = tmp_path / "anchors"
     first = anchor(history, anchors)

@@ -759,6 +759,9 @@ def _check_anchors(anchors: list[Path], origin: str, rep: Replayer, report: Repo
         except (NoteError, ValueError, OSError) as exc:
             report.add(where, _("not a checkpoint signed by a known key: {error}").format(error=exc))
             continue
+        named = re.fullmatch(r"checkpoint-([0-9]+)\.txt", path.name)
+        if named is None or int(named.group(1)) != cp.size:  # the anchor directory was tampered with
+            report.add(where, _("holds a checkpoint of size {size}, not the one its name says").format(size=cp.size))
         end = rep.ends.get(cp.size)
         if cp.origin != origin:
             report.add(where, _("a checkpoint of log {other}, not of this log {origin}").format(
