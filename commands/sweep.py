@@ -27,6 +27,7 @@ def expiry(dry_run: bool) -> None:
 
     obj = app()
     as_of = obj.as_of
+    obj.require_role("sweep.expiry")  # a role that may not sweep is refused (77) before it waits on the lock
     with run_lock(obj.checked_engine, LOCK_NAME):
         with obj.operation("sweep.expiry", dry_run=dry_run) as uow:
             result = sweep_expiry(uow, as_of, today=as_of if dry_run else None)

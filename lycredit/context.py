@@ -124,6 +124,18 @@ class AppContext:
 
         return find_signer(wrap(conn), self.private_key)
 
+    def require_role(self, action: str) -> None:
+        """Refuse now (77, the refusal logged as every role refusal is) an operator whose role may not run
+        ``action``: for a command that takes a run lock or reads a file before its operation begins, so that
+        a refused role learns so first, not that another run holds the lock (75)."""
+        from lycredit import roles
+
+        with self.reading() as conn:
+            role = self.signer(conn).role
+        if not roles.may(role, action):
+            with self.operation(action):  # the role table refuses, and the refusal is logged
+                pass
+
     @contextlib.contextmanager
     def operation(
         self,

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import sqlalchemy as sa
 
-from lycredit import forked, roles
+from lycredit import forked
 from lycredit.dbapi import MAX_ID, sqlite_timestamp
 from lycredit.errors import ConfigError, DataError, NotFound, UsageError
 from lycredit.i18n import _
@@ -609,13 +609,11 @@ def _import_file(ctx: AppContext, path: str | Path, layout: str, *, provider: st
     path = Path(path)
     table = open_table(path, batch_size=batch_size)
     engine = ctx.checked_engine
+    ctx.require_role(ACTION)  # a role that may not import is refused, and the refusal logged (77), before the lock
     with run_lock(engine, LOCK_NAME):
         digest = file_sha256(path)
         with ctx.reading() as conn:
             signer = ctx.signer(conn)
-            if not roles.may(signer.role, ACTION):
-                with ctx.operation(ACTION):  # the role table refuses, and the refusal is logged (77)
-                    pass
             unit = provider_for(conn, signer, provider)
             intake_day(ctx.as_of, dry_run=dry_run)  # after the role check: a role that may not import is logged (77)
             previous = _running(conn, digest, chosen.name)
@@ -1166,6 +1164,7 @@ def abandon_run(ctx: AppContext, run_id: int, *, reason: str, dry_run: bool = Fa
     if not (reason or "").strip():
         raise UsageError(_("Abandoning an import needs a reason (--reason): it is kept in the log."))
     engine = ctx.checked_engine
+    ctx.require_role(ABANDON_ACTION)  # a role that may not is refused (77) before it waits on the lock
     with run_lock(engine, LOCK_NAME), ctx.operation(ABANDON_ACTION, reason=reason, dry_run=dry_run) as uow:
         row = uow.conn.execute(sa.select(T_RUN).where(T_RUN.c.id == run_id, T_RUN.c.kind == KIND)).mappings().first() \
             if run_id <= MAX_ID else None

@@ -1095,8 +1095,11 @@ def test_abandon_refuses_another_units_run_a_run_importing_now_and_no_such_run(
     engine = platform_with_catalog.engine()
     with run_lock(engine, LOCK_NAME):  # an import of it running now, in another process
         busy = platform_with_catalog.run("record", "abandon", str(run_id), "--reason", "x")
+        refused = platform_with_catalog.run("record", "abandon", str(run_id), "--reason", "x", key=str(auditor))
+        importer = run_import(platform_with_catalog, path, key=str(auditor))
     engine.dispose()
     assert busy.exit_code == 75, busy.output
+    assert refused.exit_code == 77 and importer.exit_code == 77, (refused.output, importer.output)  # role first
     for missing, code in (("999", 65), (str(2**31), 2), ("0", 2), ("x", 2)):
         r = platform_with_catalog.run("record", "abandon", missing, "--reason", "x")
         assert r.exit_code == code, (missing, r.output)

@@ -295,6 +295,9 @@ def test_a_provider_may_not_run_the_sweep(seeder) -> None:
     r = sweep_as_of(seeder, "2025-01-01", key="prov-1")
     assert r.exit_code == 77
     assert "may not run sweep.expiry" in r.stderr
+    with run_lock(seeder.engine, "sweep-expiry"):  # while a sweep runs: still refused as a role (77), not 75
+        r = sweep_as_of(seeder, "2025-01-01", key="prov-1")
+    assert r.exit_code == 77 and "may not run sweep.expiry" in r.stderr, r.output
 
 
 def test_audit_verify_passes_after_a_sweep(seeder) -> None:
