@@ -664,6 +664,28 @@ def test_a_checkpoint_whose_root_was_altered_is_reported(history) -> None:
     assert len(report["problems"]) == 1
 
 
+def test_a_stored_checkpoint_of_another_log_is_reported(history) -> None:
+    """A checkpoint note re-signed by a registered key under another log's name, same size and root: the tree
+    matches, but it is no checkpoint of this log (the bundle's verify.py checks the origin too)."""
+    from lycredit.keys import load_private_key
+    from lycredit.oplog.note import Checkpoint, sign_note
+
+    op = operation(history, "key.rotate")
+    size = op.header + 1
+    with history.engine().connect() as conn:
+        note = conn.execute(sa.text("SELECT note FROM oplog_checkpoint WHERE size = :s"), {"s": size}).scalar()
+    text = note.partition("\n\n")[0] + "\n"
+    cp = Checkpoint.parse(text)
+    admin = load_private_key(history.admin_key, PASSPHRASE)
+    forged = sign_note(Checkpoint("elsewhere.example/log", cp.size, cp.root).text(), [("admin", admin)])
+    with tampering(history) as conn:
+        conn.execute(sa.text("UPDATE oplog_checkpoint SET note = :n WHERE size = :s"), {"n": forged, "s": size})
+    code, report = verify(history)
+    assert code == 1
+    assert_reported(report, f"checkpoint {size}", "elsewhere.example/log", "lycredit.test/log")
+    assert len(report["problems"]) == 1, report["problems"]
+
+
 def test_a_deleted_checkpoint_is_reported(history) -> None:
     op = operation(history, "key.rotate")
     with tampering(history) as conn:

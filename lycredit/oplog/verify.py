@@ -548,6 +548,7 @@ def _loads(text: str) -> Any:
 
 def _check_checkpoints(conn: sa.Connection, rep: Replayer, report: Report) -> None:
     verifiers = _verifiers(rep)
+    origin = log_origin(conn)
     seen: set[int] = set()
     latest: sa.Row | None = None
     for row in conn.execute(sa.text("SELECT size, op_seq, root, note, frontier FROM oplog_checkpoint ORDER BY size")):
@@ -571,6 +572,9 @@ def _check_checkpoints(conn: sa.Connection, rep: Replayer, report: Report) -> No
             continue
         if cp.size != row.size or (end.root is not None and cp.root != end.root):
             report.add(where, _("signed note does not match the tree at that size"))
+        if cp.origin != origin:  # a note of the same tree under another log's name is no checkpoint of this one
+            report.add(where, _("a checkpoint of log {other}, not of this log {origin}").format(
+                other=cp.origin, origin=origin))
     for size in sorted(rep.ends.keys() - seen):
         report.add(_("checkpoint {size}").format(size=size),
                    _("missing: operation {seq} ends there").format(seq=rep.ends[size].seq))
