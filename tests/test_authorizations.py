@@ -288,7 +288,8 @@ def test_a_reason_longer_than_the_log_keeps_is_a_usage_error_on_both_backends(su
                               str(DOCUMENT)],
         "catalog import": ["catalog", "import", str(SAMPLES / "catalog" / "catalog-2026.csv"), "--version", "2026",
                            "--effective", "2026-01-01"],
-        "calendar import": ["calendar", "import", str(SAMPLES / "calendar" / "2027.csv")],
+        "calendar import": ["calendar", "import", str(SAMPLES / "calendar" / "2027.csv"),
+                            "--replace-package-year"],  # whether or not the installed chinesecalendar has 2027
     }[command]
     with subjects.engine().connect() as conn:
         operations = conn.execute(sa.text("SELECT count(*) FROM oplog_operation")).scalar()
