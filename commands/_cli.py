@@ -179,6 +179,18 @@ def say(text: str) -> None:
         click.echo(for_terminal(text), err=True)
 
 
+def one_more(limit: int) -> int:
+    """What to ask the core for to know whether ``--limit`` cut the list: one row more (:func:`limited`)."""
+    return min(limit + 1, MAX_COUNT)
+
+
+def limited(rows: list, limit: int) -> list:
+    """The first ``limit`` of ``rows`` (read with :func:`one_more`), saying on stderr when there were more."""
+    if len(rows) > limit:
+        say(_("Only the first {limit} are shown; there are more: give a larger --limit").format(limit=limit))
+    return rows[:limit]
+
+
 def fail(exc: BaseException) -> int:
     """Map an error to its exit code and print it on stderr: the one place this happens."""
     if isinstance(exc, LycreditError):

@@ -8,7 +8,7 @@ import click
 
 from lycredit.i18n import N_, _
 
-from ._cli import INPUT_DIR, OUTPUT_DIR, app, command, group, option, say
+from ._cli import INPUT_DIR, OUTPUT_DIR, app, command, group, limited, one_more, option, say
 
 cli = group("audit", N_("Verify, anchor, export and read the signed operation log."))
 
@@ -95,9 +95,9 @@ def log(operator: str | None, subject: str | None, action: str | None, since, un
 
     obj = app()
     flt = LogFilter(operator=operator, subject=subject, action=action, since=since and since.date(),
-                    until=until and until.date(), limit=limit)
+                    until=until and until.date(), limit=one_more(limit))
     with obj.reading() as conn:
-        rows = operations(conn, flt)
+        rows = limited(operations(conn, flt), limit)
     if obj.fmt == "table":
         zone = shanghai_zone()
         rows = [{**r, "at": r["at"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")} for r in rows]

@@ -21,6 +21,8 @@ from ._cli import (
     command,
     dry_run_option,
     group,
+    limited,
+    one_more,
     option,
     reason_option,
     say,
@@ -257,8 +259,8 @@ def list_(provider: str | None, item: str | None, subject: str | None, status: s
     obj = app()
     with obj.reading() as conn:
         rows = list_records(conn, provider=provider, item=item, subject=subject, status=status, late_only=late_only,
-                            guessed_only=guessed_only, limit=limit)
-    render_rows(rows, obj.fmt, columns=LIST_COLUMNS, bom=obj.bom)
+                            guessed_only=guessed_only, limit=one_more(limit))
+    render_rows(limited(rows, limit), obj.fmt, columns=LIST_COLUMNS, bom=obj.bom)
 
 
 @command(cli, "correct", N_("Correct a record's fields (the old revision is kept in its history); the corrected "
@@ -309,8 +311,8 @@ def runs(status: str | None, provider: str | None, limit: int) -> None:
 
     obj = app()
     with obj.reading() as conn:
-        rows = list_runs(conn, status=status, provider=provider, limit=limit)
-    render_rows(rows, obj.fmt, columns=RUN_COLUMNS, bom=obj.bom)
+        rows = list_runs(conn, status=status, provider=provider, limit=one_more(limit))
+    render_rows(limited(rows, limit), obj.fmt, columns=RUN_COLUMNS, bom=obj.bom)
 
 
 @command(cli, "abandon", N_(

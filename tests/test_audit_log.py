@@ -65,6 +65,10 @@ def test_the_log_lists_operations_newest_first_with_who_what_and_why(busy: Platf
 
 def test_limit_keeps_the_newest(busy: Platform) -> None:
     assert seqs(busy, "--limit", "2") == [6, 5]
+    cut = busy.run("--format", "json", "audit", "log", "--limit", "2", key=None)
+    assert "Only the first 2 are shown; there are more" in cut.stderr, cut.output  # the list does not end silently
+    assert "there are more" not in busy.run("audit", "log", "--limit", "6", key=None).stderr
+    assert seqs(busy, "--limit", str(2**63)) == [6, 5, 4, 3, 2, 1]  # a limit past 64 bits is no limit, no crash
 
 
 def test_the_default_limit_is_100(platform: Platform) -> None:

@@ -1068,6 +1068,9 @@ def test_an_interrupted_import_is_listed_and_abandoned_and_its_file_then_imports
     assert [(r["id"], r["status"]) for r in runs(platform_with_catalog)] == [
         (again["run"], "done"), (run_id, "abandoned")]
     assert [r["id"] for r in runs(platform_with_catalog, "--limit", "1")] == [again["run"]]
+    cut = platform_with_catalog.run("record", "runs", "--limit", "1", key=None)
+    assert "Only the first 1 are shown; there are more" in cut.stderr, cut.output
+    assert "there are more" not in platform_with_catalog.run("record", "runs", "--limit", "2", key=None).stderr
     assert [r["id"] for r in runs(platform_with_catalog, "--limit", "1", "--provider", MARKET)] == [again["run"]]
     assert [r["id"] for r in runs(platform_with_catalog, "--status", "abandoned", "--limit", str(2**63 - 1))] == [
         run_id]

@@ -409,6 +409,18 @@ def test_a_submitted_record_is_shown_with_its_fields_and_its_submit_revision(rec
     verify(records_platform)
 
 
+def test_record_list_says_when_its_limit_cut_it(records_platform) -> None:
+    assert submit(records_platform, *GEN).exit_code == 0
+    second = (*GEN[:7], "凌市监查〔2026〕8号", *GEN[8:])
+    assert submit(records_platform, *second).exit_code == 0
+    cut = records_platform.run("--format", "json", "record", "list", "--limit", "1", key=None)
+    assert len(json.loads(cut.stdout)) == 1 and "Only the first 1 are shown; there are more" in cut.stderr
+    whole = records_platform.run("--format", "json", "record", "list", "--limit", "2", key=None)
+    assert len(json.loads(whole.stdout)) == 2 and "there are more" not in whole.stderr
+    quiet = records_platform.run("--quiet", "record", "list", "--limit", "1", key=None)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
 def test_resubmitting_the_same_record_changes_nothing_and_logs_no_change(records_platform) -> None:
     assert submit(records_platform, *GEN).exit_code == 0
     leaves = scalar(records_platform, "SELECT count(*) FROM oplog_entry")
