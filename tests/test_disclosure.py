@@ -136,6 +136,49 @@ def _snapshot(subject_id: int, day: dt.date, until: dt.date | None, fields: str,
     )
 
 
+SUBMITTED_AT = dt.datetime(2025, 3, 5, 2, 0, tzinfo=dt.UTC)
+
+
+def record_row(
+    record_id: int,
+    item: dict,
+    subject_id: int,
+    *,
+    day: dt.date,
+    until: dt.date | None,
+    document_no: str,
+    fields: str = "{}",
+    status: str = "active",
+    publicity_until: dt.date | None = None,
+    archived_on: dt.date | None = None,
+) -> dict:
+    """The values of a ``record`` row of provider PROVIDER_UNIT decided, concluded and ended on ``day``,
+    submitted by admin at SUBMITTED_AT (revision 1 while active, 2 after a change of status)."""
+    return {
+        "id": record_id,
+        "provider_uscc": PROVIDER_UNIT,
+        "item_code": item["code"],
+        "document_no": document_no,
+        "catalog_item_id": item["id"],
+        "subject_id": subject_id,
+        "decision_date": day,
+        "concluded_on": day,
+        "act_ended_on": day,
+        "publicity_until": publicity_until,
+        "disclosure_until": until,
+        "fields": fields,
+        "status": status,
+        "revision": 1 if status == "active" else 2,
+        "due_date": None,
+        "due_guessed": False,
+        "late_days": 0,
+        "submitted_at": SUBMITTED_AT,
+        "submitted_by": "admin",
+        "import_run_id": None,
+        "archived_on": archived_on,
+    }
+
+
 def _record(
     uow,
     record_id: int,
@@ -163,32 +206,16 @@ def _record(
     }
     text = json.dumps(fields, ensure_ascii=False)
     later = json.dumps({**fields, "处罚内容": "罚款（已更正）"}, ensure_ascii=False)
-    at = dt.datetime(2025, 3, 5, 2, 0, tzinfo=dt.UTC)
+    at = SUBMITTED_AT
     uow.insert(
         Record.__table__,
-        {
-            "id": record_id,
-            "provider_uscc": PROVIDER_UNIT,
-            "item_code": item["code"],
-            "document_no": document_no or f"凌市监罚〔2025〕{record_id}号",
-            "catalog_item_id": item["id"],
-            "subject_id": subject_id,
-            "decision_date": act_ended,
-            "concluded_on": act_ended,
-            "act_ended_on": act_ended,
-            "publicity_until": until,
-            "disclosure_until": until,
-            "fields": text if status == "active" else later,
-            "status": status,
-            "revision": 1 if status == "active" else 2,
-            "due_date": None,
-            "due_guessed": False,
-            "late_days": 0,
-            "submitted_at": at,
-            "submitted_by": "admin",
-            "import_run_id": None,
-            "archived_on": until + dt.timedelta(days=1) if status == "archived" and until else None,
-        },
+        record_row(
+            record_id, item, subject_id, day=act_ended, until=until,
+            document_no=document_no or f"凌市监罚〔2025〕{record_id}号",
+            fields=text if status == "active" else later, status=status,
+            publicity_until=until,
+            archived_on=until + dt.timedelta(days=1) if status == "archived" and until else None,
+        ),
     )
     uow.insert(
         RecordHistory.__table__,

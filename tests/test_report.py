@@ -23,8 +23,10 @@ from tests.test_disclosure import (
     PERSON_MASKED,
     PERSON_NAME,
     SAMPLES,
+    SUBMITTED_AT,
     build_world,
     cli_query,
+    record_row,
 )
 
 EXPECTED_STATES = {
@@ -338,36 +340,14 @@ def test_the_report_of_a_subject_with_more_records_than_a_statement_takes_parame
     many = 66_000
     first = 10_000
     subject_id = world.subject_ids[COMPANY]
-    at = dt.datetime(2025, 3, 5, 2, 0, tzinfo=dt.UTC)
     day = dt.date(2025, 3, 1)
     with world.platform.engine().begin() as conn:
         item = conn.execute(sa.text("SELECT id, code FROM catalog_item WHERE code = 'XZCF-001'")).mappings().one()
         conn.execute(
             sa.insert(Record.__table__),
             [
-                {
-                    "id": first + n,
-                    "provider_uscc": "11211382013786428K",
-                    "item_code": item["code"],
-                    "document_no": f"凌市监许〔2025〕{n}号",
-                    "catalog_item_id": item["id"],
-                    "subject_id": subject_id,
-                    "decision_date": day,
-                    "concluded_on": day,
-                    "act_ended_on": day,
-                    "publicity_until": None,
-                    "disclosure_until": dt.date(2028, 3, 1),
-                    "fields": "{}",
-                    "status": "active",
-                    "revision": 1,
-                    "due_date": None,
-                    "due_guessed": False,
-                    "late_days": 0,
-                    "submitted_at": at,
-                    "submitted_by": "admin",
-                    "import_run_id": None,
-                    "archived_on": None,
-                }
+                record_row(first + n, item, subject_id, day=day, until=dt.date(2028, 3, 1),
+                           document_no=f"凌市监许〔2025〕{n}号")
                 for n in range(many)
             ],
         )
@@ -381,7 +361,7 @@ def test_the_report_of_a_subject_with_more_records_than_a_statement_takes_parame
                     "change": "submit",
                     "fields": "{}",
                     "reason": None,
-                    "changed_at": at,
+                    "changed_at": SUBMITTED_AT,
                     "changed_by": "admin",
                 }
                 for n in range(many)
