@@ -792,7 +792,7 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
         if result.__class__ is list:
             rejected.extend((row.row_number, row.raw, problem) for problem in result)
             continue
-        key = hash((result.entry.item.code, result.document_no))
+        key = _natural_key(result)
         if key in seen:
             rejected.append((row.row_number, row.raw, _duplicate(result)))
             continue
@@ -1026,7 +1026,7 @@ def _batch(run: _Run, batch: _Batch, digest: str) -> None:
             stored = {id(row) for row in found.new} | {id(row) for row, _existing in found.corrections}
             for row in checked:
                 if id(row) not in stored:
-                    run.settled.add(hash((row.entry.item.code, row.document_no)))
+                    run.settled.add(_natural_key(row))
         started = run.clock("assess", started)
         counts = _apply(run, uow, found)
         counts["rejected"] = len({row for row, _raw, _problem in rejected})
@@ -1047,11 +1047,17 @@ def _not_settled(run: _Run, checked: list[Checked], rejected: list[tuple[int, st
     """The rows whose key no earlier batch of this run left unchanged or rejected; the others are duplicates."""
     out = []
     for row in checked:
-        if hash((row.entry.item.code, row.document_no)) in run.settled:
+        if _natural_key(row) in run.settled:
             rejected.append((row.row, row.raw, _duplicate(row)))
         else:
             out.append(row)
     return out
+
+
+def _natural_key(row: Checked) -> int:
+    """A checked row's natural key within the provider's file (item, document number) as the keys met so far
+    hold it, in ``_Run.seen`` and ``_Run.settled`` alike (the provider is the file's)."""
+    return hash((row.entry.item.code, row.document_no))
 
 
 def _duplicate(row: Checked) -> Rejection:
@@ -1121,9 +1127,6 @@ def _finish(run: _Run, digest: str) -> None:
 
 RUN_COLUMNS = ["id", "file_name", "layout", "provider", "operator", "status", "rows_done", "read", "accepted",
                "corrected", "unchanged", "rejected", "late", "started_at", "finished_at"]
-RUN_STATUSES = ("running", "done", "abandoned")
-"""An import run is ``running`` while it imports and after it was interrupted (``--resume`` continues it),
-``done`` once its file's last batch committed, ``abandoned`` when an operator gave up on it."""
 
 
 def _run_view(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -1137,7 +1140,10 @@ def _run_view(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def list_runs(conn: sa.Connection, *, status: str | None = None, provider: str | None = None,
               limit: int = 100) -> list[dict[str, Any]]:
-    """Record imports, newest first: where each stands (``rows_done``, the last committed row) and its counts."""
+    """Record imports, newest first: where each stands (``rows_done``, the last committed row) and its counts.
+
+    A run is ``running`` while it imports and after it was interrupted (``--resume`` continues it), ``done`` once
+    its file's last batch committed, ``abandoned`` when an operator gave it up (:func:`abandon_run`)."""
     from lycredit.records import provider_code
 
     query = sa.select(T_RUN).where(T_RUN.c.kind == KIND).order_by(T_RUN.c.id.desc())
@@ -1174,7 +1180,6 @@ def abandon_run(ctx: AppContext, run_id: int, *, reason: str, dry_run: bool = Fa
             raise DataError(_("Import run {id} is {status}; only an interrupted one (running) can be abandoned").format(
                 id=run_id, status=row["status"]))
         provider_for(uow.conn, uow.signer, json.loads(row["counts"] or "{}").get("provider"))  # 77: another unit's
-        uow.update(T_RUN, {"id": run_id}, {"status": "abandoned", "finished_at": utcnow()})
+        stored = uow.update(T_RUN, {"id": run_id}, {"status": "abandoned", "finished_at": utcnow()})
         uow.summary.update(run=run_id, file=row["file_name"], rows_done=row["rows_done"])
-        stored = uow.conn.execute(sa.select(T_RUN).where(T_RUN.c.id == run_id)).mappings().one()
     return _run_view(stored)
