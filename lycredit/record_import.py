@@ -67,6 +67,7 @@ from lycredit.records import (
     assess,
     checked_columns,
     checked_rows,
+    duplicate_in_file,
     intake_day,
     layout_of,
     next_id,
@@ -794,7 +795,7 @@ def _check(run: _Run, rows: list[Row]) -> tuple[list[Checked], Rejected]:
             continue
         key = _natural_key(result)
         if key in seen:
-            rejected.append((row.row_number, row.raw, _duplicate(result)))
+            rejected.append((row.row_number, row.raw, duplicate_in_file(result)))
             continue
         seen.add(key)
         checked.append(result)
@@ -1048,7 +1049,7 @@ def _not_settled(run: _Run, checked: list[Checked], rejected: list[tuple[int, st
     out = []
     for row in checked:
         if _natural_key(row) in run.settled:
-            rejected.append((row.row, row.raw, _duplicate(row)))
+            rejected.append((row.row, row.raw, duplicate_in_file(row)))
         else:
             out.append(row)
     return out
@@ -1058,12 +1059,6 @@ def _natural_key(row: Checked) -> int:
     """A checked row's natural key within the provider's file (item, document number) as the keys met so far
     hold it, in ``_Run.seen`` and ``_Run.settled`` alike (the provider is the file's)."""
     return hash((row.entry.item.code, row.document_no))
-
-
-def _duplicate(row: Checked) -> Rejection:
-    return Rejection(row.document_field, "duplicate_in_file", _(
-        "the document number {number} of item {item} is already in this file").format(
-        number=row.document_no, item=row.entry.item.code))
 
 
 def _apply(run: _Run, uow: UnitOfWork, found: Any) -> dict[str, int]:

@@ -50,7 +50,6 @@ from lycredit.identity import (
     CONSENT_FIELDS,
     INVISIBLE_CHARACTERS,
     SubjectKind,
-    consent_fields_in,
     consent_rules,
     field_rule,
     mask_name,
@@ -591,7 +590,7 @@ class RowChecker:
         header = map_headers(columns, layout.aliases, source=source)
         self.columns = dict(header)
         self.extra = {normalize_header(c): c for c in header.unknown}
-        self.consent_columns = tuple((c, rule.topic) for c in consent_fields_in(columns) for rule in consent_rules(c))
+        self.consent_columns = tuple((c, rule.topic) for c in columns for rule in consent_rules(c))
         column = {role: self.columns.get(name) for role, name in layout.by_role.items()}
         self._labels = {role: column[role] or name for role, name in layout.by_role.items()}
         self._code_columns = tuple((role, column[role]) for role in _CODE_ROLES if column.get(role))
@@ -1169,29 +1168,19 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
     wanted = {c.code: c.kind for c in checked if c.code not in known}
     known.update(subject_ids(conn, wanted))
     stored = existing_records(conn, provider, ((c.entry.item.code, c.document_no) for c in checked))
-    ok: list[Checked] = []
     for row in checked:
-        if row.consent:
-            existing = stored.get((row.entry.item.code, row.document_no))
-            if existing is not None and (run_id is None or existing["import_run_id"] != run_id) \
-                    and row.content(known.get(row.code)) == stored_content(existing):
-                out.unchanged.append((row, existing))
-                continue
-            problems = consent_problems(conn, row, known.get(row.code), provider)
-            if problems:
-                out.rejected.extend((row.row, row.raw, p) for p in problems)
-                continue
-        ok.append(row)
-    for row in ok:
         existing = stored.get((row.entry.item.code, row.document_no))
-        if existing is None:
+        same_run = existing is not None and run_id is not None and existing["import_run_id"] == run_id
+        if existing is not None and not same_run and row.content(known.get(row.code)) == stored_content(existing):
+            out.unchanged.append((row, existing))  # collects nothing: no consent asked
+            continue
+        problems = consent_problems(conn, row, known.get(row.code), provider) if row.consent else None
+        if problems:
+            out.rejected.extend((row.row, row.raw, p) for p in problems)
+        elif existing is None:
             out.new.append(row)
-        elif run_id is not None and existing["import_run_id"] == run_id:
-            out.rejected.append((row.row, row.raw, Rejection(row.document_field, "duplicate_in_file", _(
-                "the document number {number} of item {item} is already in this file").format(
-                number=row.document_no, item=row.entry.item.code))))
-        elif row.content(known.get(row.code)) == stored_content(existing):
-            out.unchanged.append((row, existing))
+        elif same_run:
+            out.rejected.append((row.row, row.raw, duplicate_in_file(row)))
         elif existing["status"] != ACTIVE:
             out.rejected.append((row.row, row.raw, Rejection(row.document_field, "record_not_active", _(
                 "record {id} with this document number is {status}; it cannot be corrected").format(
@@ -1200,6 +1189,13 @@ def assess(conn: sa.Connection, checked: Sequence[Checked], *, provider: str, ru
             out.corrections.append((row, existing))
     out.subject_ids = known
     return out
+
+
+def duplicate_in_file(row: Checked) -> Rejection:
+    """The rejection of a row whose item and document number an earlier row of the same file had."""
+    return Rejection(row.document_field, "duplicate_in_file", _(
+        "the document number {number} of item {item} is already in this file").format(
+        number=row.document_no, item=row.entry.item.code))
 
 
 def consent_problems(conn: sa.Connection, row: Checked, subject_id: int | None, provider: str) -> list[Rejection]:
