@@ -1457,7 +1457,13 @@ def _corrected_subject(conn: sa.Connection, record: Mapping[str, Any], layout: L
     subject, and saying nothing would report the record unchanged or drop the name. A person's number and
     name appear masked in every message. A code or name that breaks a rule is left to the row's check.
     """
-    from lycredit.subjects import find_subject, subject_by_id, subject_view, validate_subject_code
+    from lycredit.subjects import (
+        display_code,
+        find_subject,
+        subject_by_id,
+        subject_view,
+        validate_subject_code,
+    )
 
     roles = {target: layout.by_name[target].role for target in named if target in layout.by_name}
     code_fields = [target for target, role in roles.items() if role in _CODE_ROLES]
@@ -1481,8 +1487,6 @@ def _corrected_subject(conn: sa.Connection, record: Mapping[str, Any], layout: L
         subject = find_subject(conn, code)
     if subject is None:
         if not name_given:
-            from lycredit.subjects import display_code
-
             raise DataError(_("Record {id}: subject {code} is not registered; give its name with --field "
                               "{field}=NAME to register it (the name of the record's present subject is not "
                               "taken for another subject)").format(id=record["id"], code=display_code(code),

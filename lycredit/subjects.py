@@ -717,6 +717,11 @@ class ImportRejected(DataError):
         self.total = total
 
 
+def _code_columns(values: Mapping[str, str | None], columns: Mapping[str, str]) -> list[str]:
+    """The code fields (``uscc``, ``ric``, ``code``) the file has and the row fills."""
+    return [field for field in _CODE_FIELDS if field in columns and values.get(columns[field])]
+
+
 def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
                  today: dt.date | None) -> tuple[NewSubject | None, list[tuple[str, str]], ChecksumFault | None]:
     """The subject a row names, or the (column, problem) pairs that stop it; and its code's checksum fault.
@@ -731,7 +736,7 @@ def _row_subject(values: Mapping[str, str | None], columns: Mapping[str, str],
     def fail(field: str, problem: str) -> None:
         problems.append((columns.get(field, field), problem))
 
-    present = [field for field in _CODE_FIELDS if field in columns and values.get(columns[field])]
+    present = _code_columns(values, columns)
     if len(present) != 1:
         fields = [field for field in _CODE_FIELDS if field in columns]
         problems.append((", ".join(columns[field] for field in fields),
@@ -873,14 +878,12 @@ def read_subjects_file(path: str | Path, *, today: dt.date | None = None, keep: 
 
     try:
         for batch in table.batches():
-            rows = [(row.row_number, *_row_subject(row.values, columns, today)) for row in batch]
-            values = {row.row_number: row.values for row in batch}
-            earlier = seen.found({new.code for _row, new, _problems, _fault in rows if new is not None})
-            for row_number, new, row_problems, checksum_fault in rows:
+            rows = [(row.row_number, row.values, *_row_subject(row.values, columns, today)) for row in batch]
+            earlier = seen.found({new.code for _row, _values, new, _problems, _fault in rows if new is not None})
+            for row_number, values, new, row_problems, checksum_fault in rows:
                 first = earlier.get(new.code) if new is not None else None
                 if first is not None:  # named in the column the code is in (a person's: 公民身份号码)
-                    row_problems.append((next(columns[field_name] for field_name in _CODE_FIELDS
-                                              if field_name in columns and values[row_number].get(columns[field_name])),
+                    row_problems.append((columns[_code_columns(values, columns)[0]],
                                          _("the code appears again (first at row {row})").format(row=first)))
                 elif checksum_fault is not None:
                     faults.append((row_number, checksum_fault))
