@@ -699,10 +699,8 @@ def field_rule(name: str) -> FieldRule | None:
 def consent_rules(name: str) -> tuple[FieldRule, ...]:
     """Every Art. 12 para. 2 rule a column name falls under (``房产税纳税额``: real estate and tax amount), each
     needing its own consent; none for a name that a forbidden rule claims, or that no rule does."""
-    rule = field_rule(name)
-    if rule is None or rule.category != "consent":
-        return ()
-    return tuple(_rules_of(name, CONSENT_FIELDS))
+    rules = tuple(_rules_of(name, FORBIDDEN_FIELDS + CONSENT_FIELDS))  # forbidden ones first
+    return rules if rules and rules[0].category == "consent" else ()
 
 
 def classify_field(name: str) -> FieldClass | None:
