@@ -122,13 +122,12 @@ def guessed_records(conn: sa.Connection, year: int) -> int:
     counted run from the conclusion to the due date, and on to the intake day, ``--as-of``, which is never later
     than the submission; a record taken in late in December is due in the next January). Importing the year's
     schedule does not recount them: their due date and late days stand as counted at intake."""
-    from lycredit.deadlines import day_start
-    from lycredit.models import Record
+    from lycredit.deadlines import R as record
+    from lycredit.deadlines import submitted_from
 
-    record = Record.__table__
     return conn.execute(sa.select(sa.func.count()).select_from(record).where(
         record.c.due_guessed.is_(True), record.c.concluded_on <= date(year, 12, 31),
-        sa.or_(record.c.due_date >= date(year, 1, 1), record.c.submitted_at >= day_start(date(year, 1, 1))))
+        sa.or_(record.c.due_date >= date(year, 1, 1), submitted_from(date(year, 1, 1))))
     ).scalar_one()
 
 
